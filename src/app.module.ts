@@ -1,0 +1,28 @@
+import { Module } from '@nestjs/common';
+import { AppConfigModule } from './config/app-config.module.js';
+import { gatewayConfig, type GatewayConfig } from './config/gateway.config.js';
+import { GatewayModule } from './gateway/gateway.module.js';
+import { HealthModule } from './health/health.module.js';
+import { LoggingModule } from './logging/logging.module.js';
+
+/**
+ * The service: the gateway library configured from the environment. It uses GatewayModule
+ * exactly as a host application would, so the two cannot drift apart.
+ */
+@Module({
+  imports: [
+    AppConfigModule,
+    LoggingModule,
+    GatewayModule.forRootAsync({
+      inject: [gatewayConfig.KEY],
+      useFactory: (config: GatewayConfig) => ({
+        path: config.path,
+        auth: { tokens: config.auth.tokens, disabled: config.auth.disabled },
+        maxPayloadBytes: config.maxPayloadBytes,
+        shutdownDrainMs: config.shutdownDrainMs,
+      }),
+    }),
+    HealthModule,
+  ],
+})
+export class AppModule {}

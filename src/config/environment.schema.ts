@@ -1,0 +1,99 @@
+import { Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+} from 'class-validator';
+
+/** Log levels pino understands, from the most to the least verbose. */
+export const LOG_LEVELS = [
+  'trace',
+  'debug',
+  'info',
+  'warn',
+  'error',
+  'fatal',
+  'silent',
+] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+// Environment values are strings; a failed conversion stays a string so that the
+// validator reports the value the operator typed instead of a silent NaN or false.
+const toInteger = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim())
+    ? Number(value.trim())
+    : value;
+
+const toBoolean = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  return value;
+};
+
+/**
+ * The environment variables the service reads, as DESIGN.md names them. Every one is optional;
+ * the defaults serve `npm run start` on one machine.
+ */
+export class EnvironmentVariables {
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer' })
+  @Min(0, { message: 'must be between 0 and 65535' })
+  @Max(65535, { message: 'must be between 0 and 65535' })
+  PORT?: number;
+
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty({ message: 'must not be empty' })
+  HOST?: string;
+
+  @IsOptional()
+  @Matches(/^\/[\w\-./~%]*$/, {
+    message: 'must be a URL path starting with "/"',
+  })
+  WS_PATH?: string;
+
+  @IsOptional()
+  @Matches(/^[^\s,]+(,[^\s,]+)*$/, {
+    message:
+      'must be a comma-separated list of tokens without spaces or empty entries',
+  })
+  AUTH_TOKENS?: string;
+
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'must be true or false' })
+  AUTH_DISABLED?: boolean;
+
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer number of bytes' })
+  @Min(1, { message: 'must be at least 1 byte' })
+  @Max(256 * 1024 * 1024, { message: 'must be at most 268435456 (256 MiB)' })
+  WS_MAX_PAYLOAD?: number;
+
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer number of milliseconds' })
+  @Min(0, { message: 'must not be negative' })
+  SHUTDOWN_DRAIN_MS?: number;
+
+  @IsOptional()
+  @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
+  LOG_LEVEL?: LogLevel;
+
+  @IsOptional()
+  @IsIn(LOG_FORMATS, { message: `must be one of ${LOG_FORMATS.join(', ')}` })
+  LOG_FORMAT?: LogFormat;
+}

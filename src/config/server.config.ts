@@ -1,0 +1,15 @@
+import { registerAs, type ConfigType } from '@nestjs/config';
+import { validateEnvironment } from './validate-environment.js';
+
+/** Where the service listens: HTTP and WebSockets share this one port. */
+export const serverConfig = registerAs('server', () => {
+  const env = validateEnvironment(process.env);
+  return {
+    /** `PORT`, default 8765 (the python-websockets tutorial's port). */
+    port: env.PORT ?? 8765,
+    /** `HOST`, default every interface. */
+    host: env.HOST ?? '0.0.0.0',
+  };
+});
+
+export type ServerConfig = ConfigType<typeof serverConfig>;

@@ -1,0 +1,54 @@
+import { plainToInstance } from 'class-transformer';
+import {
+  getMetadataStorage,
+  validateSync,
+  type ValidationError,
+} from 'class-validator';
+import { EnvironmentVariables } from './environment.schema.js';
+
+/** Thrown at boot when any environment variable is invalid; its message names every one. */
+export class ConfigValidationError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+    );
+    this.name = 'ConfigValidationError';
+  }
+}
+
+// The schema's decorated properties are the only variables read; the rest of the environment
+// (PATH, HOME, ...) is none of the gateway's business and is not copied.
+const KNOWN_KEYS: ReadonlySet<string> = new Set(
+  getMetadataStorage()
+    .getTargetValidationMetadatas(EnvironmentVariables, '', true, false)
+    .map((m) => m.propertyName),
+);
+
+function describe(error: ValidationError, raw: Record<string, unknown>): string {
+  const reasons = Object.values(error.constraints ?? {}).join('; ');
+  return `${error.property}: ${reasons} (got ${JSON.stringify(raw[error.property])})`;
+}
+
+/**
+ * Parses and validates the environment. Empty values count as unset, as most deployment tools
+ * write `VAR=` for "no value". Throws {@link ConfigValidationError} naming every bad variable.
+ */
+export function validateEnvironment(
+  env: Record<string, unknown>,
+): EnvironmentVariables {
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined || value === '') continue;
+    if (KNOWN_KEYS.has(key)) raw[key] = value;
+  }
+  const parsed = plainToInstance(EnvironmentVariables, raw);
+  const errors = validateSync(parsed, {
+    skipMissingProperties: false,
+    forbidUnknownValues: false,
+  });
+  if (errors.length > 0) {
+    throw new ConfigValidationError(errors.map((e) => describe(e, raw)));
+  }
+  return parsed;
+}

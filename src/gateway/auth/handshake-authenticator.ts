@@ -1,0 +1,80 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from '../gateway.options.js';
+import { ANONYMOUS } from './anonymous.verifier.js';
+import {
+  extractToken,
+  MALFORMED,
+  type HandshakeCredentials,
+} from './extract-token.js';
+import type { Principal } from './principal.js';
+import { TOKEN_VERIFIER, type TokenVerifier } from './token-verifier.js';
+
+/** Why a handshake was refused; also the label of the rejection metric. */
+export type HandshakeRejectionReason =
+  | 'missing_token'
+  | 'malformed_authorization'
+  | 'invalid_token'
+  | 'verifier_error';
+
+/** A refused handshake: the HTTP status and headers to answer with. No socket is opened. */
+export interface HandshakeRejection {
+  status: 401 | 503;
+  reason: HandshakeRejectionReason;
+  headers: Record<string, string>;
+}
+
+export type HandshakeOutcome =
+  | { principal: Principal; rejection?: undefined }
+  | { principal?: undefined; rejection: HandshakeRejection };
+
+const REALM = 'Bearer realm="gateway"';
+
+function reject(reason: HandshakeRejectionReason): HandshakeOutcome {
+  if (reason === 'verifier_error') {
+    return { rejection: { status: 503, reason, headers: { 'Retry-After': '5' } } };
+  }
+  // RFC 6750: no error attribute when no credentials were sent at all.
+  const challenge =
+    reason === 'missing_token'
+      ? REALM
+      : `${REALM}, error="invalid_token"`;
+  return {
+    rejection: { status: 401, reason, headers: { 'WWW-Authenticate': challenge } },
+  };
+}
+
+/**
+ * Decides at the upgrade request, before any socket exists, who the client is. Knows nothing
+ * of sockets: it takes the header and URL and returns a principal or a rejection.
+ */
+@Injectable()
+export class HandshakeAuthenticator {
+  private readonly logger = new Logger(HandshakeAuthenticator.name);
+
+  constructor(
+    @Inject(TOKEN_VERIFIER) private readonly verifier: TokenVerifier,
+    @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
+  ) {}
+
+  async authenticate(credentials: HandshakeCredentials): Promise<HandshakeOutcome> {
+    if (this.options.auth.disabled) return { principal: ANONYMOUS };
+    const token = extractToken(credentials);
+    if (token === undefined) return reject('missing_token');
+    if (token === MALFORMED) return reject('malformed_authorization');
+    let principal: Principal | null;
+    try {
+      principal = await this.verifier.verify(token);
+    } catch (err) {
+      this.logger.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'token verifier failed; handshake refused with 503',
+      );
+      return reject('verifier_error');
+    }
+    if (!principal) return reject('invalid_token');
+    if (principal.expiresAt !== undefined && principal.expiresAt <= Date.now()) {
+      return reject('invalid_token');
+    }
+    return { principal };
+  }
+}

@@ -1,0 +1,57 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { WebSocket } from 'ws';
+import type { Principal } from '../auth/principal.js';
+import type { LocalDelivery } from '../broadcast/local-delivery.js';
+import { INSTANCE_ID } from '../instance-id.js';
+import { attachConnection, ClientConnection } from './connection.js';
+
+/**
+ * The open connections of this instance, by id. Entries are added when the handshake completes
+ * and removed on the socket's `close` event, whatever closed it, so the map never outlives its
+ * sockets.
+ */
+@Injectable()
+export class ConnectionRegistry implements LocalDelivery {
+  private readonly connections = new Map<string, ClientConnection>();
+  private sequence = 0;
+
+  constructor(@Inject(INSTANCE_ID) private readonly instanceId: string) {}
+
+  /** How many connections are open. */
+  get size(): number {
+    return this.connections.size;
+  }
+
+  register(socket: WebSocket, principal: Principal, remoteAddress: string): ClientConnection {
+    const id = `${this.instanceId}-${(++this.sequence).toString(36)}`;
+    const connection = new ClientConnection(id, socket, principal, remoteAddress);
+    this.connections.set(id, connection);
+    attachConnection(socket, connection);
+    return connection;
+  }
+
+  unregister(connection: ClientConnection): void {
+    this.connections.delete(connection.id);
+  }
+
+  get(id: string): ClientConnection | undefined {
+    return this.connections.get(id);
+  }
+
+  /** A snapshot, safe to iterate while connections close. */
+  all(): ClientConnection[] {
+    return [...this.connections.values()];
+  }
+
+  sendToAll(frame: string, exceptId?: string): number {
+    let sent = 0;
+    for (const connection of this.connections.values()) {
+      if (connection.id !== exceptId && connection.send(frame)) sent++;
+    }
+    return sent;
+  }
+
+  sendTo(connectionId: string, frame: string): boolean {
+    return this.connections.get(connectionId)?.send(frame) ?? false;
+  }
+}

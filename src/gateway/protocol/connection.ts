@@ -1,0 +1,65 @@
+import { WebSocket } from 'ws';
+import type { Principal } from '../auth/principal.js';
+import type { RequestContext } from './request-context.js';
+
+/** What handlers and services may know of a connection: no socket, just facts. */
+export interface ConnectionInfo {
+  /** Unique across instances: the instance id, a dash, a sequence number. */
+  readonly id: string;
+  readonly principal: Principal;
+  readonly remoteAddress: string;
+  /** When the handshake completed, in ms since the epoch. */
+  readonly openedAt: number;
+}
+
+/** A handler as Nest built it (guards, pipes, filters included), bound to one client. */
+export type MessageCallback = (data: unknown, context: RequestContext) => Promise<unknown>;
+
+/**
+ * The gateway's record of one open socket. Only the protocol layer sees this class; everything
+ * above it gets {@link ConnectionInfo}.
+ */
+export class ClientConnection implements ConnectionInfo {
+  readonly openedAt = Date.now();
+  /** Handlers of every gateway on the server, by event name: one lookup per message. */
+  readonly handlers = new Map<string, MessageCallback>();
+  messagesIn = 0;
+  messagesOut = 0;
+  /** Why the server is closing the connection, for the close log line. */
+  closeCause?: string;
+
+  constructor(
+    readonly id: string,
+    readonly socket: WebSocket,
+    readonly principal: Principal,
+    readonly remoteAddress: string,
+  ) {}
+
+  /** Sends a serialized frame; false when the socket is no longer open. */
+  send(frame: string): boolean {
+    if (this.socket.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(frame);
+    this.messagesOut++;
+    return true;
+  }
+
+  /** Starts the closing handshake, recording the cause for the close log line. */
+  close(code: number, reason: string): void {
+    this.closeCause ??= reason;
+    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
+      this.socket.close(code, reason);
+    }
+  }
+}
+
+const bySocket = new WeakMap<object, ClientConnection>();
+
+/** Links a socket to its record, for guards and parameter decorators that only see the socket. */
+export function attachConnection(socket: object, connection: ClientConnection): void {
+  bySocket.set(socket, connection);
+}
+
+/** The record of a socket accepted by the gateway, or undefined for anything else. */
+export function connectionOf(socket: unknown): ClientConnection | undefined {
+  return typeof socket === 'object' && socket !== null ? bySocket.get(socket) : undefined;
+}

@@ -1,0 +1,90 @@
+import { GatewayError, type ErrorDetail } from './gateway-error.js';
+
+/** A request id: whatever the client chose, echoed back on the reply or error frame. */
+export type RequestId = string | number;
+
+/** A client's request: `{"event": string, "data"?: any, "id"?: string | number}`. */
+export interface Envelope {
+  event: string;
+  data: unknown;
+  id?: RequestId;
+}
+
+/** The longest event name and string id accepted; longer ones are refused, not truncated. */
+export const MAX_EVENT_LENGTH = 128;
+export const MAX_ID_LENGTH = 128;
+
+/**
+ * A text frame that does not open with `{` is plain text, answered as the python-websockets
+ * tutorial's server answers it. Skipping blanks by char code avoids a `trimStart()` copy of
+ * every frame.
+ */
+export function isEnvelopeText(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // space, \t, \n, \r
+    if (c === 32 || c === 9 || c === 10 || c === 13) continue;
+    return c === 123; // '{'
+  }
+  return false;
+}
+
+function readId(value: unknown, details: ErrorDetail[]): RequestId | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string' && value.length <= MAX_ID_LENGTH) return value;
+  details.push({
+    field: 'id',
+    message: `must be a finite number or a string of at most ${MAX_ID_LENGTH} characters`,
+  });
+  return undefined;
+}
+
+/**
+ * Thrown for an envelope that parsed as JSON but is not a valid request. It keeps the id when
+ * the id itself was valid, so the client can still match the error to its request.
+ */
+export class InvalidEnvelopeError extends GatewayError {
+  constructor(
+    message: string,
+    details: readonly ErrorDetail[] | undefined,
+    readonly id?: RequestId,
+  ) {
+    super('BAD_REQUEST', message, details);
+  }
+}
+
+/**
+ * Parses the text of a frame that {@link isEnvelopeText} accepted. Throws
+ * {@link InvalidEnvelopeError} (`BAD_REQUEST`) for malformed JSON or a malformed envelope.
+ */
+export function parseEnvelope(text: string): Envelope {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidEnvelopeError(
+      `malformed JSON: ${(err as Error).message}`,
+      undefined,
+    );
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidEnvelopeError('an envelope must be a JSON object', undefined);
+  }
+  const raw = value as Record<string, unknown>;
+  const details: ErrorDetail[] = [];
+  const id = readId(raw.id, details);
+  const event = raw.event;
+  if (typeof event !== 'string' || event.length === 0) {
+    details.push({ field: 'event', message: 'must be a non-empty string' });
+  } else if (event.length > MAX_EVENT_LENGTH) {
+    details.push({
+      field: 'event',
+      message: `must be at most ${MAX_EVENT_LENGTH} characters`,
+    });
+  }
+  if (details.length > 0) {
+    throw new InvalidEnvelopeError('invalid envelope', details, id);
+  }
+  return { event: event as string, data: raw.data, id };
+}

@@ -1,0 +1,302 @@
+import { Logger, type INestApplicationContext } from '@nestjs/common';
+import { AbstractWsAdapter, type MessageMappingProperties } from '@nestjs/websockets';
+import type { IncomingMessage, OutgoingHttpHeaders, Server as HttpServer } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { firstValueFrom, isObservable } from 'rxjs';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { HandshakeAuthenticator } from '../auth/handshake-authenticator.js';
+import type { Principal } from '../auth/principal.js';
+import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from '../gateway.options.js';
+import { CloseCode } from './close-codes.js';
+import { connectionOf, type ClientConnection, type MessageCallback } from './connection.js';
+import { ConnectionRegistry } from './connection-registry.js';
+import { drainConnections } from './drain.js';
+import { isEnvelopeText, parseEnvelope, InvalidEnvelopeError, type RequestId } from './envelope.js';
+import { mapError } from './error-mapping.js';
+import { errorFrame, plainTextReply } from './frames.js';
+import { GatewayError } from './gateway-error.js';
+import { RequestContext } from './request-context.js';
+
+type VerifyDone = (ok: boolean, code?: number, message?: string, headers?: OutgoingHttpHeaders) => void;
+
+function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/** Answers an upgrade request with a plain HTTP error and closes the TCP connection. */
+function refuse(socket: Duplex, status: number, headers: OutgoingHttpHeaders = {}): void {
+  const body = STATUS_CODES[status] ?? 'Error';
+  const lines = Object.entries({
+    Connection: 'close',
+    'Content-Type': 'text/plain',
+    'Content-Length': Buffer.byteLength(body),
+    ...headers,
+  }).map(([name, value]) => `${name}: ${String(value)}`);
+  socket.once('finish', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status} ${body}\r\n${lines.join('\r\n')}\r\n\r\n${body}`);
+}
+
+/**
+ * The WebSocket adapter of the gateway, on top of `ws` and sharing the application's HTTP
+ * server and port. Compared with `@nestjs/platform-ws`'s `WsAdapter` it:
+ * - authenticates at the upgrade request (401 and no socket on failure);
+ * - serves every gateway of the application from one server at the configured path, looking
+ *   handlers up in a map, once per message;
+ * - answers what the stock adapter drops: malformed JSON, unknown events, plain text;
+ * - passes each request's id through to the reply and to error frames;
+ * - closes with 1001 and drains on shutdown instead of terminating clients.
+ *
+ * A host application adds one line: `app.useWebSocketAdapter(new GatewayAdapter(app))`.
+ */
+export class GatewayAdapter extends AbstractWsAdapter {
+  private readonly logger = new Logger('Gateway');
+  private server?: WebSocketServer;
+  private options!: ResolvedGatewayOptions;
+  private registry!: ConnectionRegistry;
+  private authenticator!: HandshakeAuthenticator;
+  private upgradeListener?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  private draining = false;
+  private readonly principals = new WeakMap<IncomingMessage, Principal>();
+  private readonly duplicateEvents = new Set<string>();
+
+  constructor(private readonly app: INestApplicationContext) {
+    super(app);
+  }
+
+  create(port: number, options?: { path?: string }): WebSocketServer {
+    if (port !== 0) {
+      throw new Error(
+        `GatewayAdapter serves every gateway on the application's own port; ` +
+          `remove the port (${port}) from @WebSocketGateway()`,
+      );
+    }
+    if (this.server) {
+      this.warnOnOtherPath(options?.path);
+      return this.server;
+    }
+    const httpServer = this.httpServer as HttpServer | undefined;
+    if (!httpServer) {
+      throw new Error('GatewayAdapter needs an HTTP application: new GatewayAdapter(app)');
+    }
+    this.options = this.app.get<ResolvedGatewayOptions>(GATEWAY_OPTIONS, { strict: false });
+    this.registry = this.app.get(ConnectionRegistry, { strict: false });
+    this.authenticator = this.app.get(HandshakeAuthenticator, { strict: false });
+    this.warnOnOtherPath(options?.path);
+
+    const server = new WebSocketServer({
+      noServer: true,
+      // The registry tracks clients; ws's own Set would be a second copy.
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: this.options.maxPayloadBytes,
+      verifyClient: (info: { req: IncomingMessage }, done: VerifyDone) => this.verify(info.req, done),
+    });
+    // Registered before Nest's own listener, so the connection exists when handlers bind.
+    server.on('connection', (socket: WebSocket, req: IncomingMessage) => this.onConnection(socket, req));
+    this.upgradeListener = (req, socket, head) => this.onUpgrade(req, socket, head);
+    httpServer.on('upgrade', this.upgradeListener);
+    this.server = server;
+    return server;
+  }
+
+  bindMessageHandlers(
+    client: WebSocket,
+    handlers: MessageMappingProperties[],
+    // Nest's rxjs transform is not used: results are awaited directly, once per message.
+    _transform: unknown,
+  ): void {
+    const connection = connectionOf(client);
+    if (!connection) return;
+    for (const { message, callback } of handlers) {
+      if (typeof message !== 'string') continue;
+      if (connection.handlers.has(message)) {
+        this.warnDuplicate(message);
+        continue;
+      }
+      connection.handlers.set(message, callback as MessageCallback);
+    }
+    // Several gateways bind to the same client; one listener serves them all.
+    if (client.listenerCount('message') === 0) {
+      client.on('message', (data: RawData, isBinary: boolean) => this.onMessage(connection, data, isBinary));
+    }
+  }
+
+  bindClientDisconnect(client: WebSocket, callback: (...args: unknown[]) => void): void {
+    client.once('close', callback);
+  }
+
+  /** Graceful shutdown: refuse new upgrades, close every client with 1001, wait, then cut off. */
+  async close(server: WebSocketServer): Promise<void> {
+    this.draining = true;
+    if (this.registry) {
+      const result = await drainConnections(
+        this.registry.all(),
+        CloseCode.GOING_AWAY,
+        'server shutting down',
+        this.options.shutdownDrainMs,
+      );
+      if (result.closed + result.terminated > 0) this.logger.log(result, 'connections drained');
+    }
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  async dispose(): Promise<void> {
+    if (this.upgradeListener) {
+      (this.httpServer as HttpServer).off('upgrade', this.upgradeListener);
+      this.upgradeListener = undefined;
+    }
+    this.server = undefined;
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Until ws takes the socket over, a reset from the peer must not become an uncaught error.
+    socket.on('error', (err) => this.logger.debug({ err: err.message }, 'handshake socket error'));
+    try {
+      if (pathOf(req.url) !== this.options.path) return refuse(socket, 404);
+      if (this.draining) return refuse(socket, 503, { 'Retry-After': '1' });
+      this.server!.handleUpgrade(req, socket, head, (ws) => this.server!.emit('connection', ws, req));
+    } catch (err) {
+      this.logger.error({ err }, 'upgrade failed');
+      refuse(socket, 500);
+    }
+  }
+
+  private verify(req: IncomingMessage, done: VerifyDone): void {
+    this.authenticator
+      .authenticate({ authorization: req.headers.authorization, url: req.url })
+      .then(
+        (outcome) => {
+          if (outcome.rejection) {
+            const { status, reason, headers } = outcome.rejection;
+            this.logger.debug({ reason, status, remote: req.socket.remoteAddress }, 'handshake refused');
+            return done(false, status, STATUS_CODES[status], headers);
+          }
+          this.principals.set(req, outcome.principal);
+          done(true);
+        },
+        (err: unknown) => {
+          this.logger.error({ err }, 'handshake check failed');
+          done(false, 500);
+        },
+      );
+  }
+
+  private onConnection(socket: WebSocket, req: IncomingMessage): void {
+    const principal = this.principals.get(req);
+    if (!principal) {
+      // Only verified upgrades reach here; anything else is a bug, and is closed, not served.
+      socket.terminate();
+      return;
+    }
+    this.principals.delete(req);
+    const connection = this.registry.register(socket, principal, req.socket.remoteAddress ?? 'unknown');
+    socket.on('error', (err) => {
+      // ws follows every protocol error (1002, 1007, 1009) with the matching close frame.
+      connection.closeCause ??= err.message;
+    });
+    socket.once('close', (code: number, reason: Buffer) => this.onClose(connection, code, reason));
+    const forwardedFor = req.headers['x-forwarded-for'];
+    this.logger.log(
+      {
+        connection: connection.id,
+        principal: principal.subject,
+        remote: connection.remoteAddress,
+        ...(forwardedFor ? { forwardedFor } : {}),
+      },
+      'connection opened',
+    );
+  }
+
+  private onClose(connection: ClientConnection, code: number, reason: Buffer): void {
+    this.registry.unregister(connection);
+    this.logger.log(
+      {
+        connection: connection.id,
+        principal: connection.principal.subject,
+        remote: connection.remoteAddress,
+        code,
+        reason: connection.closeCause ?? reason.toString(),
+        durationMs: Date.now() - connection.openedAt,
+        messagesIn: connection.messagesIn,
+        messagesOut: connection.messagesOut,
+      },
+      'connection closed',
+    );
+  }
+
+  /** The connection's edge: nothing thrown here may reach the socket's emitter or the process. */
+  private onMessage(connection: ClientConnection, data: RawData, isBinary: boolean): void {
+    connection.messagesIn++;
+    try {
+      if (isBinary) {
+        connection.close(CloseCode.UNSUPPORTED_DATA, 'binary frames are not accepted');
+        return;
+      }
+      const text = data.toString();
+      if (!isEnvelopeText(text)) {
+        connection.send(plainTextReply(text));
+        return;
+      }
+      let envelope;
+      try {
+        envelope = parseEnvelope(text);
+      } catch (err) {
+        this.sendError(connection, err, err instanceof InvalidEnvelopeError ? err.id : undefined);
+        return;
+      }
+      const handler = connection.handlers.get(envelope.event);
+      if (!handler) {
+        this.sendError(connection, GatewayError.unknownEvent(envelope.event), envelope.id);
+        return;
+      }
+      const request = new RequestContext(connection, envelope.event, envelope.id);
+      void handler(envelope.data, request).then(
+        (result) => this.settle(request, result),
+        (err: unknown) => this.fail(request, err),
+      );
+    } catch (err) {
+      this.logger.error({ err, connection: connection.id }, 'message handling failed');
+      this.sendError(connection, err, undefined);
+    }
+  }
+
+  private async settle(request: RequestContext, result: unknown): Promise<void> {
+    try {
+      const value = isObservable(result) ? await firstValueFrom(result, { defaultValue: undefined }) : result;
+      request.reply(value);
+    } catch (err) {
+      this.fail(request, err);
+    }
+  }
+
+  /** Errors that escaped Nest's exception filters (a filter that rethrows, a bad result). */
+  private fail(request: RequestContext, err: unknown): void {
+    if (request.isSettled) return;
+    const { payload, unexpected } = mapError(err);
+    if (unexpected) {
+      this.logger.error({ err, connection: request.connection.id, event: request.event }, 'handler failed');
+    }
+    request.fail(payload);
+  }
+
+  private sendError(connection: ClientConnection, err: unknown, id: RequestId | undefined): void {
+    connection.send(errorFrame(mapError(err).payload, id));
+  }
+
+  private warnOnOtherPath(path: string | undefined): void {
+    if (path !== undefined && path !== this.options.path) {
+      this.logger.warn(
+        `a gateway asks for path "${path}"; every gateway is served at "${this.options.path}" (the gateway's path option)`,
+      );
+    }
+  }
+
+  private warnDuplicate(event: string): void {
+    if (this.duplicateEvents.has(event)) return;
+    this.duplicateEvents.add(event);
+    this.logger.warn(`event "${event}" has handlers in more than one gateway; the first one bound serves it`);
+  }
+}

@@ -1,0 +1,38 @@
+// The library's public API: what a host application imports. Anything not exported here may
+// change without notice.
+export { GatewayModule } from './gateway/gateway.module.js';
+export {
+  GATEWAY_DEFAULTS,
+  GATEWAY_OPTIONS,
+  GatewayOptionsError,
+  resolveGatewayOptions,
+  type GatewayAuthOptions,
+  type GatewayOptions,
+  type ResolvedGatewayOptions,
+} from './gateway/gateway.options.js';
+export { GatewayAdapter } from './gateway/protocol/gateway.adapter.js';
+export { WsAuthGuard } from './gateway/auth/ws-auth.guard.js';
+export { TOKEN_VERIFIER, type TokenVerifier } from './gateway/auth/token-verifier.js';
+export { StaticTokenVerifier } from './gateway/auth/static-token.verifier.js';
+export type { Principal } from './gateway/auth/principal.js';
+export { CurrentConnection, CurrentPrincipal } from './gateway/protocol/connection.decorators.js';
+export type { ConnectionInfo } from './gateway/protocol/connection.js';
+export { EchoService } from './gateway/echo/echo.service.js';
+export {
+  BROADCAST_CHANNEL,
+  BroadcastService,
+  type BroadcastReceipt,
+} from './gateway/broadcast/broadcast.service.js';
+export {
+  MESSAGE_BUS,
+  type BusListener,
+  type BusMessage,
+  type MessageBus,
+} from './gateway/broadcast/message-bus.js';
+export { InMemoryHub, InMemoryMessageBus } from './gateway/broadcast/in-memory-message-bus.js';
+export { ErrorCode } from './gateway/protocol/error-codes.js';
+export { CloseCode } from './gateway/protocol/close-codes.js';
+export { GatewayError, type ErrorDetail } from './gateway/protocol/gateway-error.js';
+export { GatewayExceptionFilter } from './gateway/protocol/gateway-exception.filter.js';
+export { GatewayValidationPipe } from './gateway/protocol/gateway-validation.pipe.js';
+export type { Envelope, RequestId } from './gateway/protocol/envelope.js';
