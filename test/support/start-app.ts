@@ -1,0 +1,66 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import type { AddressInfo } from 'node:net';
+import { AppModule } from '../../src/app.module.js';
+import { gatewayConfig, type GatewayConfig } from '../../src/config/gateway.config.js';
+import { loggingConfig, type LoggingConfig } from '../../src/config/logging.config.js';
+import { setupApp } from '../../src/setup-app.js';
+
+/** The token every test app accepts unless a test configures others. */
+export const TEST_TOKEN = 'test-token-0123456789';
+
+export interface StartOptions {
+  /** Overrides of the gateway's environment-derived settings. */
+  gateway?: Partial<GatewayConfig>;
+  /** Log level; silent unless TEST_LOG_LEVEL asks for lines. */
+  logLevel?: LoggingConfig['level'];
+}
+
+export interface RunningApp {
+  app: INestApplication;
+  port: number;
+  /** `ws://127.0.0.1:<port><path>` */
+  wsUrl: string;
+  /** `http://127.0.0.1:<port>` */
+  httpUrl: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the service as shipped (AppModule, pino, the gateway adapter) on a free port of the
+ * loopback interface, with the environment's settings replaced by the given ones.
+ */
+export async function startApp(options: StartOptions = {}): Promise<RunningApp> {
+  const gateway: GatewayConfig = {
+    path: undefined,
+    maxPayloadBytes: undefined,
+    shutdownDrainMs: 2_000,
+    ...options.gateway,
+    auth: {
+      tokens: [TEST_TOKEN],
+      disabled: false,
+      generatedToken: undefined,
+      ...options.gateway?.auth,
+    },
+  };
+  const logging: LoggingConfig = {
+    level: options.logLevel ?? (process.env.TEST_LOG_LEVEL as LoggingConfig['level']) ?? 'silent',
+    format: 'json',
+  };
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+    .overrideProvider(gatewayConfig.KEY)
+    .useValue(gateway)
+    .overrideProvider(loggingConfig.KEY)
+    .useValue(logging)
+    .compile();
+  const app = setupApp(moduleRef.createNestApplication({ bufferLogs: true }));
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return {
+    app,
+    port,
+    wsUrl: `ws://127.0.0.1:${port}${gateway.path ?? '/'}`,
+    httpUrl: `http://127.0.0.1:${port}`,
+    close: () => app.close(),
+  };
+}
