@@ -12,15 +12,22 @@ export {
 } from './gateway/gateway.options.js';
 export { GatewayAdapter } from './gateway/protocol/gateway.adapter.js';
 export { WsAuthGuard } from './gateway/auth/ws-auth.guard.js';
-export { TOKEN_VERIFIER, type TokenVerifier } from './gateway/auth/token-verifier.js';
+export {
+  TOKEN_VERIFIER,
+  type TokenVerifier,
+} from './gateway/auth/token-verifier.js';
 export { StaticTokenVerifier } from './gateway/auth/static-token.verifier.js';
 export type { Principal } from './gateway/auth/principal.js';
-export { CurrentConnection, CurrentPrincipal } from './gateway/protocol/connection.decorators.js';
+export {
+  CurrentConnection,
+  CurrentPrincipal,
+} from './gateway/protocol/connection.decorators.js';
 export type { ConnectionInfo } from './gateway/protocol/connection.js';
 export { EchoService } from './gateway/echo/echo.service.js';
 export {
   BROADCAST_CHANNEL,
   BroadcastService,
+  type Broadcast,
   type BroadcastReceipt,
 } from './gateway/broadcast/broadcast.service.js';
 export {
@@ -29,10 +36,16 @@ export {
   type BusMessage,
   type MessageBus,
 } from './gateway/broadcast/message-bus.js';
-export { InMemoryHub, InMemoryMessageBus } from './gateway/broadcast/in-memory-message-bus.js';
+export {
+  InMemoryHub,
+  InMemoryMessageBus,
+} from './gateway/broadcast/in-memory-message-bus.js';
 export { ErrorCode } from './gateway/protocol/error-codes.js';
 export { CloseCode } from './gateway/protocol/close-codes.js';
-export { GatewayError, type ErrorDetail } from './gateway/protocol/gateway-error.js';
+export {
+  GatewayError,
+  type ErrorDetail,
+} from './gateway/protocol/gateway-error.js';
 export { GatewayExceptionFilter } from './gateway/protocol/gateway-exception.filter.js';
 export { GatewayValidationPipe } from './gateway/protocol/gateway-validation.pipe.js';
 export type { Envelope, RequestId } from './gateway/protocol/envelope.js';

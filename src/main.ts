@@ -4,20 +4,37 @@ import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module.js';
 import { gatewayConfig, type GatewayConfig } from './config/gateway.config.js';
 import { serverConfig, type ServerConfig } from './config/server.config.js';
+import {
+  assertValidEnvironment,
+  ConfigValidationError,
+} from './config/validate-environment.js';
 import { setupApp } from './setup-app.js';
 
 const logger = new Logger('Bootstrap');
 
 async function bootstrap(): Promise<void> {
-  const app = setupApp(await NestFactory.create(AppModule, { bufferLogs: true }));
+  assertValidEnvironment();
+  // abortOnError: false: a failure reaches the catch below (logged, exit 1), not process.abort().
+  const app = setupApp(
+    await NestFactory.create(AppModule, {
+      bufferLogs: true,
+      abortOnError: false,
+    }),
+  );
   const server = app.get<ServerConfig>(serverConfig.KEY);
   const gateway = app.get<GatewayConfig>(gatewayConfig.KEY);
   await app.listen(server.port, server.host);
 
   const { port } = app.getHttpServer().address() as AddressInfo;
-  const host = server.host === '0.0.0.0' || server.host === '::' ? 'localhost' : server.host;
+  const host =
+    server.host === '0.0.0.0' || server.host === '::'
+      ? 'localhost'
+      : server.host;
   const url = `ws://${host}:${port}${gateway.path ?? '/'}`;
-  logger.log({ port, host: server.host }, `gateway listening: ${url} (HTTP on the same port)`);
+  logger.log(
+    { port, host: server.host },
+    `gateway listening: ${url} (HTTP on the same port)`,
+  );
   if (gateway.auth.generatedToken) {
     // The one place a token is logged: generated for this run, and useless without it.
     const token = gateway.auth.generatedToken;
@@ -46,4 +63,13 @@ async function bootstrap(): Promise<void> {
   }
 }
 
-await bootstrap();
+try {
+  await bootstrap();
+} catch (err) {
+  if (err instanceof ConfigValidationError) {
+    logger.fatal(err.message);
+  } else {
+    logger.fatal({ err }, 'the gateway could not start');
+  }
+  process.exit(1);
+}

@@ -20,11 +20,19 @@ describe('echo and plain text (e2e)', () => {
 
   it('echoes the data back with the request id', async () => {
     const data = { text: 'hello', n: 42, list: [1, null, { deep: true }] };
-    expect(await client.request('echo', data, 'req-1')).toEqual({ event: 'echo', data, id: 'req-1' });
+    expect(await client.request('echo', data, 'req-1')).toEqual({
+      event: 'echo',
+      data,
+      id: 'req-1',
+    });
   });
 
   it('keeps numeric ids as numbers', async () => {
-    expect(await client.request('echo', 'x', 7)).toEqual({ event: 'echo', data: 'x', id: 7 });
+    expect(await client.request('echo', 'x', 7)).toEqual({
+      event: 'echo',
+      data: 'x',
+      id: 7,
+    });
   });
 
   it('answers a request without id, and without data, with null data', async () => {

@@ -25,8 +25,14 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set(
     .map((m) => m.propertyName),
 );
 
-function describe(error: ValidationError, raw: Record<string, unknown>): string {
-  const reasons = Object.values(error.constraints ?? {}).join('; ');
+function describe(
+  error: ValidationError,
+  raw: Record<string, unknown>,
+): string {
+  // Min and Max share one message; say it once.
+  const reasons = [...new Set(Object.values(error.constraints ?? {}))].join(
+    '; ',
+  );
   return `${error.property}: ${reasons} (got ${JSON.stringify(raw[error.property])})`;
 }
 
@@ -51,4 +57,12 @@ export function validateEnvironment(
     throw new ConfigValidationError(errors.map((e) => describe(e, raw)));
   }
   return parsed;
+}
+
+/**
+ * Validates the process environment before the application is built, so that a bad variable
+ * ends the boot with one clean message instead of a stack trace from deep inside Nest.
+ */
+export function assertValidEnvironment(): void {
+  validateEnvironment(process.env);
 }

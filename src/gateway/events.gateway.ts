@@ -1,7 +1,14 @@
 import { UseFilters, UseGuards, UsePipes } from '@nestjs/common';
-import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import {
+  MessageBody,
+  SubscribeMessage,
+  WebSocketGateway,
+} from '@nestjs/websockets';
 import { WsAuthGuard } from './auth/ws-auth.guard.js';
-import { BroadcastService, type BroadcastReceipt } from './broadcast/broadcast.service.js';
+import {
+  BroadcastService,
+  type BroadcastReceipt,
+} from './broadcast/broadcast.service.js';
 import { EchoService } from './echo/echo.service.js';
 import type { ConnectionInfo } from './protocol/connection.js';
 import { CurrentConnection } from './protocol/connection.decorators.js';
@@ -32,6 +39,10 @@ export class EventsGateway {
     @MessageBody() data: unknown,
     @CurrentConnection() sender: ConnectionInfo,
   ): Promise<BroadcastReceipt> {
-    return this.broadcastService.broadcast(sender.id, data);
+    return this.broadcastService.broadcast({
+      from: sender.id,
+      data,
+      exceptId: sender.id,
+    });
   }
 }

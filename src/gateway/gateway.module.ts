@@ -1,4 +1,9 @@
-import { Logger, Module, type OnApplicationBootstrap, Inject } from '@nestjs/common';
+import {
+  Logger,
+  Module,
+  type OnApplicationBootstrap,
+  Inject,
+} from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { AnonymousVerifier } from './auth/anonymous.verifier.js';
 import { HandshakeAuthenticator } from './auth/handshake-authenticator.js';
@@ -40,7 +45,9 @@ import { GatewayEnhancer } from './protocol/gateway-enhancer.js';
     {
       provide: TOKEN_VERIFIER,
       useFactory: (options: ResolvedGatewayOptions) =>
-        options.auth.disabled ? new AnonymousVerifier() : new StaticTokenVerifier(options.auth.tokens),
+        options.auth.disabled
+          ? new AnonymousVerifier()
+          : new StaticTokenVerifier(options.auth.tokens),
       inject: [GATEWAY_OPTIONS],
     },
     { provide: MESSAGE_BUS, useFactory: () => new InMemoryMessageBus() },
@@ -65,17 +72,24 @@ import { GatewayEnhancer } from './protocol/gateway-enhancer.js';
     BroadcastService,
   ],
 })
-export class GatewayModule extends ConfigurableGatewayModule implements OnApplicationBootstrap {
+export class GatewayModule
+  extends ConfigurableGatewayModule
+  implements OnApplicationBootstrap
+{
   private readonly logger = new Logger('Gateway');
 
-  constructor(@Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions) {
+  constructor(
+    @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
+  ) {
     super();
   }
 
   onApplicationBootstrap(): void {
     const { auth } = this.options;
     if (auth.disabled) {
-      this.logger.warn('authentication is DISABLED: every handshake is accepted without a token');
+      this.logger.warn(
+        'authentication is DISABLED: every handshake is accepted without a token',
+      );
     }
   }
 }

@@ -31,14 +31,20 @@ export interface GatewayOptions {
 /** {@link GatewayOptions} with every default applied; what the providers inject. */
 export interface ResolvedGatewayOptions {
   readonly path: string;
-  readonly auth: { readonly tokens: readonly string[]; readonly disabled: boolean };
+  readonly auth: {
+    readonly tokens: readonly string[];
+    readonly disabled: boolean;
+  };
   readonly maxPayloadBytes: number;
   readonly shutdownDrainMs: number;
 }
 
 export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
   path: '/',
-  auth: Object.freeze({ tokens: Object.freeze([]) as readonly string[], disabled: false }),
+  auth: Object.freeze({
+    tokens: Object.freeze([]) as readonly string[],
+    disabled: false,
+  }),
   maxPayloadBytes: 1024 * 1024,
   shutdownDrainMs: 10_000,
 });
@@ -46,7 +52,9 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
 /** Thrown at boot for options that cannot work; the message names every problem. */
 export class GatewayOptionsError extends Error {
   constructor(readonly problems: readonly string[]) {
-    super(`Invalid GatewayModule options:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super(
+      `Invalid GatewayModule options:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
     this.name = 'GatewayOptionsError';
   }
 }
@@ -55,23 +63,34 @@ const isPositiveInt = (n: unknown): n is number =>
   typeof n === 'number' && Number.isInteger(n) && n > 0;
 
 /** Applies the defaults and checks the result; throws {@link GatewayOptionsError}. */
-export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGatewayOptions {
+export function resolveGatewayOptions(
+  options: GatewayOptions = {},
+): ResolvedGatewayOptions {
   const problems: string[] = [];
   const path = options.path ?? GATEWAY_DEFAULTS.path;
   if (typeof path !== 'string' || !path.startsWith('/')) {
     problems.push(`path: must start with "/" (got ${JSON.stringify(path)})`);
   }
   const tokens = options.auth?.tokens ?? GATEWAY_DEFAULTS.auth.tokens;
-  if (!Array.isArray(tokens) || tokens.some((t) => typeof t !== 'string' || t.length === 0)) {
+  if (
+    !Array.isArray(tokens) ||
+    tokens.some((t) => typeof t !== 'string' || t.length === 0)
+  ) {
     problems.push('auth.tokens: must be a list of non-empty strings');
   }
-  const maxPayloadBytes = options.maxPayloadBytes ?? GATEWAY_DEFAULTS.maxPayloadBytes;
+  const maxPayloadBytes =
+    options.maxPayloadBytes ?? GATEWAY_DEFAULTS.maxPayloadBytes;
   if (!isPositiveInt(maxPayloadBytes)) {
-    problems.push(`maxPayloadBytes: must be a positive integer (got ${maxPayloadBytes})`);
+    problems.push(
+      `maxPayloadBytes: must be a positive integer (got ${String(maxPayloadBytes)})`,
+    );
   }
-  const shutdownDrainMs = options.shutdownDrainMs ?? GATEWAY_DEFAULTS.shutdownDrainMs;
+  const shutdownDrainMs =
+    options.shutdownDrainMs ?? GATEWAY_DEFAULTS.shutdownDrainMs;
   if (!Number.isInteger(shutdownDrainMs) || shutdownDrainMs < 0) {
-    problems.push(`shutdownDrainMs: must be a non-negative integer (got ${shutdownDrainMs})`);
+    problems.push(
+      `shutdownDrainMs: must be a non-negative integer (got ${shutdownDrainMs})`,
+    );
   }
   if (problems.length > 0) throw new GatewayOptionsError(problems);
   return {

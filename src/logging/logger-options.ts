@@ -20,7 +20,11 @@ export function loggerOptions(config: LoggingConfig): Params {
         config.format === 'pretty'
           ? {
               target: 'pino-pretty',
-              options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+              options: {
+                singleLine: true,
+                translateTime: 'SYS:HH:MM:ss.l',
+                ignore: 'pid,hostname',
+              },
             }
           : undefined,
       redact: {
@@ -36,7 +40,9 @@ export function loggerOptions(config: LoggingConfig): Params {
         censor: '[redacted]',
       },
       serializers: {
-        req: (req: IncomingMessage & { id?: unknown; remoteAddress?: string }) => ({
+        req: (
+          req: IncomingMessage & { id?: unknown; remoteAddress?: string },
+        ) => ({
           id: req.id,
           method: req.method,
           path: pathOf(req.url),
@@ -44,7 +50,9 @@ export function loggerOptions(config: LoggingConfig): Params {
           userAgent: req.headers?.['user-agent'],
         }),
       },
-      autoLogging: { ignore: (req: IncomingMessage) => QUIET_PATHS.has(pathOf(req.url)) },
+      autoLogging: {
+        ignore: (req: IncomingMessage) => QUIET_PATHS.has(pathOf(req.url)),
+      },
     },
   };
 }

@@ -1,9 +1,15 @@
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, Provider } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from '../../src/app.module.js';
-import { gatewayConfig, type GatewayConfig } from '../../src/config/gateway.config.js';
-import { loggingConfig, type LoggingConfig } from '../../src/config/logging.config.js';
+import {
+  gatewayConfig,
+  type GatewayConfig,
+} from '../../src/config/gateway.config.js';
+import {
+  loggingConfig,
+  type LoggingConfig,
+} from '../../src/config/logging.config.js';
 import { setupApp } from '../../src/setup-app.js';
 
 /** The token every test app accepts unless a test configures others. */
@@ -14,6 +20,8 @@ export interface StartOptions {
   gateway?: Partial<GatewayConfig>;
   /** Log level; silent unless TEST_LOG_LEVEL asks for lines. */
   logLevel?: LoggingConfig['level'];
+  /** Extra providers (a test's own gateways) added next to AppModule, as a host app would. */
+  providers?: Provider[];
 }
 
 export interface RunningApp {
@@ -30,7 +38,9 @@ export interface RunningApp {
  * Starts the service as shipped (AppModule, pino, the gateway adapter) on a free port of the
  * loopback interface, with the environment's settings replaced by the given ones.
  */
-export async function startApp(options: StartOptions = {}): Promise<RunningApp> {
+export async function startApp(
+  options: StartOptions = {},
+): Promise<RunningApp> {
   const gateway: GatewayConfig = {
     path: undefined,
     maxPayloadBytes: undefined,
@@ -44,10 +54,16 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     },
   };
   const logging: LoggingConfig = {
-    level: options.logLevel ?? (process.env.TEST_LOG_LEVEL as LoggingConfig['level']) ?? 'silent',
+    level:
+      options.logLevel ??
+      (process.env.TEST_LOG_LEVEL as LoggingConfig['level']) ??
+      'silent',
     format: 'json',
   };
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+  const moduleRef = await Test.createTestingModule({
+    imports: [AppModule],
+    providers: options.providers ?? [],
+  })
     .overrideProvider(gatewayConfig.KEY)
     .useValue(gateway)
     .overrideProvider(loggingConfig.KEY)

@@ -35,13 +35,17 @@ export class TestClient {
 
   constructor(readonly socket: WebSocket) {
     socket.on('message', (data, isBinary) => {
-      const frame = isBinary ? `<binary ${(data as Buffer).length}>` : data.toString();
+      const frame = isBinary
+        ? `<binary ${(data as Buffer).length}>`
+        : (data as Buffer).toString();
       const waiter = this.waiters.shift();
       if (waiter) waiter(frame);
       else this.frames.push(frame);
     });
     this.closed = new Promise((resolve) => {
-      socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+      socket.on('close', (code, reason) =>
+        resolve({ code, reason: reason.toString() }),
+      );
     });
   }
 
@@ -81,7 +85,11 @@ export class TestClient {
   }
 
   /** Sends an envelope and returns the next frame (the reply, when nothing else is in flight). */
-  async request(event: string, data?: unknown, id?: string | number): Promise<Frame> {
+  async request(
+    event: string,
+    data?: unknown,
+    id?: string | number,
+  ): Promise<Frame> {
     this.sendJson(id === undefined ? { event, data } : { event, data, id });
     return this.nextJson();
   }
@@ -93,14 +101,20 @@ export class TestClient {
   }
 
   close(code?: number): Promise<Closed> {
-    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
+    if (
+      this.socket.readyState === WebSocket.OPEN ||
+      this.socket.readyState === WebSocket.CONNECTING
+    ) {
       this.socket.close(code);
     }
     return this.closed;
   }
 }
 
-function target(url: string, options: ConnectOptions): { url: string; headers: Record<string, string> } {
+function target(
+  url: string,
+  options: ConnectOptions,
+): { url: string; headers: Record<string, string> } {
   const headers = { ...options.headers };
   if (options.token === undefined) return { url, headers };
   switch (options.via ?? 'bearer') {
@@ -119,9 +133,15 @@ function target(url: string, options: ConnectOptions): { url: string; headers: R
 }
 
 /** Opens a connection; rejects with the HTTP status when the handshake is refused. */
-export function connect(url: string, options: ConnectOptions = {}): Promise<TestClient> {
+export function connect(
+  url: string,
+  options: ConnectOptions = {},
+): Promise<TestClient> {
   const t = target(url, options);
-  const socket = new WebSocket(t.url, { headers: t.headers, ...options.wsOptions });
+  const socket = new WebSocket(t.url, {
+    headers: t.headers,
+    ...options.wsOptions,
+  });
   const client = new TestClient(socket);
   return new Promise((resolve, reject) => {
     socket.once('open', () => resolve(client));
@@ -144,7 +164,10 @@ export class HandshakeRefused extends Error {
 }
 
 /** The HTTP status a handshake gets (101 when accepted, the connection then closed). */
-export async function handshakeStatus(url: string, options: ConnectOptions = {}): Promise<HandshakeRefused | 101> {
+export async function handshakeStatus(
+  url: string,
+  options: ConnectOptions = {},
+): Promise<HandshakeRefused | 101> {
   try {
     const client = await connect(url, options);
     await client.close();

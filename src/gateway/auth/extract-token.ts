@@ -11,6 +11,8 @@ export const MALFORMED = Symbol('malformed authorization');
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 const BARE = /^\S+$/;
+// "Bearer" with no token after it is a broken header, not a bare token spelled "Bearer".
+const SCHEME_ONLY = /^Bearer$/i;
 
 /**
  * Finds the token: `Authorization: Bearer <token>`, else a bare `Authorization: <token>` (what
@@ -25,7 +27,7 @@ export function extractToken(
   if (header) {
     const bearer = BEARER.exec(header);
     if (bearer) return bearer[1];
-    if (BARE.test(header)) return header;
+    if (BARE.test(header) && !SCHEME_ONLY.test(header)) return header;
     return MALFORMED;
   }
   const url = credentials.url;

@@ -1,5 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from '../gateway.options.js';
+import {
+  GATEWAY_OPTIONS,
+  type ResolvedGatewayOptions,
+} from '../gateway.options.js';
 import { ANONYMOUS } from './anonymous.verifier.js';
 import {
   extractToken,
@@ -31,15 +34,19 @@ const REALM = 'Bearer realm="gateway"';
 
 function reject(reason: HandshakeRejectionReason): HandshakeOutcome {
   if (reason === 'verifier_error') {
-    return { rejection: { status: 503, reason, headers: { 'Retry-After': '5' } } };
+    return {
+      rejection: { status: 503, reason, headers: { 'Retry-After': '5' } },
+    };
   }
   // RFC 6750: no error attribute when no credentials were sent at all.
   const challenge =
-    reason === 'missing_token'
-      ? REALM
-      : `${REALM}, error="invalid_token"`;
+    reason === 'missing_token' ? REALM : `${REALM}, error="invalid_token"`;
   return {
-    rejection: { status: 401, reason, headers: { 'WWW-Authenticate': challenge } },
+    rejection: {
+      status: 401,
+      reason,
+      headers: { 'WWW-Authenticate': challenge },
+    },
   };
 }
 
@@ -56,7 +63,9 @@ export class HandshakeAuthenticator {
     @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
   ) {}
 
-  async authenticate(credentials: HandshakeCredentials): Promise<HandshakeOutcome> {
+  async authenticate(
+    credentials: HandshakeCredentials,
+  ): Promise<HandshakeOutcome> {
     if (this.options.auth.disabled) return { principal: ANONYMOUS };
     const token = extractToken(credentials);
     if (token === undefined) return reject('missing_token');
@@ -72,7 +81,10 @@ export class HandshakeAuthenticator {
       return reject('verifier_error');
     }
     if (!principal) return reject('invalid_token');
-    if (principal.expiresAt !== undefined && principal.expiresAt <= Date.now()) {
+    if (
+      principal.expiresAt !== undefined &&
+      principal.expiresAt <= Date.now()
+    ) {
       return reject('invalid_token');
     }
     return { principal };

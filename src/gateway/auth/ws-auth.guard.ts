@@ -1,4 +1,8 @@
-import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  Injectable,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
 import { connectionOf } from '../protocol/connection.js';
 import { GatewayError } from '../protocol/gateway-error.js';
 

@@ -1,11 +1,30 @@
-import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { INSTANCE_ID } from '../instance-id.js';
 import { GatewayError } from '../protocol/gateway-error.js';
 import { LOCAL_DELIVERY, type LocalDelivery } from './local-delivery.js';
-import { MESSAGE_BUS, type BusMessage, type MessageBus } from './message-bus.js';
+import {
+  MESSAGE_BUS,
+  type BusMessage,
+  type MessageBus,
+} from './message-bus.js';
 
 /** The bus channel that carries broadcasts to every instance. */
 export const BROADCAST_CHANNEL = 'broadcast';
+
+/** A message for every client. */
+export interface Broadcast {
+  /** Who sends it: the sending connection's id, or a name server code chooses. */
+  from: string;
+  /** Any JSON value; an absent one is sent as `null`. */
+  data: unknown;
+  /** A connection that must not receive it, normally the sender's own. */
+  exceptId?: string;
+}
 
 /** What is known of a broadcast's delivery when it is acknowledged. */
 export interface BroadcastReceipt {
@@ -37,11 +56,14 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy {
 
   /**
    * Pushes `{"event":"broadcast","data":{"from":<from>,"data":<data>}}` to every client but
-   * the sender. `from` is the sending connection's id, or a name of the caller's choosing when
-   * the broadcast comes from server code. Rejects with `UNAVAILABLE` when the bus cannot take
-   * the message (local clients have received it by then).
+   * `exceptId`, on every instance. Rejects with `UNAVAILABLE` when the bus cannot take the
+   * message (the local clients have received it by then).
    */
-  async broadcast(from: string, data: unknown, exceptId: string | undefined = from): Promise<BroadcastReceipt> {
+  async broadcast({
+    from,
+    data,
+    exceptId,
+  }: Broadcast): Promise<BroadcastReceipt> {
     const frame = JSON.stringify({
       event: 'broadcast',
       data: { from, data: data === undefined ? null : data },
@@ -49,7 +71,11 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy {
     const recipients = this.local.sendToAll(frame, exceptId);
     let remote: number;
     try {
-      remote = await this.bus.publish(BROADCAST_CHANNEL, { origin: this.instanceId, exceptId, frame });
+      remote = await this.bus.publish(BROADCAST_CHANNEL, {
+        origin: this.instanceId,
+        exceptId,
+        frame,
+      });
     } catch (err) {
       throw GatewayError.unavailable(
         `broadcast reached ${recipients} local client(s) but not the other instances: ${(err as Error).message}`,

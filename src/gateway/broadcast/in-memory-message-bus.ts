@@ -6,7 +6,10 @@ import type { BusListener, BusMessage, MessageBus } from './message-bus.js';
  * apps in one process); each bus built without one has a hub of its own, and so no peers.
  */
 export class InMemoryHub {
-  readonly subscribers = new Map<string, Map<InMemoryMessageBus, BusListener>>();
+  readonly subscribers = new Map<
+    string,
+    Map<InMemoryMessageBus, BusListener>
+  >();
 }
 
 /**

@@ -22,9 +22,18 @@ export class ConnectionRegistry implements LocalDelivery {
     return this.connections.size;
   }
 
-  register(socket: WebSocket, principal: Principal, remoteAddress: string): ClientConnection {
+  register(
+    socket: WebSocket,
+    principal: Principal,
+    remoteAddress: string,
+  ): ClientConnection {
     const id = `${this.instanceId}-${(++this.sequence).toString(36)}`;
-    const connection = new ClientConnection(id, socket, principal, remoteAddress);
+    const connection = new ClientConnection(
+      id,
+      socket,
+      principal,
+      remoteAddress,
+    );
     this.connections.set(id, connection);
     attachConnection(socket, connection);
     return connection;

@@ -5,7 +5,9 @@ import { connectionOf, type ConnectionInfo } from './connection.js';
 function infoOf(context: ExecutionContext): ConnectionInfo {
   const connection = connectionOf(context.switchToWs().getClient());
   if (!connection) {
-    throw new Error('@CurrentConnection() used outside a gateway message handler');
+    throw new Error(
+      '@CurrentConnection() used outside a gateway message handler',
+    );
   }
   return connection;
 }
@@ -17,5 +19,6 @@ export const CurrentConnection = createParamDecorator(
 
 /** Handler parameter: the {@link Principal} the handshake attached to the sending connection. */
 export const CurrentPrincipal = createParamDecorator(
-  (_: unknown, context: ExecutionContext): Principal => infoOf(context).principal,
+  (_: unknown, context: ExecutionContext): Principal =>
+    infoOf(context).principal,
 );

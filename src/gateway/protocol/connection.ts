@@ -13,7 +13,10 @@ export interface ConnectionInfo {
 }
 
 /** A handler as Nest built it (guards, pipes, filters included), bound to one client. */
-export type MessageCallback = (data: unknown, context: RequestContext) => Promise<unknown>;
+export type MessageCallback = (
+  data: unknown,
+  context: RequestContext,
+) => Promise<unknown>;
 
 /**
  * The gateway's record of one open socket. Only the protocol layer sees this class; everything
@@ -46,7 +49,10 @@ export class ClientConnection implements ConnectionInfo {
   /** Starts the closing handshake, recording the cause for the close log line. */
   close(code: number, reason: string): void {
     this.closeCause ??= reason;
-    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
+    if (
+      this.socket.readyState === WebSocket.OPEN ||
+      this.socket.readyState === WebSocket.CONNECTING
+    ) {
       this.socket.close(code, reason);
     }
   }
@@ -55,11 +61,16 @@ export class ClientConnection implements ConnectionInfo {
 const bySocket = new WeakMap<object, ClientConnection>();
 
 /** Links a socket to its record, for guards and parameter decorators that only see the socket. */
-export function attachConnection(socket: object, connection: ClientConnection): void {
+export function attachConnection(
+  socket: object,
+  connection: ClientConnection,
+): void {
   bySocket.set(socket, connection);
 }
 
 /** The record of a socket accepted by the gateway, or undefined for anything else. */
 export function connectionOf(socket: unknown): ClientConnection | undefined {
-  return typeof socket === 'object' && socket !== null ? bySocket.get(socket) : undefined;
+  return typeof socket === 'object' && socket !== null
+    ? bySocket.get(socket)
+    : undefined;
 }

@@ -17,7 +17,9 @@ export async function drainConnections(
   reason: string,
   timeoutMs: number,
 ): Promise<DrainResult> {
-  const pending = new Set(connections.filter((c) => c.socket.readyState !== WebSocket.CLOSED));
+  const pending = new Set(
+    connections.filter((c) => c.socket.readyState !== WebSocket.CLOSED),
+  );
   if (pending.size === 0) return { closed: 0, terminated: 0 };
   let timer: NodeJS.Timeout | undefined;
   const allClosed = new Promise<void>((resolve) => {

@@ -69,7 +69,10 @@ export function parseEnvelope(text: string): Envelope {
     );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidEnvelopeError('an envelope must be a JSON object', undefined);
+    throw new InvalidEnvelopeError(
+      'an envelope must be a JSON object',
+      undefined,
+    );
   }
   const raw = value as Record<string, unknown>;
   const details: ErrorDetail[] = [];

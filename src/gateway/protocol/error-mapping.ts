@@ -43,20 +43,27 @@ export function mapError(error: unknown): MappedError {
       const { code, message } = body as { code?: unknown; message?: unknown };
       if (typeof code === 'string' && VALID_CODES.has(code)) {
         return {
-          payload: { code: code as ErrorCode, message: String(message ?? code) },
+          payload: {
+            code: code as ErrorCode,
+            message: typeof message === 'string' ? message : code,
+          },
           unexpected: false,
         };
       }
     }
     const message = typeof body === 'string' ? body : error.message;
     // Nest's guard consumer throws this exact message when a guard returns false.
-    const code = message === 'Forbidden resource' ? ErrorCode.FORBIDDEN : ErrorCode.BAD_REQUEST;
+    const code =
+      message === 'Forbidden resource'
+        ? ErrorCode.FORBIDDEN
+        : ErrorCode.BAD_REQUEST;
     return { payload: { code, message }, unexpected: false };
   }
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const code = fromHttpStatus(status);
-    if (code === ErrorCode.INTERNAL) return { payload: INTERNAL, unexpected: true };
+    if (code === ErrorCode.INTERNAL)
+      return { payload: INTERNAL, unexpected: true };
     const response = error.getResponse();
     const messages =
       typeof response === 'object' && response !== null
@@ -64,7 +71,10 @@ export function mapError(error: unknown): MappedError {
         : undefined;
     const payload: ErrorPayload = { code, message: error.message };
     if (Array.isArray(messages)) {
-      payload.details = messages.map((m) => ({ field: '', message: String(m) }));
+      payload.details = messages.map((m) => ({
+        field: '',
+        message: String(m),
+      }));
     }
     return { payload, unexpected: false };
   }

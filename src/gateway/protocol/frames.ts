@@ -10,14 +10,25 @@ export interface ErrorPayload {
 }
 
 /** `{"event":<event>,"data":<data>,"id"?:<id>}`: the reply to a request, serialized once. */
-export function replyFrame(event: string, data: unknown, id: RequestId | undefined): string {
-  return JSON.stringify(id === undefined ? { event, data } : { event, data, id });
+export function replyFrame(
+  event: string,
+  data: unknown,
+  id: RequestId | undefined,
+): string {
+  return JSON.stringify(
+    id === undefined ? { event, data } : { event, data, id },
+  );
 }
 
 /** `{"event":"error","data":{code,message,details?},"id"?:<id>}`. */
-export function errorFrame(payload: ErrorPayload, id: RequestId | undefined): string {
+export function errorFrame(
+  payload: ErrorPayload,
+  id: RequestId | undefined,
+): string {
   return JSON.stringify(
-    id === undefined ? { event: 'error', data: payload } : { event: 'error', data: payload, id },
+    id === undefined
+      ? { event: 'error', data: payload }
+      : { event: 'error', data: payload, id },
   );
 }
 

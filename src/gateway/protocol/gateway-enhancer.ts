@@ -36,16 +36,32 @@ export class GatewayEnhancer {
       const added = [
         // First in the class list: filters are matched last-declared first, so the host's own
         // filters still win, and ours catches the rest.
-        this.prepend(EXCEPTION_FILTERS_METADATA, type, GatewayEnhancer.filter, GatewayExceptionFilter),
+        this.prepend(
+          EXCEPTION_FILTERS_METADATA,
+          type,
+          GatewayEnhancer.filter,
+          GatewayExceptionFilter,
+        ),
         // First in the list: authentication is checked before anything else runs.
         this.prepend(GUARDS_METADATA, type, GatewayEnhancer.guard, WsAuthGuard),
-        this.prepend(PIPES_METADATA, type, GatewayEnhancer.pipe, GatewayValidationPipe),
+        this.prepend(
+          PIPES_METADATA,
+          type,
+          GatewayEnhancer.pipe,
+          GatewayValidationPipe,
+        ),
       ].filter(Boolean).length;
-      if (added > 0) this.logger.debug(`${type.name}: gateway enhancers applied`);
+      if (added > 0)
+        this.logger.debug(`${type.name}: gateway enhancers applied`);
     }
   }
 
-  private prepend(key: string, type: Type<unknown>, instance: object, kind: Type<unknown>): boolean {
+  private prepend(
+    key: string,
+    type: Type<unknown>,
+    instance: object,
+    kind: Type<unknown>,
+  ): boolean {
     const current: Enhancer[] = Reflect.getMetadata(key, type) ?? [];
     const present = current.some((e) => e === kind || e instanceof kind);
     if (present) return false;

@@ -1,7 +1,11 @@
 import { ValidationPipe, type ValidationError } from '@nestjs/common';
 import { GatewayError, type ErrorDetail } from './gateway-error.js';
 
-function collect(errors: readonly ValidationError[], prefix: string, out: ErrorDetail[]): ErrorDetail[] {
+function collect(
+  errors: readonly ValidationError[],
+  prefix: string,
+  out: ErrorDetail[],
+): ErrorDetail[] {
   for (const error of errors) {
     const field = prefix ? `${prefix}.${error.property}` : error.property;
     for (const message of Object.values(error.constraints ?? {})) {
@@ -13,7 +17,9 @@ function collect(errors: readonly ValidationError[], prefix: string, out: ErrorD
 }
 
 /** Flattens class-validator's tree into `details`: one entry per failed rule, dotted paths. */
-export function validationDetails(errors: readonly ValidationError[]): ErrorDetail[] {
+export function validationDetails(
+  errors: readonly ValidationError[],
+): ErrorDetail[] {
   return collect(errors, '', []);
 }
 

@@ -1,24 +1,48 @@
 import { Logger, type INestApplicationContext } from '@nestjs/common';
-import { AbstractWsAdapter, type MessageMappingProperties } from '@nestjs/websockets';
-import type { IncomingMessage, OutgoingHttpHeaders, Server as HttpServer } from 'node:http';
+import {
+  AbstractWsAdapter,
+  type MessageMappingProperties,
+} from '@nestjs/websockets';
+import type {
+  IncomingMessage,
+  OutgoingHttpHeaders,
+  Server as HttpServer,
+} from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { firstValueFrom, isObservable } from 'rxjs';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { HandshakeAuthenticator } from '../auth/handshake-authenticator.js';
 import type { Principal } from '../auth/principal.js';
-import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from '../gateway.options.js';
+import {
+  GATEWAY_OPTIONS,
+  type ResolvedGatewayOptions,
+} from '../gateway.options.js';
 import { CloseCode } from './close-codes.js';
-import { connectionOf, type ClientConnection, type MessageCallback } from './connection.js';
+import {
+  connectionOf,
+  type ClientConnection,
+  type MessageCallback,
+} from './connection.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { drainConnections } from './drain.js';
-import { isEnvelopeText, parseEnvelope, InvalidEnvelopeError, type RequestId } from './envelope.js';
+import {
+  isEnvelopeText,
+  parseEnvelope,
+  InvalidEnvelopeError,
+  type RequestId,
+} from './envelope.js';
 import { mapError } from './error-mapping.js';
 import { errorFrame, plainTextReply } from './frames.js';
 import { GatewayError } from './gateway-error.js';
 import { RequestContext } from './request-context.js';
 
-type VerifyDone = (ok: boolean, code?: number, message?: string, headers?: OutgoingHttpHeaders) => void;
+type VerifyDone = (
+  ok: boolean,
+  code?: number,
+  message?: string,
+  headers?: OutgoingHttpHeaders,
+) => void;
 
 function pathOf(url: string | undefined): string {
   if (!url) return '/';
@@ -27,7 +51,11 @@ function pathOf(url: string | undefined): string {
 }
 
 /** Answers an upgrade request with a plain HTTP error and closes the TCP connection. */
-function refuse(socket: Duplex, status: number, headers: OutgoingHttpHeaders = {}): void {
+function refuse(
+  socket: Duplex,
+  status: number,
+  headers: OutgoingHttpHeaders = {},
+): void {
   const body = STATUS_CODES[status] ?? 'Error';
   const lines = Object.entries({
     Connection: 'close',
@@ -36,7 +64,9 @@ function refuse(socket: Duplex, status: number, headers: OutgoingHttpHeaders = {
     ...headers,
   }).map(([name, value]) => `${name}: ${String(value)}`);
   socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status} ${body}\r\n${lines.join('\r\n')}\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${body}\r\n${lines.join('\r\n')}\r\n\r\n${body}`,
+  );
 }
 
 /**
@@ -57,7 +87,11 @@ export class GatewayAdapter extends AbstractWsAdapter {
   private options!: ResolvedGatewayOptions;
   private registry!: ConnectionRegistry;
   private authenticator!: HandshakeAuthenticator;
-  private upgradeListener?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  private upgradeListener?: (
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+  ) => void;
   private draining = false;
   private readonly principals = new WeakMap<IncomingMessage, Principal>();
   private readonly duplicateEvents = new Set<string>();
@@ -79,11 +113,17 @@ export class GatewayAdapter extends AbstractWsAdapter {
     }
     const httpServer = this.httpServer as HttpServer | undefined;
     if (!httpServer) {
-      throw new Error('GatewayAdapter needs an HTTP application: new GatewayAdapter(app)');
+      throw new Error(
+        'GatewayAdapter needs an HTTP application: new GatewayAdapter(app)',
+      );
     }
-    this.options = this.app.get<ResolvedGatewayOptions>(GATEWAY_OPTIONS, { strict: false });
+    this.options = this.app.get<ResolvedGatewayOptions>(GATEWAY_OPTIONS, {
+      strict: false,
+    });
     this.registry = this.app.get(ConnectionRegistry, { strict: false });
-    this.authenticator = this.app.get(HandshakeAuthenticator, { strict: false });
+    this.authenticator = this.app.get(HandshakeAuthenticator, {
+      strict: false,
+    });
     this.warnOnOtherPath(options?.path);
 
     const server = new WebSocketServer({
@@ -92,11 +132,15 @@ export class GatewayAdapter extends AbstractWsAdapter {
       clientTracking: false,
       perMessageDeflate: false,
       maxPayload: this.options.maxPayloadBytes,
-      verifyClient: (info: { req: IncomingMessage }, done: VerifyDone) => this.verify(info.req, done),
+      verifyClient: (info: { req: IncomingMessage }, done: VerifyDone) =>
+        this.verify(info.req, done),
     });
     // Registered before Nest's own listener, so the connection exists when handlers bind.
-    server.on('connection', (socket: WebSocket, req: IncomingMessage) => this.onConnection(socket, req));
-    this.upgradeListener = (req, socket, head) => this.onUpgrade(req, socket, head);
+    server.on('connection', (socket: WebSocket, req: IncomingMessage) =>
+      this.onConnection(socket, req),
+    );
+    this.upgradeListener = (req, socket, head) =>
+      this.onUpgrade(req, socket, head);
     httpServer.on('upgrade', this.upgradeListener);
     this.server = server;
     return server;
@@ -120,11 +164,16 @@ export class GatewayAdapter extends AbstractWsAdapter {
     }
     // Several gateways bind to the same client; one listener serves them all.
     if (client.listenerCount('message') === 0) {
-      client.on('message', (data: RawData, isBinary: boolean) => this.onMessage(connection, data, isBinary));
+      client.on('message', (data: RawData, isBinary: boolean) =>
+        this.onMessage(connection, data, isBinary),
+      );
     }
   }
 
-  bindClientDisconnect(client: WebSocket, callback: (...args: unknown[]) => void): void {
+  bindClientDisconnect(
+    client: WebSocket,
+    callback: (...args: unknown[]) => void,
+  ): void {
     client.once('close', callback);
   }
 
@@ -138,7 +187,8 @@ export class GatewayAdapter extends AbstractWsAdapter {
         'server shutting down',
         this.options.shutdownDrainMs,
       );
-      if (result.closed + result.terminated > 0) this.logger.log(result, 'connections drained');
+      if (result.closed + result.terminated > 0)
+        this.logger.log(result, 'connections drained');
     }
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -153,11 +203,15 @@ export class GatewayAdapter extends AbstractWsAdapter {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Until ws takes the socket over, a reset from the peer must not become an uncaught error.
-    socket.on('error', (err) => this.logger.debug({ err: err.message }, 'handshake socket error'));
+    socket.on('error', (err) =>
+      this.logger.debug({ err: err.message }, 'handshake socket error'),
+    );
     try {
       if (pathOf(req.url) !== this.options.path) return refuse(socket, 404);
       if (this.draining) return refuse(socket, 503, { 'Retry-After': '1' });
-      this.server!.handleUpgrade(req, socket, head, (ws) => this.server!.emit('connection', ws, req));
+      this.server!.handleUpgrade(req, socket, head, (ws) =>
+        this.server!.emit('connection', ws, req),
+      );
     } catch (err) {
       this.logger.error({ err }, 'upgrade failed');
       refuse(socket, 500);
@@ -171,7 +225,10 @@ export class GatewayAdapter extends AbstractWsAdapter {
         (outcome) => {
           if (outcome.rejection) {
             const { status, reason, headers } = outcome.rejection;
-            this.logger.debug({ reason, status, remote: req.socket.remoteAddress }, 'handshake refused');
+            this.logger.debug(
+              { reason, status, remote: req.socket.remoteAddress },
+              'handshake refused',
+            );
             return done(false, status, STATUS_CODES[status], headers);
           }
           this.principals.set(req, outcome.principal);
@@ -192,12 +249,18 @@ export class GatewayAdapter extends AbstractWsAdapter {
       return;
     }
     this.principals.delete(req);
-    const connection = this.registry.register(socket, principal, req.socket.remoteAddress ?? 'unknown');
+    const connection = this.registry.register(
+      socket,
+      principal,
+      req.socket.remoteAddress ?? 'unknown',
+    );
     socket.on('error', (err) => {
       // ws follows every protocol error (1002, 1007, 1009) with the matching close frame.
       connection.closeCause ??= err.message;
     });
-    socket.once('close', (code: number, reason: Buffer) => this.onClose(connection, code, reason));
+    socket.once('close', (code: number, reason: Buffer) =>
+      this.onClose(connection, code, reason),
+    );
     const forwardedFor = req.headers['x-forwarded-for'];
     this.logger.log(
       {
@@ -210,7 +273,11 @@ export class GatewayAdapter extends AbstractWsAdapter {
     );
   }
 
-  private onClose(connection: ClientConnection, code: number, reason: Buffer): void {
+  private onClose(
+    connection: ClientConnection,
+    code: number,
+    reason: Buffer,
+  ): void {
     this.registry.unregister(connection);
     this.logger.log(
       {
@@ -228,14 +295,22 @@ export class GatewayAdapter extends AbstractWsAdapter {
   }
 
   /** The connection's edge: nothing thrown here may reach the socket's emitter or the process. */
-  private onMessage(connection: ClientConnection, data: RawData, isBinary: boolean): void {
+  private onMessage(
+    connection: ClientConnection,
+    data: RawData,
+    isBinary: boolean,
+  ): void {
     connection.messagesIn++;
     try {
       if (isBinary) {
-        connection.close(CloseCode.UNSUPPORTED_DATA, 'binary frames are not accepted');
+        connection.close(
+          CloseCode.UNSUPPORTED_DATA,
+          'binary frames are not accepted',
+        );
         return;
       }
-      const text = data.toString();
+      // Text frames arrive as one Buffer (binaryType 'nodebuffer', fragments joined by ws).
+      const text = (data as Buffer).toString();
       if (!isEnvelopeText(text)) {
         connection.send(plainTextReply(text));
         return;
@@ -244,28 +319,48 @@ export class GatewayAdapter extends AbstractWsAdapter {
       try {
         envelope = parseEnvelope(text);
       } catch (err) {
-        this.sendError(connection, err, err instanceof InvalidEnvelopeError ? err.id : undefined);
+        this.sendError(
+          connection,
+          err,
+          err instanceof InvalidEnvelopeError ? err.id : undefined,
+        );
         return;
       }
       const handler = connection.handlers.get(envelope.event);
       if (!handler) {
-        this.sendError(connection, GatewayError.unknownEvent(envelope.event), envelope.id);
+        this.sendError(
+          connection,
+          GatewayError.unknownEvent(envelope.event),
+          envelope.id,
+        );
         return;
       }
-      const request = new RequestContext(connection, envelope.event, envelope.id);
+      const request = new RequestContext(
+        connection,
+        envelope.event,
+        envelope.id,
+      );
       void handler(envelope.data, request).then(
         (result) => this.settle(request, result),
         (err: unknown) => this.fail(request, err),
       );
     } catch (err) {
-      this.logger.error({ err, connection: connection.id }, 'message handling failed');
+      this.logger.error(
+        { err, connection: connection.id },
+        'message handling failed',
+      );
       this.sendError(connection, err, undefined);
     }
   }
 
-  private async settle(request: RequestContext, result: unknown): Promise<void> {
+  private async settle(
+    request: RequestContext,
+    result: unknown,
+  ): Promise<void> {
     try {
-      const value = isObservable(result) ? await firstValueFrom(result, { defaultValue: undefined }) : result;
+      const value = isObservable(result)
+        ? await firstValueFrom(result, { defaultValue: undefined })
+        : result;
       request.reply(value);
     } catch (err) {
       this.fail(request, err);
@@ -277,12 +372,19 @@ export class GatewayAdapter extends AbstractWsAdapter {
     if (request.isSettled) return;
     const { payload, unexpected } = mapError(err);
     if (unexpected) {
-      this.logger.error({ err, connection: request.connection.id, event: request.event }, 'handler failed');
+      this.logger.error(
+        { err, connection: request.connection.id, event: request.event },
+        'handler failed',
+      );
     }
     request.fail(payload);
   }
 
-  private sendError(connection: ClientConnection, err: unknown, id: RequestId | undefined): void {
+  private sendError(
+    connection: ClientConnection,
+    err: unknown,
+    id: RequestId | undefined,
+  ): void {
     connection.send(errorFrame(mapError(err).payload, id));
   }
 
@@ -297,6 +399,8 @@ export class GatewayAdapter extends AbstractWsAdapter {
   private warnDuplicate(event: string): void {
     if (this.duplicateEvents.has(event)) return;
     this.duplicateEvents.add(event);
-    this.logger.warn(`event "${event}" has handlers in more than one gateway; the first one bound serves it`);
+    this.logger.warn(
+      `event "${event}" has handlers in more than one gateway; the first one bound serves it`,
+    );
   }
 }

@@ -32,7 +32,11 @@ export class RequestContext {
     }
     // Serialize before settling: a result JSON cannot carry (a BigInt, a cycle) throws here,
     // and the caller can still answer with an error frame.
-    const frame = replyFrame(this.event, data === undefined ? null : data, this.id);
+    const frame = replyFrame(
+      this.event,
+      data === undefined ? null : data,
+      this.id,
+    );
     this.settled = true;
     this.connection.send(frame);
   }

@@ -1,0 +1,105 @@
+import { ConfigValidationError } from './validate-environment.js';
+import { gatewayConfig } from './gateway.config.js';
+
+const KEYS = [
+  'AUTH_TOKENS',
+  'AUTH_DISABLED',
+  'WS_PATH',
+  'WS_MAX_PAYLOAD',
+  'SHUTDOWN_DRAIN_MS',
+  'PORT',
+  'LOG_LEVEL',
+] as const;
+
+describe('gatewayConfig', () => {
+  const saved: Record<string, string | undefined> = {};
+
+  beforeEach(() => {
+    for (const key of KEYS) {
+      saved[key] = process.env[key];
+      delete process.env[key];
+    }
+  });
+
+  afterEach(() => {
+    for (const key of KEYS) {
+      if (saved[key] === undefined) delete process.env[key];
+      else process.env[key] = saved[key];
+    }
+  });
+
+  it('is registered under the "gateway" namespace', () => {
+    expect(gatewayConfig.KEY).toBe('CONFIGURATION(gateway)');
+  });
+
+  it('generates a random token when no AUTH_TOKENS is set', () => {
+    const config = gatewayConfig();
+    const token = config.auth.generatedToken;
+    expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(config.auth.tokens).toEqual([token]);
+    expect(config.auth.disabled).toBe(false);
+  });
+
+  it('generates a different token each time', () => {
+    expect(gatewayConfig().auth.generatedToken).not.toBe(
+      gatewayConfig().auth.generatedToken,
+    );
+  });
+
+  it('treats an empty AUTH_TOKENS as unset', () => {
+    process.env.AUTH_TOKENS = '';
+    expect(gatewayConfig().auth.generatedToken).toBeDefined();
+  });
+
+  it('uses the configured tokens, generating none', () => {
+    process.env.AUTH_TOKENS = 'alpha,beta';
+    const config = gatewayConfig();
+    expect(config.auth).toEqual({
+      tokens: ['alpha', 'beta'],
+      disabled: false,
+      generatedToken: undefined,
+    });
+  });
+
+  it('generates no token when auth is disabled', () => {
+    process.env.AUTH_DISABLED = 'true';
+    const config = gatewayConfig();
+    expect(config.auth).toEqual({
+      tokens: [],
+      disabled: true,
+      generatedToken: undefined,
+    });
+  });
+
+  it('still generates a token with AUTH_DISABLED=false', () => {
+    process.env.AUTH_DISABLED = 'false';
+    const config = gatewayConfig();
+    expect(config.auth.disabled).toBe(false);
+    expect(config.auth.generatedToken).toBeDefined();
+  });
+
+  it('leaves unset values undefined, so the library defaults apply', () => {
+    process.env.AUTH_TOKENS = 't';
+    const config = gatewayConfig();
+    expect(config.path).toBeUndefined();
+    expect(config.maxPayloadBytes).toBeUndefined();
+    expect(config.shutdownDrainMs).toBeUndefined();
+  });
+
+  it('passes on the configured path and limits as numbers', () => {
+    process.env.AUTH_TOKENS = 't';
+    process.env.WS_PATH = '/live';
+    process.env.WS_MAX_PAYLOAD = '2048';
+    process.env.SHUTDOWN_DRAIN_MS = '500';
+    const config = gatewayConfig();
+    expect(config.path).toBe('/live');
+    expect(config.maxPayloadBytes).toBe(2048);
+    expect(config.shutdownDrainMs).toBe(500);
+  });
+
+  it('throws the validation error for a bad environment', () => {
+    process.env.WS_PATH = 'live';
+    process.env.PORT = 'abc';
+    expect(() => gatewayConfig()).toThrow(ConfigValidationError);
+  });
+});

@@ -1,0 +1,171 @@
+import {
+  ConfigValidationError,
+  validateEnvironment,
+} from './validate-environment.js';
+
+function errorFor(env: Record<string, unknown>): ConfigValidationError {
+  try {
+    validateEnvironment(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigValidationError);
+    return err as ConfigValidationError;
+  }
+  throw new Error(`accepted ${JSON.stringify(env)}`);
+}
+
+/** The variable each problem names. */
+const named = (err: ConfigValidationError) =>
+  err.problems.map((p) => p.split(':')[0]);
+
+describe('validateEnvironment', () => {
+  it('accepts an empty environment, leaving every value unset', () => {
+    const env = validateEnvironment({});
+    expect(env).toEqual({});
+  });
+
+  it('parses a full valid environment to numbers and booleans', () => {
+    const env = validateEnvironment({
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      WS_PATH: '/ws/v1',
+      AUTH_TOKENS: 'alpha,beta',
+      AUTH_DISABLED: 'true',
+      WS_MAX_PAYLOAD: '65536',
+      SHUTDOWN_DRAIN_MS: '0',
+      LOG_LEVEL: 'debug',
+      LOG_FORMAT: 'pretty',
+    });
+    expect(env).toEqual({
+      PORT: 8080,
+      HOST: '127.0.0.1',
+      WS_PATH: '/ws/v1',
+      AUTH_TOKENS: 'alpha,beta',
+      AUTH_DISABLED: true,
+      WS_MAX_PAYLOAD: 65536,
+      SHUTDOWN_DRAIN_MS: 0,
+      LOG_LEVEL: 'debug',
+      LOG_FORMAT: 'pretty',
+    });
+  });
+
+  it('trims blanks around integers', () => {
+    expect(validateEnvironment({ PORT: ' 9000 ' }).PORT).toBe(9000);
+  });
+
+  it.each([
+    ['true', true],
+    ['TRUE', true],
+    ['1', true],
+    ['yes', true],
+    ['on', true],
+    ['false', false],
+    ['False', false],
+    ['0', false],
+    ['no', false],
+    ['off', false],
+  ])('reads AUTH_DISABLED=%j as %s', (value, expected) => {
+    expect(validateEnvironment({ AUTH_DISABLED: value }).AUTH_DISABLED).toBe(
+      expected,
+    );
+  });
+
+  it('ignores variables that are not the gateway’s', () => {
+    const env = validateEnvironment({
+      PATH: '/usr/bin',
+      HOME: '/root',
+      NODE_ENV: 'production',
+      port: 'not-the-same-variable',
+      PORT: '80',
+    });
+    expect(env).toEqual({ PORT: 80 });
+  });
+
+  it('counts empty strings as unset', () => {
+    const env = validateEnvironment({
+      PORT: '',
+      HOST: '',
+      WS_PATH: '',
+      AUTH_TOKENS: '',
+      AUTH_DISABLED: '',
+      WS_MAX_PAYLOAD: '',
+      SHUTDOWN_DRAIN_MS: '',
+      LOG_LEVEL: '',
+      LOG_FORMAT: '',
+    });
+    expect(env).toEqual({});
+  });
+
+  it('accepts the port bounds 0 and 65535', () => {
+    expect(validateEnvironment({ PORT: '0' }).PORT).toBe(0);
+    expect(validateEnvironment({ PORT: '65535' }).PORT).toBe(65535);
+  });
+
+  it.each([
+    ['PORT', 'abc', 'must be an integer'],
+    ['PORT', '70000', 'must be between 0 and 65535'],
+    ['PORT', '-1', 'must be between 0 and 65535'],
+    ['PORT', '80.5', 'must be an integer'],
+    ['WS_PATH', 'ws', 'must be a URL path starting with "/"'],
+    ['WS_PATH', '/a b', 'must be a URL path starting with "/"'],
+    [
+      'LOG_LEVEL',
+      'verbose',
+      'must be one of trace, debug, info, warn, error, fatal, silent',
+    ],
+    ['LOG_FORMAT', 'xml', 'must be one of json, pretty'],
+    ['AUTH_DISABLED', 'maybe', 'must be true or false'],
+    ['WS_MAX_PAYLOAD', '0', 'must be at least 1 byte'],
+    ['WS_MAX_PAYLOAD', '1MiB', 'must be an integer number of bytes'],
+    ['WS_MAX_PAYLOAD', '268435457', 'must be at most 268435456 (256 MiB)'],
+    ['SHUTDOWN_DRAIN_MS', '-5', 'must not be negative'],
+    ['SHUTDOWN_DRAIN_MS', '10s', 'must be an integer number of milliseconds'],
+  ])('refuses %s=%j: %s', (key, value, reason) => {
+    const err = errorFor({ [key]: value });
+    expect(err.problems).toHaveLength(1);
+    expect(err.problems[0]).toMatch(new RegExp(`^${key}: `));
+    expect(err.problems[0]).toContain(reason);
+    expect(err.problems[0]).toContain(`(got ${JSON.stringify(value)})`);
+  });
+
+  it.each([
+    ['an empty entry', 'a,,b'],
+    ['a leading comma', ',a'],
+    ['a trailing comma', 'a,'],
+    ['a space after a comma', 'a, b'],
+    ['a space inside a token', 'a b'],
+    ['a leading space', ' a'],
+  ])('refuses AUTH_TOKENS with %s', (_, value) => {
+    const err = errorFor({ AUTH_TOKENS: value });
+    expect(named(err)).toEqual(['AUTH_TOKENS']);
+    expect(err.problems[0]).toContain(
+      'must be a comma-separated list of tokens without spaces or empty entries',
+    );
+  });
+
+  it('names every bad variable in one error', () => {
+    const err = errorFor({
+      PORT: 'abc',
+      WS_PATH: 'ws',
+      LOG_LEVEL: 'loud',
+      AUTH_TOKENS: 'a,,b',
+      HOST: 'localhost',
+      WS_MAX_PAYLOAD: '1024',
+    });
+    expect(err.name).toBe('ConfigValidationError');
+    expect(new Set(named(err))).toEqual(
+      new Set(['PORT', 'WS_PATH', 'LOG_LEVEL', 'AUTH_TOKENS']),
+    );
+    expect(err.message).toMatch(/^Invalid configuration \(4 problems\):\n/);
+    for (const key of ['PORT', 'WS_PATH', 'LOG_LEVEL', 'AUTH_TOKENS']) {
+      expect(err.message).toContain(`  - ${key}: `);
+    }
+    expect(err.message).not.toContain('HOST');
+    expect(err.message).not.toContain('WS_MAX_PAYLOAD');
+  });
+
+  it('says "1 problem" for a single one', () => {
+    expect(errorFor({ PORT: 'abc' }).message).toMatch(
+      /^Invalid configuration \(1 problem\):\n/,
+    );
+  });
+});

@@ -1,0 +1,157 @@
+import {
+  runGateway,
+  spawnGateway,
+  type LogLine,
+  type SpawnedGateway,
+} from './support/spawn-gateway.js';
+import {
+  connect,
+  handshakeStatus,
+  type HandshakeRefused,
+} from './support/ws-client.js';
+
+const byMsg = (msg: string) => (line: LogLine) => line.msg === msg;
+
+describe('the service as shipped: node dist/main.js (e2e)', () => {
+  describe('with no configuration at all', () => {
+    let gateway: SpawnedGateway;
+
+    beforeAll(async () => {
+      gateway = await spawnGateway({});
+    });
+    afterAll(async () => {
+      await gateway.stop();
+    });
+
+    it('generates a token, announces it once with a client command, and accepts it', async () => {
+      const announcement = await gateway.waitForLine((l) =>
+        String(l.msg).startsWith('no AUTH_TOKENS set'),
+      );
+      const token = /generated token (\S+)/.exec(String(announcement.msg))?.[1];
+      expect(token).toMatch(/^[\w-]{32}$/);
+      expect(String(announcement.msg)).toContain(
+        `-H "Authorization: Bearer ${token}"`,
+      );
+      const url = `ws://127.0.0.1:${gateway.port}/`;
+      expect(((await handshakeStatus(url)) as HandshakeRefused).status).toBe(
+        401,
+      );
+      const client = await connect(url, { token });
+      expect(await client.request('echo', 'hello', 1)).toEqual({
+        event: 'echo',
+        data: 'hello',
+        id: 1,
+      });
+      await client.close();
+      const mentions = gateway
+        .output()
+        .split('\n')
+        .filter((l) => l.includes(token!));
+      expect(mentions).toHaveLength(1);
+    });
+
+    it('serves GET /healthz on the same port', async () => {
+      const res = await fetch(`http://127.0.0.1:${gateway.port}/healthz`);
+      expect(res.status).toBe(200);
+    });
+  });
+
+  describe('logging', () => {
+    const token = 'log-test-token-abcdef';
+    let gateway: SpawnedGateway;
+
+    beforeAll(async () => {
+      gateway = await spawnGateway({ AUTH_TOKENS: token, LOG_LEVEL: 'debug' });
+    });
+    afterAll(async () => {
+      await gateway.stop();
+    });
+
+    it('writes one JSON line per connection open and close, and never the token', async () => {
+      const url = `ws://127.0.0.1:${gateway.port}/`;
+      const viaQuery = await connect(url, { token, via: 'query' });
+      await viaQuery.request('echo', 1, 1);
+      await viaQuery.request('echo', 2, 2);
+      await viaQuery.close(1000);
+      const viaHeader = await connect(url, { token });
+      await viaHeader.close(1000);
+      await handshakeStatus(url, { token: 'wrong-token-xyz', via: 'query' });
+      await fetch(`http://127.0.0.1:${gateway.port}/nowhere?token=${token}`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+
+      const closed = await gateway.waitForLine(byMsg('connection closed'));
+      expect(closed).toMatchObject({
+        level: 30,
+        context: 'Gateway',
+        principal: 'token-1',
+        remote: '127.0.0.1',
+        code: 1000,
+        messagesIn: 2,
+        messagesOut: 2,
+      });
+      expect(typeof closed.connection).toBe('string');
+      expect(typeof closed.durationMs).toBe('number');
+      await gateway.waitForLine(
+        (l) =>
+          l.msg === 'connection closed' && l.connection !== closed.connection,
+      );
+      await gateway.waitForLine(byMsg('handshake refused'));
+      const access = await gateway.waitForLine(
+        (l) => l.msg === 'request completed' || l.msg === 'request errored',
+      );
+      expect(access.req).toMatchObject({ method: 'GET', path: '/nowhere' });
+
+      expect(gateway.lines().filter(byMsg('connection opened'))).toHaveLength(
+        2,
+      );
+      expect(gateway.lines().filter(byMsg('connection closed'))).toHaveLength(
+        2,
+      );
+      const output = gateway.output();
+      expect(output).not.toContain(token);
+      expect(output).not.toContain('wrong-token-xyz');
+    });
+  });
+
+  describe('shutdown', () => {
+    it('closes every client with 1001 on SIGTERM and exits 0', async () => {
+      const gateway = await spawnGateway({ AUTH_TOKENS: 'shutdown-token' });
+      const url = `ws://127.0.0.1:${gateway.port}/`;
+      const clients = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          connect(url, { token: 'shutdown-token' }),
+        ),
+      );
+      const code = await gateway.stop('SIGTERM');
+      const closes = await Promise.all(clients.map((c) => c.closed));
+      expect(closes.every((c) => c.code === 1001)).toBe(true);
+      expect(code).toBe(0);
+    });
+  });
+
+  describe('invalid configuration', () => {
+    it('stops the boot with one message naming every bad variable', async () => {
+      const gateway = runGateway({
+        PORT: 'eighty',
+        WS_MAX_PAYLOAD: '-5',
+        LOG_LEVEL: 'loud',
+        WS_PATH: 'no-slash',
+        AUTH_DISABLED: 'maybe',
+      });
+      const code = await gateway.exited;
+      expect(code).not.toBe(0);
+      const output = gateway.output();
+      expect(output).toContain('Invalid configuration (5 problems)');
+      for (const name of [
+        'PORT',
+        'WS_MAX_PAYLOAD',
+        'LOG_LEVEL',
+        'WS_PATH',
+        'AUTH_DISABLED',
+      ]) {
+        expect(output).toContain(`${name}:`);
+      }
+    });
+  });
+});
