@@ -20,6 +20,8 @@ import { LoggingModule } from './logging/logging.module.js';
         auth: { tokens: config.auth.tokens, disabled: config.auth.disabled },
         maxPayloadBytes: config.maxPayloadBytes,
         shutdownDrainMs: config.shutdownDrainMs,
+        redis: config.redis,
+        maxRoomsPerConnection: config.maxRoomsPerConnection,
       }),
     }),
     HealthModule,

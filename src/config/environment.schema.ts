@@ -90,6 +90,19 @@ export class EnvironmentVariables {
   SHUTDOWN_DRAIN_MS?: number;
 
   @IsOptional()
+  @Matches(/^rediss?:\/\/\S+$/, {
+    message: 'must be a redis:// or rediss:// URL',
+  })
+  REDIS_URL?: string;
+
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 10000' })
+  @Max(10_000, { message: 'must be between 1 and 10000' })
+  MAX_ROOMS_PER_CONNECTION?: number;
+
+  @IsOptional()
   @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
   LOG_LEVEL?: LogLevel;
 

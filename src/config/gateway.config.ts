@@ -25,6 +25,8 @@ export const gatewayConfig = registerAs('gateway', () => {
     },
     maxPayloadBytes: env.WS_MAX_PAYLOAD,
     shutdownDrainMs: env.SHUTDOWN_DRAIN_MS,
+    redis: env.REDIS_URL ? { url: env.REDIS_URL } : undefined,
+    maxRoomsPerConnection: env.MAX_ROOMS_PER_CONNECTION,
   };
 });
 

@@ -14,9 +14,12 @@ import type { ConnectionInfo } from './protocol/connection.js';
 import { CurrentConnection } from './protocol/connection.decorators.js';
 import { GatewayExceptionFilter } from './protocol/gateway-exception.filter.js';
 import { GatewayValidationPipe } from './protocol/gateway-validation.pipe.js';
+import { PublishDto, RoomDto } from './rooms/room.dto.js';
+import { RoomsService, type PublishReceipt } from './rooms/rooms.service.js';
 
 /**
- * The standard events of protocol v1. Each handler takes the payload and hands it to a service;
+ * The standard events of protocol v1: echo, broadcast, join, leave, publish. Each handler takes
+ * the (validated) payload and hands it to a service;
  * replies carry the request's id, and errors become error frames, by the adapter and filter.
  */
 @WebSocketGateway()
@@ -27,6 +30,7 @@ export class EventsGateway {
   constructor(
     private readonly echoService: EchoService,
     private readonly broadcastService: BroadcastService,
+    private readonly roomsService: RoomsService,
   ) {}
 
   @SubscribeMessage('echo')
@@ -44,5 +48,22 @@ export class EventsGateway {
       data,
       exceptId: sender.id,
     });
+  }
+
+  @SubscribeMessage('join')
+  async join(@MessageBody() { room }: RoomDto, @CurrentConnection() sender: ConnectionInfo): Promise<RoomDto> {
+    await this.roomsService.join(sender.id, room);
+    return { room };
+  }
+
+  @SubscribeMessage('leave')
+  leave(@MessageBody() { room }: RoomDto, @CurrentConnection() sender: ConnectionInfo): RoomDto {
+    this.roomsService.leave(sender.id, room);
+    return { room };
+  }
+
+  @SubscribeMessage('publish')
+  publish(@MessageBody() { room, data }: PublishDto, @CurrentConnection() sender: ConnectionInfo): Promise<PublishReceipt> {
+    return this.roomsService.publish({ room, from: sender.id, data, exceptId: sender.id });
   }
 }

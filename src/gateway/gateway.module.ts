@@ -12,6 +12,7 @@ import { TOKEN_VERIFIER } from './auth/token-verifier.js';
 import { WsAuthGuard } from './auth/ws-auth.guard.js';
 import { BroadcastService } from './broadcast/broadcast.service.js';
 import { InMemoryMessageBus } from './broadcast/in-memory-message-bus.js';
+import { RedisMessageBus } from './broadcast/redis-message-bus.js';
 import { LOCAL_DELIVERY } from './broadcast/local-delivery.js';
 import { MESSAGE_BUS } from './broadcast/message-bus.js';
 import { EchoService } from './echo/echo.service.js';
@@ -25,7 +26,9 @@ import {
   type ResolvedGatewayOptions,
 } from './gateway.options.js';
 import { INSTANCE_ID, newInstanceId } from './instance-id.js';
+import { GatewayEvents } from './lifecycle/gateway-events.js';
 import { ConnectionRegistry } from './protocol/connection-registry.js';
+import { RoomsService } from './rooms/rooms.service.js';
 import { GatewayEnhancer } from './protocol/gateway-enhancer.js';
 
 /**
@@ -50,13 +53,22 @@ import { GatewayEnhancer } from './protocol/gateway-enhancer.js';
           : new StaticTokenVerifier(options.auth.tokens),
       inject: [GATEWAY_OPTIONS],
     },
-    { provide: MESSAGE_BUS, useFactory: () => new InMemoryMessageBus() },
+    {
+      provide: MESSAGE_BUS,
+      useFactory: (options: ResolvedGatewayOptions, instanceId: string) =>
+        options.redis
+          ? new RedisMessageBus({ ...options.redis, instanceId })
+          : new InMemoryMessageBus(),
+      inject: [GATEWAY_OPTIONS, INSTANCE_ID],
+    },
     ConnectionRegistry,
     { provide: LOCAL_DELIVERY, useExisting: ConnectionRegistry },
     HandshakeAuthenticator,
     WsAuthGuard,
+    GatewayEvents,
     EchoService,
     BroadcastService,
+    RoomsService,
     GatewayEnhancer,
     EventsGateway,
   ],
@@ -68,8 +80,10 @@ import { GatewayEnhancer } from './protocol/gateway-enhancer.js';
     LOCAL_DELIVERY,
     ConnectionRegistry,
     HandshakeAuthenticator,
+    GatewayEvents,
     EchoService,
     BroadcastService,
+    RoomsService,
   ],
 })
 export class GatewayModule

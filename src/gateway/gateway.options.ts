@@ -11,6 +11,14 @@ export interface GatewayAuthOptions {
   disabled?: boolean;
 }
 
+/** Fan-out across instances through Redis pub/sub. */
+export interface GatewayRedisOptions {
+  /** `redis://[:password@]host[:port][/db]`, or `rediss://` for TLS. */
+  url: string;
+  /** Prepended to every channel name, so deployments can share one Redis. Default `gateway:`. */
+  channelPrefix?: string;
+}
+
 /**
  * Options of {@link GatewayModule}: `GatewayModule.forRoot({...})` or `forRootAsync(...)`.
  * Every field is optional; the defaults are safe on the open internet.
@@ -26,6 +34,10 @@ export interface GatewayOptions {
   maxPayloadBytes?: number;
   /** How long shutdown waits for clients to close after the 1001 close frame. Default 10 s. */
   shutdownDrainMs?: number;
+  /** Set: fan out through Redis. Unset: in memory, one instance (the embedded default). */
+  redis?: GatewayRedisOptions;
+  /** Rooms one connection may be in at once; a further `join` is `FORBIDDEN`. Default 100. */
+  maxRoomsPerConnection?: number;
 }
 
 /** {@link GatewayOptions} with every default applied; what the providers inject. */
@@ -37,6 +49,8 @@ export interface ResolvedGatewayOptions {
   };
   readonly maxPayloadBytes: number;
   readonly shutdownDrainMs: number;
+  readonly redis?: { readonly url: string; readonly channelPrefix: string };
+  readonly maxRoomsPerConnection: number;
 }
 
 export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
@@ -47,7 +61,10 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
   }),
   maxPayloadBytes: 1024 * 1024,
   shutdownDrainMs: 10_000,
+  maxRoomsPerConnection: 100,
 });
+
+export const DEFAULT_REDIS_CHANNEL_PREFIX = 'gateway:';
 
 /** Thrown at boot for options that cannot work; the message names every problem. */
 export class GatewayOptionsError extends Error {
@@ -92,12 +109,27 @@ export function resolveGatewayOptions(
       `shutdownDrainMs: must be a non-negative integer (got ${shutdownDrainMs})`,
     );
   }
+  const maxRoomsPerConnection = options.maxRoomsPerConnection ?? GATEWAY_DEFAULTS.maxRoomsPerConnection;
+  if (!isPositiveInt(maxRoomsPerConnection)) {
+    problems.push(`maxRoomsPerConnection: must be a positive integer (got ${String(maxRoomsPerConnection)})`);
+  }
+  let redis: ResolvedGatewayOptions['redis'];
+  if (options.redis) {
+    const { url, channelPrefix = DEFAULT_REDIS_CHANNEL_PREFIX } = options.redis;
+    if (typeof url !== 'string' || !/^rediss?:\/\/./.test(url)) {
+      problems.push('redis.url: must be a redis:// or rediss:// URL');
+    }
+    if (typeof channelPrefix !== 'string') problems.push('redis.channelPrefix: must be a string');
+    redis = { url, channelPrefix };
+  }
   if (problems.length > 0) throw new GatewayOptionsError(problems);
   return {
     path,
     auth: { tokens: [...tokens], disabled: options.auth?.disabled === true },
     maxPayloadBytes,
     shutdownDrainMs,
+    redis,
+    maxRoomsPerConnection,
   };
 }
 

@@ -45,6 +45,8 @@ export async function startApp(
     path: undefined,
     maxPayloadBytes: undefined,
     shutdownDrainMs: 2_000,
+    redis: undefined,
+    maxRoomsPerConnection: undefined,
     ...options.gateway,
     auth: {
       tokens: [TEST_TOKEN],

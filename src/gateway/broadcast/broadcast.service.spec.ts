@@ -4,6 +4,7 @@ import { BROADCAST_CHANNEL, BroadcastService } from './broadcast.service.js';
 import { InMemoryHub, InMemoryMessageBus } from './in-memory-message-bus.js';
 import type { LocalDelivery } from './local-delivery.js';
 import type { BusListener, BusMessage, MessageBus } from './message-bus.js';
+import type { ConnectionInfo } from '../protocol/connection.js';
 
 /** The connections of one instance, as ids; records every frame each one was sent. */
 class RecordingDelivery implements LocalDelivery {
@@ -22,6 +23,18 @@ class RecordingDelivery implements LocalDelivery {
       frames.push(frame);
       n++;
     }
+    return n;
+  }
+
+  info(connectionId: string): ConnectionInfo | undefined {
+    return this.sent.has(connectionId)
+      ? { id: connectionId, principal: { subject: 'test', scopes: [] }, remoteAddress: '127.0.0.1', openedAt: 0 }
+      : undefined;
+  }
+
+  sendToEach(connectionIds: Iterable<string>, frame: string, exceptId?: string): number {
+    let n = 0;
+    for (const id of connectionIds) if (id !== exceptId && this.sendTo(id, frame)) n++;
     return n;
   }
 
@@ -48,6 +61,9 @@ class DownBus implements MessageBus {
   }
   unsubscribe(): Promise<void> {
     return Promise.resolve();
+  }
+  isReady(): boolean {
+    return false;
   }
 }
 

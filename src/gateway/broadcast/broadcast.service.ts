@@ -16,6 +16,15 @@ import {
 /** The bus channel that carries broadcasts to every instance. */
 export const BROADCAST_CHANNEL = 'broadcast';
 
+/** The bus channel of one instance, for messages to one of its connections. */
+export const instanceChannel = (instanceId: string) => `instance:${instanceId}`;
+
+/** The instance a connection id belongs to (ids are `<instance>-<sequence>`). */
+function instanceOf(connectionId: string): string | undefined {
+  const dash = connectionId.lastIndexOf('-');
+  return dash > 0 ? connectionId.slice(0, dash) : undefined;
+}
+
 /** A message for every client. */
 export interface Broadcast {
   /** Who sends it: the sending connection's id, or a name server code chooses. */
@@ -35,8 +44,8 @@ export interface BroadcastReceipt {
 }
 
 /**
- * Sends a message to every connected client, on every instance. The push is serialized once,
- * here; each instance sends that same string to its sockets.
+ * Sends messages to every connected client, or to one, on whatever instance it is connected to.
+ * A push is serialized once, here; each instance sends that same string to its sockets.
  */
 @Injectable()
 export class BroadcastService implements OnModuleInit, OnModuleDestroy {
@@ -47,11 +56,13 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await this.bus.subscribe(BROADCAST_CHANNEL, this.deliver);
+    await this.bus.subscribe(BROADCAST_CHANNEL, this.deliverToAll);
+    await this.bus.subscribe(instanceChannel(this.instanceId), this.deliverToOne);
   }
 
   async onModuleDestroy(): Promise<void> {
     await this.bus.unsubscribe(BROADCAST_CHANNEL);
+    await this.bus.unsubscribe(instanceChannel(this.instanceId));
   }
 
   /**
@@ -84,8 +95,34 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy {
     return { recipients, instances: 1 + remote };
   }
 
-  private readonly deliver = (message: BusMessage): void => {
-    if (message.origin === this.instanceId) return;
+  /**
+   * Pushes `{"event":<event>,"data":<data>}` to one connection, on whatever instance holds it.
+   * Resolves true when it was sent (locally) or handed to the bus for the instance that holds it
+   * (and that instance was listening); false when no such connection is known.
+   */
+  async sendToConnection(connectionId: string, event: string, data: unknown): Promise<boolean> {
+    const frame = JSON.stringify({ event, data: data === undefined ? null : data });
+    if (this.local.info(connectionId)) return this.local.sendTo(connectionId, frame);
+    const instance = instanceOf(connectionId);
+    if (!instance || instance === this.instanceId) return false;
+    try {
+      const reached = await this.bus.publish(instanceChannel(instance), {
+        origin: this.instanceId,
+        to: connectionId,
+        sentAt: Date.now(),
+        frame,
+      });
+      return reached > 0;
+    } catch (err) {
+      throw GatewayError.unavailable(`the message could not reach instance ${instance}: ${(err as Error).message}`);
+    }
+  }
+
+  private readonly deliverToAll = (message: BusMessage): void => {
     this.local.sendToAll(message.frame, message.exceptId);
+  };
+
+  private readonly deliverToOne = (message: BusMessage): void => {
+    if (message.to) this.local.sendTo(message.to, message.frame);
   };
 }

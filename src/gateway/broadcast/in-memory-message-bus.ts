@@ -49,6 +49,10 @@ export class InMemoryMessageBus implements MessageBus {
     return Promise.resolve();
   }
 
+  isReady(): boolean {
+    return true;
+  }
+
   unsubscribe(channel: string): Promise<void> {
     const listeners = this.hub.subscribers.get(channel);
     if (listeners?.delete(this) && listeners.size === 0) {

@@ -1,10 +1,16 @@
+import type { ConnectionInfo } from '../protocol/connection.js';
+
 /**
- * Delivery to the sockets of this instance, by connection id and serialized frame. It is how
- * services reach clients without knowing what a socket is.
+ * The connections of this instance, reached by id with frames already serialized. It is how
+ * services deliver to clients without knowing what a socket is.
  */
 export interface LocalDelivery {
+  /** Facts about a local connection, or undefined when it is not (or no longer) here. */
+  info(connectionId: string): ConnectionInfo | undefined;
   /** Sends to every local connection but `exceptId`; returns how many were sent to. */
   sendToAll(frame: string, exceptId?: string): number;
+  /** Sends to each listed local connection but `exceptId`; returns how many were sent to. */
+  sendToEach(connectionIds: Iterable<string>, frame: string, exceptId?: string): number;
   /** Sends to one local connection; false when it is not here or no longer open. */
   sendTo(connectionId: string, frame: string): boolean;
 }

@@ -7,6 +7,10 @@ export interface BusMessage {
   origin: string;
   /** Connection that must not receive it (the sender), if any. */
   exceptId?: string;
+  /** The one connection it is for, when it is not for a room or everyone. */
+  to?: string;
+  /** When it was published (ms since the epoch), for the delivery latency metric. */
+  sentAt?: number;
   /** The serialized frame to deliver. */
   frame: string;
 }
@@ -31,6 +35,8 @@ export interface MessageBus {
   subscribe(channel: string, listener: BusListener): Promise<void>;
   /** Stops delivering the channel's messages. */
   unsubscribe(channel: string): Promise<void>;
+  /** Whether messages can be published right now (readiness). */
+  isReady(): boolean;
 }
 
 /** Injection token of the {@link MessageBus}. */

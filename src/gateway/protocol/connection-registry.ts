@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { LocalDelivery } from '../broadcast/local-delivery.js';
 import { INSTANCE_ID } from '../instance-id.js';
-import { attachConnection, ClientConnection } from './connection.js';
+import { attachConnection, ClientConnection, type ConnectionInfo } from './connection.js';
 
 /**
  * The open connections of this instance, by id. Entries are added when the handshake completes
@@ -52,10 +52,22 @@ export class ConnectionRegistry implements LocalDelivery {
     return [...this.connections.values()];
   }
 
+  info(connectionId: string): ConnectionInfo | undefined {
+    return this.connections.get(connectionId);
+  }
+
   sendToAll(frame: string, exceptId?: string): number {
     let sent = 0;
     for (const connection of this.connections.values()) {
       if (connection.id !== exceptId && connection.send(frame)) sent++;
+    }
+    return sent;
+  }
+
+  sendToEach(connectionIds: Iterable<string>, frame: string, exceptId?: string): number {
+    let sent = 0;
+    for (const id of connectionIds) {
+      if (id !== exceptId && this.connections.get(id)?.send(frame)) sent++;
     }
     return sent;
   }

@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import { firstValueFrom, isObservable } from 'rxjs';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { HandshakeAuthenticator } from '../auth/handshake-authenticator.js';
+import { GatewayEvents } from '../lifecycle/gateway-events.js';
 import type { Principal } from '../auth/principal.js';
 import {
   GATEWAY_OPTIONS,
@@ -87,6 +88,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
   private options!: ResolvedGatewayOptions;
   private registry!: ConnectionRegistry;
   private authenticator!: HandshakeAuthenticator;
+  private events!: GatewayEvents;
   private upgradeListener?: (
     req: IncomingMessage,
     socket: Duplex,
@@ -124,6 +126,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
     this.authenticator = this.app.get(HandshakeAuthenticator, {
       strict: false,
     });
+    this.events = this.app.get(GatewayEvents, { strict: false });
     this.warnOnOtherPath(options?.path);
 
     const server = new WebSocketServer({
@@ -271,13 +274,17 @@ export class GatewayAdapter extends AbstractWsAdapter {
       },
       'connection opened',
     );
+    this.events.emit('connected', connection);
   }
 
   private onClose(
     connection: ClientConnection,
     code: number,
-    reason: Buffer,
+    reasonBuffer: Buffer,
   ): void {
+    const reason = connection.closeCause ?? reasonBuffer.toString();
+    // Listeners (rooms, presence hooks) still find the connection in the registry.
+    this.events.emit('disconnected', connection, { code, reason });
     this.registry.unregister(connection);
     this.logger.log(
       {
@@ -285,7 +292,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
         principal: connection.principal.subject,
         remote: connection.remoteAddress,
         code,
-        reason: connection.closeCause ?? reason.toString(),
+        reason,
         durationMs: Date.now() - connection.openedAt,
         messagesIn: connection.messagesIn,
         messagesOut: connection.messagesOut,

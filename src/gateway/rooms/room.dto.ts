@@ -1,0 +1,16 @@
+import { Allow, IsString, Matches } from 'class-validator';
+import { ROOM_NAME_PATTERN, ROOM_NAME_RULE } from './room-name.js';
+
+/** The data of `join` and `leave`: `{"room": string}`. */
+export class RoomDto {
+  @IsString({ message: 'must be a string' })
+  @Matches(ROOM_NAME_PATTERN, { message: ROOM_NAME_RULE })
+  room!: string;
+}
+
+/** The data of `publish`: `{"room": string, "data": any}`. */
+export class PublishDto extends RoomDto {
+  /** Any JSON value; absent is sent as `null`. */
+  @Allow()
+  data?: unknown;
+}
