@@ -96,6 +96,12 @@ export class EnvironmentVariables {
   REDIS_URL?: string;
 
   @IsOptional()
+  @Matches(/^[\w.:@/-]{0,64}$/, {
+    message: 'must be at most 64 characters of A-Z a-z 0-9 _ - . : @ /',
+  })
+  REDIS_CHANNEL_PREFIX?: string;
+
+  @IsOptional()
   @Transform(toInteger)
   @IsInt({ message: 'must be an integer' })
   @Min(1, { message: 'must be between 1 and 10000' })

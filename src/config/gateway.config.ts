@@ -25,7 +25,9 @@ export const gatewayConfig = registerAs('gateway', () => {
     },
     maxPayloadBytes: env.WS_MAX_PAYLOAD,
     shutdownDrainMs: env.SHUTDOWN_DRAIN_MS,
-    redis: env.REDIS_URL ? { url: env.REDIS_URL } : undefined,
+    redis: env.REDIS_URL
+      ? { url: env.REDIS_URL, channelPrefix: env.REDIS_CHANNEL_PREFIX }
+      : undefined,
     maxRoomsPerConnection: env.MAX_ROOMS_PER_CONNECTION,
   };
 });

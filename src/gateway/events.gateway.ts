@@ -51,19 +51,33 @@ export class EventsGateway {
   }
 
   @SubscribeMessage('join')
-  async join(@MessageBody() { room }: RoomDto, @CurrentConnection() sender: ConnectionInfo): Promise<RoomDto> {
+  async join(
+    @MessageBody() { room }: RoomDto,
+    @CurrentConnection() sender: ConnectionInfo,
+  ): Promise<RoomDto> {
     await this.roomsService.join(sender.id, room);
     return { room };
   }
 
   @SubscribeMessage('leave')
-  leave(@MessageBody() { room }: RoomDto, @CurrentConnection() sender: ConnectionInfo): RoomDto {
+  leave(
+    @MessageBody() { room }: RoomDto,
+    @CurrentConnection() sender: ConnectionInfo,
+  ): RoomDto {
     this.roomsService.leave(sender.id, room);
     return { room };
   }
 
   @SubscribeMessage('publish')
-  publish(@MessageBody() { room, data }: PublishDto, @CurrentConnection() sender: ConnectionInfo): Promise<PublishReceipt> {
-    return this.roomsService.publish({ room, from: sender.id, data, exceptId: sender.id });
+  publish(
+    @MessageBody() { room, data }: PublishDto,
+    @CurrentConnection() sender: ConnectionInfo,
+  ): Promise<PublishReceipt> {
+    return this.roomsService.publish({
+      room,
+      from: sender.id,
+      data,
+      exceptId: sender.id,
+    });
   }
 }

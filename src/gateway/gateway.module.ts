@@ -1,20 +1,22 @@
 import {
+  Global,
+  Inject,
   Logger,
   Module,
   type OnApplicationBootstrap,
-  Inject,
+  type OnModuleDestroy,
 } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { AnonymousVerifier } from './auth/anonymous.verifier.js';
 import { HandshakeAuthenticator } from './auth/handshake-authenticator.js';
 import { StaticTokenVerifier } from './auth/static-token.verifier.js';
-import { TOKEN_VERIFIER } from './auth/token-verifier.js';
+import { TOKEN_VERIFIER, type TokenVerifier } from './auth/token-verifier.js';
 import { WsAuthGuard } from './auth/ws-auth.guard.js';
 import { BroadcastService } from './broadcast/broadcast.service.js';
 import { InMemoryMessageBus } from './broadcast/in-memory-message-bus.js';
-import { RedisMessageBus } from './broadcast/redis-message-bus.js';
 import { LOCAL_DELIVERY } from './broadcast/local-delivery.js';
 import { MESSAGE_BUS } from './broadcast/message-bus.js';
+import { RedisMessageBus } from './broadcast/redis-message-bus.js';
 import { EchoService } from './echo/echo.service.js';
 import { EventsGateway } from './events.gateway.js';
 import {
@@ -26,16 +28,21 @@ import {
   type ResolvedGatewayOptions,
 } from './gateway.options.js';
 import { INSTANCE_ID, newInstanceId } from './instance-id.js';
+import { DrainState } from './lifecycle/drain-state.js';
 import { GatewayEvents } from './lifecycle/gateway-events.js';
 import { ConnectionRegistry } from './protocol/connection-registry.js';
-import { RoomsService } from './rooms/rooms.service.js';
 import { GatewayEnhancer } from './protocol/gateway-enhancer.js';
+import { RoomsService } from './rooms/rooms.service.js';
 
 /**
  * The WebSocket gateway as a Nest module: `GatewayModule.forRoot(options)` or
  * `GatewayModule.forRootAsync({ imports, inject, useFactory })`. Pair it with
  * `app.useWebSocketAdapter(new GatewayAdapter(app))` in `main.ts`.
+ *
+ * Global: there is one gateway per application, and its services (broadcast, rooms, lifecycle
+ * events) are meant to be injected anywhere in the host, HTTP controllers included.
  */
+@Global()
 @Module({
   imports: [DiscoveryModule],
   providers: [
@@ -47,7 +54,7 @@ import { GatewayEnhancer } from './protocol/gateway-enhancer.js';
     { provide: INSTANCE_ID, useFactory: newInstanceId },
     {
       provide: TOKEN_VERIFIER,
-      useFactory: (options: ResolvedGatewayOptions) =>
+      useFactory: (options: ResolvedGatewayOptions): TokenVerifier =>
         options.auth.disabled
           ? new AnonymousVerifier()
           : new StaticTokenVerifier(options.auth.tokens),
@@ -66,6 +73,7 @@ import { GatewayEnhancer } from './protocol/gateway-enhancer.js';
     HandshakeAuthenticator,
     WsAuthGuard,
     GatewayEvents,
+    DrainState,
     EchoService,
     BroadcastService,
     RoomsService,
@@ -81,6 +89,7 @@ import { GatewayEnhancer } from './protocol/gateway-enhancer.js';
     ConnectionRegistry,
     HandshakeAuthenticator,
     GatewayEvents,
+    DrainState,
     EchoService,
     BroadcastService,
     RoomsService,
@@ -88,22 +97,35 @@ import { GatewayEnhancer } from './protocol/gateway-enhancer.js';
 })
 export class GatewayModule
   extends ConfigurableGatewayModule
-  implements OnApplicationBootstrap
+  implements OnApplicationBootstrap, OnModuleDestroy
 {
   private readonly logger = new Logger('Gateway');
 
   constructor(
     @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
+    @Inject(TOKEN_VERIFIER) private readonly verifier: TokenVerifier,
+    private readonly drain: DrainState,
   ) {
     super();
   }
 
   onApplicationBootstrap(): void {
-    const { auth } = this.options;
-    if (auth.disabled) {
+    if (this.options.auth.disabled) {
       this.logger.warn(
         'authentication is DISABLED: every handshake is accepted without a token',
       );
+    } else if (
+      this.verifier instanceof StaticTokenVerifier &&
+      this.verifier.size === 0
+    ) {
+      this.logger.warn(
+        'no tokens configured: every handshake will be refused with 401',
+      );
     }
+  }
+
+  /** Shutdown's first phase: readiness turns 503 and upgrades are refused from here on. */
+  onModuleDestroy(): void {
+    this.drain.begin();
   }
 }

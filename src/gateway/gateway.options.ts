@@ -109,9 +109,12 @@ export function resolveGatewayOptions(
       `shutdownDrainMs: must be a non-negative integer (got ${shutdownDrainMs})`,
     );
   }
-  const maxRoomsPerConnection = options.maxRoomsPerConnection ?? GATEWAY_DEFAULTS.maxRoomsPerConnection;
+  const maxRoomsPerConnection =
+    options.maxRoomsPerConnection ?? GATEWAY_DEFAULTS.maxRoomsPerConnection;
   if (!isPositiveInt(maxRoomsPerConnection)) {
-    problems.push(`maxRoomsPerConnection: must be a positive integer (got ${String(maxRoomsPerConnection)})`);
+    problems.push(
+      `maxRoomsPerConnection: must be a positive integer (got ${String(maxRoomsPerConnection)})`,
+    );
   }
   let redis: ResolvedGatewayOptions['redis'];
   if (options.redis) {
@@ -119,7 +122,8 @@ export function resolveGatewayOptions(
     if (typeof url !== 'string' || !/^rediss?:\/\/./.test(url)) {
       problems.push('redis.url: must be a redis:// or rediss:// URL');
     }
-    if (typeof channelPrefix !== 'string') problems.push('redis.channelPrefix: must be a string');
+    if (typeof channelPrefix !== 'string')
+      problems.push('redis.channelPrefix: must be a string');
     redis = { url, channelPrefix };
   }
   if (problems.length > 0) throw new GatewayOptionsError(problems);

@@ -4,16 +4,33 @@ import {
   HealthCheckService,
   type HealthCheckResult,
 } from '@nestjs/terminus';
+import { GatewayHealthIndicator } from './gateway.health.js';
 
-/** Probes for orchestrators, on the gateway's own port. */
+/** Probes for orchestrators and load balancers, on the gateway's own port. */
 @Controller()
 export class HealthController {
-  constructor(private readonly health: HealthCheckService) {}
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly gateway: GatewayHealthIndicator,
+  ) {}
 
-  /** Liveness: the process serves HTTP. It checks nothing outside the process on purpose. */
+  /**
+   * Liveness: the process serves HTTP. It checks nothing outside the process on purpose: a Redis
+   * outage must not get healthy gateways restarted.
+   */
   @Get('healthz')
   @HealthCheck()
   liveness(): Promise<HealthCheckResult> {
     return this.health.check([]);
+  }
+
+  /** Readiness: 503 while draining or while the message bus (Redis) cannot publish. */
+  @Get('readyz')
+  @HealthCheck()
+  readiness(): Promise<HealthCheckResult> {
+    return this.health.check([
+      () => this.gateway.accepting(),
+      () => this.gateway.messageBus(),
+    ]);
   }
 }

@@ -1,7 +1,7 @@
 import {
   Inject,
   Injectable,
-  type OnModuleDestroy,
+  type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
 import { INSTANCE_ID } from '../instance-id.js';
@@ -48,7 +48,7 @@ export interface BroadcastReceipt {
  * A push is serialized once, here; each instance sends that same string to its sockets.
  */
 @Injectable()
-export class BroadcastService implements OnModuleInit, OnModuleDestroy {
+export class BroadcastService implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(LOCAL_DELIVERY) private readonly local: LocalDelivery,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
@@ -57,10 +57,14 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     await this.bus.subscribe(BROADCAST_CHANNEL, this.deliverToAll);
-    await this.bus.subscribe(instanceChannel(this.instanceId), this.deliverToOne);
+    await this.bus.subscribe(
+      instanceChannel(this.instanceId),
+      this.deliverToOne,
+    );
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** After the connections have drained: until then, broadcasts from other instances still arrive. */
+  async onApplicationShutdown(): Promise<void> {
     await this.bus.unsubscribe(BROADCAST_CHANNEL);
     await this.bus.unsubscribe(instanceChannel(this.instanceId));
   }
@@ -100,9 +104,17 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy {
    * Resolves true when it was sent (locally) or handed to the bus for the instance that holds it
    * (and that instance was listening); false when no such connection is known.
    */
-  async sendToConnection(connectionId: string, event: string, data: unknown): Promise<boolean> {
-    const frame = JSON.stringify({ event, data: data === undefined ? null : data });
-    if (this.local.info(connectionId)) return this.local.sendTo(connectionId, frame);
+  async sendToConnection(
+    connectionId: string,
+    event: string,
+    data: unknown,
+  ): Promise<boolean> {
+    const frame = JSON.stringify({
+      event,
+      data: data === undefined ? null : data,
+    });
+    if (this.local.info(connectionId))
+      return this.local.sendTo(connectionId, frame);
     const instance = instanceOf(connectionId);
     if (!instance || instance === this.instanceId) return false;
     try {
@@ -114,7 +126,9 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy {
       });
       return reached > 0;
     } catch (err) {
-      throw GatewayError.unavailable(`the message could not reach instance ${instance}: ${(err as Error).message}`);
+      throw GatewayError.unavailable(
+        `the message could not reach instance ${instance}: ${(err as Error).message}`,
+      );
     }
   }
 

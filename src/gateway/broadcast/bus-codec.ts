@@ -17,7 +17,8 @@ export function decodeBusMessage(raw: string): BusMessage | undefined {
   const newline = raw.indexOf('\n');
   if (newline === -1) return undefined;
   const header = raw.slice(0, newline).split('|');
-  if (header.length !== 5 || header[0] !== VERSION || !header[1]) return undefined;
+  if (header.length !== 5 || header[0] !== VERSION || !header[1])
+    return undefined;
   const [, origin, exceptId, to, sentAt] = header;
   const message: BusMessage = { origin, frame: raw.slice(newline + 1) };
   if (exceptId) message.exceptId = exceptId;

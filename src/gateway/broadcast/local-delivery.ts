@@ -10,7 +10,11 @@ export interface LocalDelivery {
   /** Sends to every local connection but `exceptId`; returns how many were sent to. */
   sendToAll(frame: string, exceptId?: string): number;
   /** Sends to each listed local connection but `exceptId`; returns how many were sent to. */
-  sendToEach(connectionIds: Iterable<string>, frame: string, exceptId?: string): number;
+  sendToEach(
+    connectionIds: Iterable<string>,
+    frame: string,
+    exceptId?: string,
+  ): number;
   /** Sends to one local connection; false when it is not here or no longer open. */
   sendTo(connectionId: string, frame: string): boolean;
 }

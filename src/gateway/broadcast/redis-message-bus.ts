@@ -1,4 +1,4 @@
-import { Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { decodeBusMessage, encodeBusMessage } from './bus-codec.js';
 import type { BusListener, BusMessage, MessageBus } from './message-bus.js';
@@ -51,14 +51,19 @@ function describe(url: string): string {
  * later or never. Subscriptions are the bus's own state: it restores all of them whenever the
  * subscriber connection is ready again, so fan-out resumes by itself.
  */
-export class RedisMessageBus implements MessageBus, OnModuleDestroy {
+export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
   private readonly logger = new Logger('RedisBus');
   private readonly publisher: Redis;
   private readonly subscriber: Redis;
   /** full channel name -> listener: what this instance wants to hear, whatever Redis's state */
   private readonly listeners = new Map<string, BusListener>();
   private readonly where: string;
-  readonly stats: RedisBusStats = { published: 0, publishFailures: 0, received: 0, malformed: 0 };
+  readonly stats: RedisBusStats = {
+    published: 0,
+    publishFailures: 0,
+    received: 0,
+    malformed: 0,
+  };
   /** Delivery latency observer (publish to receipt, ms), set by the metrics module. */
   onLatency?: (ms: number) => void;
 
@@ -71,7 +76,10 @@ export class RedisMessageBus implements MessageBus, OnModuleDestroy {
       commandTimeout: COMMAND_TIMEOUT_MS,
       retryStrategy,
     };
-    this.publisher = new Redis(options.url, { ...common, connectionName: 'gateway-publisher' });
+    this.publisher = new Redis(options.url, {
+      ...common,
+      connectionName: 'gateway-publisher',
+    });
     this.subscriber = new Redis(options.url, {
       ...common,
       connectionName: 'gateway-subscriber',
@@ -80,11 +88,15 @@ export class RedisMessageBus implements MessageBus, OnModuleDestroy {
     this.watch(this.publisher, 'publisher');
     this.watch(this.subscriber, 'subscriber');
     this.subscriber.on('ready', () => void this.resubscribe());
-    this.subscriber.on('message', (channel: string, raw: string) => this.receive(channel, raw));
+    this.subscriber.on('message', (channel: string, raw: string) =>
+      this.receive(channel, raw),
+    );
   }
 
   isReady(): boolean {
-    return this.publisher.status === 'ready' && this.subscriber.status === 'ready';
+    return (
+      this.publisher.status === 'ready' && this.subscriber.status === 'ready'
+    );
   }
 
   /** Channels this instance listens on. */
@@ -99,11 +111,14 @@ export class RedisMessageBus implements MessageBus, OnModuleDestroy {
       receivers = await this.publisher.publish(full, encodeBusMessage(message));
     } catch (err) {
       this.stats.publishFailures++;
-      throw new Error(`Redis at ${this.where} is unavailable (${(err as Error).message})`);
+      throw new Error(
+        `Redis at ${this.where} is unavailable (${(err as Error).message})`,
+      );
     }
     this.stats.published++;
     // Our own subscriber is one of the receivers when this instance listens on the channel.
-    const self = this.listeners.has(full) && this.subscriber.status === 'ready' ? 1 : 0;
+    const self =
+      this.listeners.has(full) && this.subscriber.status === 'ready' ? 1 : 0;
     return Math.max(0, receivers - self);
   }
 
@@ -115,21 +130,29 @@ export class RedisMessageBus implements MessageBus, OnModuleDestroy {
     try {
       await this.subscriber.subscribe(full);
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message, channel }, 'subscribe failed; retried when Redis is ready');
+      this.logger.warn(
+        { err: (err as Error).message, channel },
+        'subscribe failed; retried when Redis is ready',
+      );
     }
   }
 
   async unsubscribe(channel: string): Promise<void> {
     const full = this.options.channelPrefix + channel;
-    if (!this.listeners.delete(full) || this.subscriber.status !== 'ready') return;
+    if (!this.listeners.delete(full) || this.subscriber.status !== 'ready')
+      return;
     try {
       await this.subscriber.unsubscribe(full);
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message, channel }, 'unsubscribe failed');
+      this.logger.warn(
+        { err: (err as Error).message, channel },
+        'unsubscribe failed',
+      );
     }
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** After the connections have drained (Nest's last shutdown phase), not before. */
+  async onApplicationShutdown(): Promise<void> {
     await Promise.all([this.stop(this.publisher), this.stop(this.subscriber)]);
   }
 
@@ -143,7 +166,8 @@ export class RedisMessageBus implements MessageBus, OnModuleDestroy {
     }
     if (message.origin === this.options.instanceId) return;
     this.stats.received++;
-    if (message.sentAt !== undefined) this.onLatency?.(Date.now() - message.sentAt);
+    if (message.sentAt !== undefined)
+      this.onLatency?.(Date.now() - message.sentAt);
     try {
       listener(message);
     } catch (err) {
@@ -155,14 +179,23 @@ export class RedisMessageBus implements MessageBus, OnModuleDestroy {
     const channels = [...this.listeners.keys()];
     for (let i = 0; i < channels.length; i += RESUBSCRIBE_BATCH) {
       try {
-        await this.subscriber.subscribe(...channels.slice(i, i + RESUBSCRIBE_BATCH));
+        await this.subscriber.subscribe(
+          ...channels.slice(i, i + RESUBSCRIBE_BATCH),
+        );
       } catch (err) {
         // The next 'ready' tries again; until then these channels miss remote messages.
-        this.logger.warn({ err: (err as Error).message }, 'restoring subscriptions failed');
+        this.logger.warn(
+          { err: (err as Error).message },
+          'restoring subscriptions failed',
+        );
         return;
       }
     }
-    if (channels.length > 0) this.logger.log({ channels: channels.length }, 'Redis subscriptions restored');
+    if (channels.length > 0)
+      this.logger.log(
+        { channels: channels.length },
+        'Redis subscriptions restored',
+      );
   }
 
   /** Logs state changes, not every failed reconnect attempt: an outage is two lines, not two a second. */
@@ -177,12 +210,18 @@ export class RedisMessageBus implements MessageBus, OnModuleDestroy {
     client.on('close', () => {
       if (!up) return;
       up = false;
-      this.logger.warn({ redis: this.where, role }, 'Redis connection lost: local delivery continues, fan-out paused');
+      this.logger.warn(
+        { redis: this.where, role },
+        'Redis connection lost: local delivery continues, fan-out paused',
+      );
     });
     client.on('error', (err: Error) => {
       if (up || warned) return;
       warned = true;
-      this.logger.warn({ redis: this.where, role, err: err.message }, 'Redis unreachable; retrying');
+      this.logger.warn(
+        { redis: this.where, role, err: err.message },
+        'Redis unreachable; retrying',
+      );
     });
   }
 

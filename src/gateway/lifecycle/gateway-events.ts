@@ -15,7 +15,9 @@ export interface GatewayEventMap {
   left: [connection: ConnectionInfo, room: string];
 }
 
-type Listener<E extends keyof GatewayEventMap> = (...args: GatewayEventMap[E]) => void;
+type Listener<E extends keyof GatewayEventMap> = (
+  ...args: GatewayEventMap[E]
+) => void;
 
 /**
  * Connection lifecycle hooks, for audit, presence and the gateway's own bookkeeping. Listeners
@@ -25,7 +27,9 @@ type Listener<E extends keyof GatewayEventMap> = (...args: GatewayEventMap[E]) =
 @Injectable()
 export class GatewayEvents {
   private readonly logger = new Logger('Gateway');
-  private readonly listeners: { [E in keyof GatewayEventMap]: Array<Listener<E>> } = {
+  private readonly listeners: {
+    [E in keyof GatewayEventMap]: Array<Listener<E>>;
+  } = {
     connected: [],
     disconnected: [],
     joined: [],
@@ -33,7 +37,10 @@ export class GatewayEvents {
   };
 
   /** Registers a listener; returns the function that removes it. */
-  on<E extends keyof GatewayEventMap>(event: E, listener: Listener<E>): () => void {
+  on<E extends keyof GatewayEventMap>(
+    event: E,
+    listener: Listener<E>,
+  ): () => void {
     const list = this.listeners[event] as Array<Listener<E>>;
     list.push(listener);
     return () => {
@@ -42,7 +49,10 @@ export class GatewayEvents {
     };
   }
 
-  emit<E extends keyof GatewayEventMap>(event: E, ...args: GatewayEventMap[E]): void {
+  emit<E extends keyof GatewayEventMap>(
+    event: E,
+    ...args: GatewayEventMap[E]
+  ): void {
     for (const listener of this.listeners[event] as Array<Listener<E>>) {
       try {
         listener(...args);

@@ -3,7 +3,11 @@ import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { LocalDelivery } from '../broadcast/local-delivery.js';
 import { INSTANCE_ID } from '../instance-id.js';
-import { attachConnection, ClientConnection, type ConnectionInfo } from './connection.js';
+import {
+  attachConnection,
+  ClientConnection,
+  type ConnectionInfo,
+} from './connection.js';
 
 /**
  * The open connections of this instance, by id. Entries are added when the handshake completes
@@ -64,7 +68,11 @@ export class ConnectionRegistry implements LocalDelivery {
     return sent;
   }
 
-  sendToEach(connectionIds: Iterable<string>, frame: string, exceptId?: string): number {
+  sendToEach(
+    connectionIds: Iterable<string>,
+    frame: string,
+    exceptId?: string,
+  ): number {
     let sent = 0;
     for (const id of connectionIds) {
       if (id !== exceptId && this.connections.get(id)?.send(frame)) sent++;

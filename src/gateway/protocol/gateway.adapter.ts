@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import { firstValueFrom, isObservable } from 'rxjs';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { HandshakeAuthenticator } from '../auth/handshake-authenticator.js';
+import { DrainState } from '../lifecycle/drain-state.js';
 import { GatewayEvents } from '../lifecycle/gateway-events.js';
 import type { Principal } from '../auth/principal.js';
 import {
@@ -89,12 +90,12 @@ export class GatewayAdapter extends AbstractWsAdapter {
   private registry!: ConnectionRegistry;
   private authenticator!: HandshakeAuthenticator;
   private events!: GatewayEvents;
+  private drain!: DrainState;
   private upgradeListener?: (
     req: IncomingMessage,
     socket: Duplex,
     head: Buffer,
   ) => void;
-  private draining = false;
   private readonly principals = new WeakMap<IncomingMessage, Principal>();
   private readonly duplicateEvents = new Set<string>();
 
@@ -127,6 +128,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
       strict: false,
     });
     this.events = this.app.get(GatewayEvents, { strict: false });
+    this.drain = this.app.get(DrainState, { strict: false });
     this.warnOnOtherPath(options?.path);
 
     const server = new WebSocketServer({
@@ -182,7 +184,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
 
   /** Graceful shutdown: refuse new upgrades, close every client with 1001, wait, then cut off. */
   async close(server: WebSocketServer): Promise<void> {
-    this.draining = true;
+    this.drain.begin();
     if (this.registry) {
       const result = await drainConnections(
         this.registry.all(),
@@ -211,7 +213,8 @@ export class GatewayAdapter extends AbstractWsAdapter {
     );
     try {
       if (pathOf(req.url) !== this.options.path) return refuse(socket, 404);
-      if (this.draining) return refuse(socket, 503, { 'Retry-After': '1' });
+      if (this.drain.draining)
+        return refuse(socket, 503, { 'Retry-After': '1' });
       this.server!.handleUpgrade(req, socket, head, (ws) =>
         this.server!.emit('connection', ws, req),
       );

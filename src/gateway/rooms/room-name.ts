@@ -14,6 +14,8 @@ export const ROOM_NAME_RULE = `must be 1 to ${MAX_ROOM_NAME_LENGTH} characters o
 /** Throws `BAD_REQUEST` for a name that breaks {@link ROOM_NAME_PATTERN}. */
 export function assertRoomName(room: unknown): asserts room is string {
   if (typeof room !== 'string' || !ROOM_NAME_PATTERN.test(room)) {
-    throw GatewayError.badRequest('invalid room name', [{ field: 'room', message: ROOM_NAME_RULE }]);
+    throw GatewayError.badRequest('invalid room name', [
+      { field: 'room', message: ROOM_NAME_RULE },
+    ]);
   }
 }

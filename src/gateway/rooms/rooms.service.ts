@@ -1,7 +1,17 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { LOCAL_DELIVERY, type LocalDelivery } from '../broadcast/local-delivery.js';
-import { MESSAGE_BUS, type BusMessage, type MessageBus } from '../broadcast/message-bus.js';
-import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from '../gateway.options.js';
+import {
+  LOCAL_DELIVERY,
+  type LocalDelivery,
+} from '../broadcast/local-delivery.js';
+import {
+  MESSAGE_BUS,
+  type BusMessage,
+  type MessageBus,
+} from '../broadcast/message-bus.js';
+import {
+  GATEWAY_OPTIONS,
+  type ResolvedGatewayOptions,
+} from '../gateway.options.js';
 import { INSTANCE_ID } from '../instance-id.js';
 import { GatewayEvents } from '../lifecycle/gateway-events.js';
 import { GatewayError } from '../protocol/gateway-error.js';
@@ -56,7 +66,9 @@ export class RoomsService implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.events.on('disconnected', (connection) => this.leaveAll(connection.id));
+    this.events.on('disconnected', (connection) =>
+      this.leaveAll(connection.id),
+    );
   }
 
   /** Rooms with at least one local member. */
@@ -82,12 +94,17 @@ export class RoomsService implements OnModuleInit {
   async join(connectionId: string, room: string): Promise<void> {
     assertRoomName(room);
     const connection = this.local.info(connectionId);
-    if (!connection) throw GatewayError.badRequest(`no connection ${connectionId} on this instance`);
+    if (!connection)
+      throw GatewayError.badRequest(
+        `no connection ${connectionId} on this instance`,
+      );
     let rooms = this.memberships.get(connectionId);
     if (rooms?.has(room)) return;
     const limit = this.options.maxRoomsPerConnection;
     if (rooms && rooms.size >= limit) {
-      throw GatewayError.forbidden(`a connection may be in at most ${limit} rooms`);
+      throw GatewayError.forbidden(
+        `a connection may be in at most ${limit} rooms`,
+      );
     }
     if (!rooms) {
       rooms = new Set();
@@ -102,7 +119,10 @@ export class RoomsService implements OnModuleInit {
     }
     members.add(connectionId);
     this.events.emit('joined', connection, room);
-    if (first) await this.bus.subscribe(roomChannel(room), (message) => this.deliver(room, message));
+    if (first)
+      await this.bus.subscribe(roomChannel(room), (message) =>
+        this.deliver(room, message),
+      );
   }
 
   /** Removes a local connection from a room; false when it was not a member. */
@@ -128,14 +148,21 @@ export class RoomsService implements OnModuleInit {
    * `exceptId`, on every instance. The sender need not be a member. Rejects with `UNAVAILABLE`
    * when the bus cannot take the message (the local members have received it by then).
    */
-  async publish({ room, from, data, exceptId }: RoomMessage): Promise<PublishReceipt> {
+  async publish({
+    room,
+    from,
+    data,
+    exceptId,
+  }: RoomMessage): Promise<PublishReceipt> {
     assertRoomName(room);
     const frame = JSON.stringify({
       event: 'message',
       data: { room, from, data: data === undefined ? null : data },
     });
     const members = this.members.get(room);
-    const recipients = members ? this.local.sendToEach(members, frame, exceptId) : 0;
+    const recipients = members
+      ? this.local.sendToEach(members, frame, exceptId)
+      : 0;
     let remote: number;
     try {
       remote = await this.bus.publish(roomChannel(room), {
@@ -166,6 +193,7 @@ export class RoomsService implements OnModuleInit {
 
   private deliver(room: string, message: BusMessage): void {
     const members = this.members.get(room);
-    if (members) this.local.sendToEach(members, message.frame, message.exceptId);
+    if (members)
+      this.local.sendToEach(members, message.frame, message.exceptId);
   }
 }

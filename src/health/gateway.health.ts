@@ -1,0 +1,40 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  HealthIndicatorService,
+  type HealthIndicatorResult,
+} from '@nestjs/terminus';
+import {
+  MESSAGE_BUS,
+  type MessageBus,
+} from '../gateway/broadcast/message-bus.js';
+import { DrainState } from '../gateway/lifecycle/drain-state.js';
+import { ConnectionRegistry } from '../gateway/protocol/connection-registry.js';
+
+/** Readiness of the gateway itself: not draining, and its message bus can publish. */
+@Injectable()
+export class GatewayHealthIndicator {
+  constructor(
+    private readonly indicators: HealthIndicatorService,
+    private readonly drain: DrainState,
+    private readonly registry: ConnectionRegistry,
+    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+  ) {}
+
+  /** Down while the instance drains for shutdown. */
+  accepting(): HealthIndicatorResult<'gateway'> {
+    const check = this.indicators.check('gateway');
+    const data = { connections: this.registry.size };
+    return this.drain.draining
+      ? check.down({ ...data, message: 'draining' })
+      : check.up(data);
+  }
+
+  /** Down while the bus cannot publish (Redis away); always up for the in-memory bus. */
+  messageBus(): HealthIndicatorResult<'bus'> {
+    const check = this.indicators.check('bus');
+    const kind = this.bus.constructor.name;
+    return this.bus.isReady()
+      ? check.up({ kind })
+      : check.down({ kind, message: 'cannot publish' });
+  }
+}

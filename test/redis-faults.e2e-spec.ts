@@ -1,0 +1,198 @@
+import { eventually } from './support/eventually.js';
+import { getJson } from './support/http.js';
+import {
+  freePort,
+  OwnRedis,
+  uniqueChannelPrefix,
+} from './support/redis-server.js';
+import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
+import { connect, type TestClient } from './support/ws-client.js';
+
+const ready = async (app: RunningApp) =>
+  (await getJson(app.httpUrl, '/readyz')).status === 200;
+
+describe('Redis going away and coming back (e2e)', () => {
+  let redis: OwnRedis;
+  let one: RunningApp;
+  let two: RunningApp;
+  let publisher: TestClient;
+  let localMember: TestClient;
+  let remoteMember: TestClient;
+
+  beforeAll(async () => {
+    redis = await OwnRedis.start();
+    const gateway = {
+      redis: { url: redis.url, channelPrefix: uniqueChannelPrefix() },
+    };
+    [one, two] = await Promise.all([
+      startApp({ gateway }),
+      startApp({ gateway }),
+    ]);
+    publisher = await connect(one.wsUrl, { token: TEST_TOKEN });
+    localMember = await connect(one.wsUrl, { token: TEST_TOKEN });
+    remoteMember = await connect(two.wsUrl, { token: TEST_TOKEN });
+    await localMember.request('join', { room: 'ops' }, 'j1');
+    await remoteMember.request('join', { room: 'ops' }, 'j2');
+  });
+  afterAll(async () => {
+    await Promise.all(
+      [publisher, localMember, remoteMember].map((c) => c.close()),
+    );
+    await Promise.all([one.close(), two.close()]);
+    await redis.stop();
+  });
+
+  it('fans out while Redis is up', async () => {
+    const ack = await publisher.request(
+      'publish',
+      { room: 'ops', data: 'before' },
+      'p0',
+    );
+    expect(ack.data).toEqual({ room: 'ops', recipients: 1, instances: 2 });
+    expect((await localMember.nextJson()).data).toMatchObject({
+      data: 'before',
+    });
+    expect((await remoteMember.nextJson()).data).toMatchObject({
+      data: 'before',
+    });
+  });
+
+  it('keeps serving local clients during the outage, and says what could not be sent', async () => {
+    await redis.stop();
+    await eventually(async () => !(await ready(one)), 'readiness to turn 503');
+
+    const readyz = await getJson(one.httpUrl, '/readyz');
+    expect(readyz.status).toBe(503);
+    expect(readyz.body).toMatchObject({ error: { bus: { status: 'down' } } });
+    expect((await getJson(one.httpUrl, '/healthz')).status).toBe(200);
+
+    expect(await publisher.request('echo', 'still here', 'e1')).toEqual({
+      event: 'echo',
+      data: 'still here',
+      id: 'e1',
+    });
+
+    const ack = await publisher.request(
+      'publish',
+      { room: 'ops', data: 'during' },
+      'p1',
+    );
+    expect(ack).toMatchObject({
+      event: 'error',
+      id: 'p1',
+      data: { code: 'UNAVAILABLE' },
+    });
+    expect((ack.data as { message: string }).message).toMatch(
+      /reached 1 member\(s\) here but not the other instances/,
+    );
+    expect((await localMember.nextJson()).data).toMatchObject({
+      data: 'during',
+    });
+
+    const broadcastAck = await publisher.request('broadcast', 'during', 'b1');
+    expect(broadcastAck).toMatchObject({
+      event: 'error',
+      id: 'b1',
+      data: { code: 'UNAVAILABLE' },
+    });
+    expect((await localMember.nextJson()).event).toBe('broadcast');
+    await remoteMember.expectSilence(300);
+  });
+
+  it('recovers by itself when Redis returns: ready again, subscriptions restored, fan-out resumes', async () => {
+    await redis.start();
+    await eventually(
+      async () => (await ready(one)) && (await ready(two)),
+      'both instances to be ready',
+      10_000,
+    );
+    // Subscriptions are restored right after 'ready'; the first publish may race them.
+    await eventually(
+      async () => {
+        const ack = await publisher.request(
+          'publish',
+          { room: 'ops', data: 'probe' },
+          'probe',
+        );
+        await localMember.nextJson();
+        if ((ack.data as { instances?: number }).instances !== 2) return false;
+        await remoteMember.nextJson();
+        return true;
+      },
+      'the other instance to listen on the room again',
+      10_000,
+    );
+    const ack = await publisher.request(
+      'publish',
+      { room: 'ops', data: 'after' },
+      'p2',
+    );
+    expect(ack.data).toEqual({ room: 'ops', recipients: 1, instances: 2 });
+    expect((await remoteMember.nextJson()).data).toMatchObject({
+      data: 'after',
+    });
+    expect((await localMember.nextJson()).data).toMatchObject({
+      data: 'after',
+    });
+  });
+});
+
+describe('Redis down when the gateway starts (e2e)', () => {
+  it('starts, serves locally, and becomes ready when Redis answers', async () => {
+    const port = await freePort();
+    const gateway = {
+      redis: {
+        url: `redis://127.0.0.1:${port}`,
+        channelPrefix: uniqueChannelPrefix(),
+      },
+    };
+    const app = await startApp({ gateway });
+    let redis: OwnRedis | undefined;
+    try {
+      expect((await getJson(app.httpUrl, '/readyz')).status).toBe(503);
+      const client = await connect(app.wsUrl, { token: TEST_TOKEN });
+      expect(await client.request('echo', 1, 1)).toEqual({
+        event: 'echo',
+        data: 1,
+        id: 1,
+      });
+      expect((await client.request('join', { room: 'early' }, 2)).event).toBe(
+        'join',
+      );
+
+      redis = await OwnRedis.start(port);
+      await eventually(
+        () => ready(app),
+        'readiness once Redis answers',
+        10_000,
+      );
+      const other = await startApp({ gateway });
+      try {
+        const sender = await connect(other.wsUrl, { token: TEST_TOKEN });
+        await eventually(
+          async () => {
+            const ack = await sender.request(
+              'publish',
+              { room: 'early', data: 'hi' },
+              'p',
+            );
+            return (ack.data as { instances?: number }).instances === 2;
+          },
+          'the room joined during the outage to be subscribed',
+          10_000,
+        );
+        expect((await client.nextJson()).data).toMatchObject({
+          room: 'early',
+          data: 'hi',
+        });
+        await sender.close();
+      } finally {
+        await other.close();
+      }
+      await client.close();
+    } finally {
+      await app.close();
+      await redis?.stop();
+    }
+  });
+});

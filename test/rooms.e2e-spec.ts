@@ -1,0 +1,158 @@
+import { RoomsService } from '../src/gateway/rooms/rooms.service.js';
+import { eventually } from './support/eventually.js';
+import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
+import { connect, type TestClient } from './support/ws-client.js';
+
+describe('rooms on one instance (e2e)', () => {
+  let gateway: RunningApp;
+  let alice: TestClient;
+  let bob: TestClient;
+  let carol: TestClient;
+
+  beforeAll(async () => {
+    gateway = await startApp({ gateway: { maxRoomsPerConnection: 3 } });
+  });
+  afterAll(async () => {
+    await gateway.close();
+  });
+  beforeEach(async () => {
+    [alice, bob, carol] = await Promise.all(
+      [1, 2, 3].map(() => connect(gateway.wsUrl, { token: TEST_TOKEN })),
+    );
+  });
+  afterEach(async () => {
+    await Promise.all([alice, bob, carol].map((c) => c.close()));
+    const rooms = gateway.app.get(RoomsService);
+    await eventually(() => rooms.roomCount === 0, 'every room to be left');
+  });
+
+  it('join answers with the room and the id', async () => {
+    expect(await alice.request('join', { room: 'lobby' }, 'j1')).toEqual({
+      event: 'join',
+      data: { room: 'lobby' },
+      id: 'j1',
+    });
+  });
+
+  it('publish reaches every member but the sender, and nobody else', async () => {
+    await alice.request('join', { room: 'lobby' }, 1);
+    await bob.request('join', { room: 'lobby' }, 1);
+    const ack = await alice.request(
+      'publish',
+      { room: 'lobby', data: { text: 'hello room' } },
+      'p1',
+    );
+    expect(ack).toEqual({
+      event: 'publish',
+      data: { room: 'lobby', recipients: 1, instances: 1 },
+      id: 'p1',
+    });
+    const push = await bob.nextJson();
+    expect(push.event).toBe('message');
+    expect(push.data).toMatchObject({
+      room: 'lobby',
+      data: { text: 'hello room' },
+    });
+    expect(typeof (push.data as { from: unknown }).from).toBe('string');
+    await alice.expectSilence(150);
+    await carol.expectSilence(150);
+  });
+
+  it('a non-member may publish to a room', async () => {
+    await bob.request('join', { room: 'news' }, 1);
+    const ack = await carol.request(
+      'publish',
+      { room: 'news', data: 'extra' },
+      2,
+    );
+    expect(ack.data).toEqual({ room: 'news', recipients: 1, instances: 1 });
+    expect((await bob.nextJson()).data).toMatchObject({
+      room: 'news',
+      data: 'extra',
+    });
+  });
+
+  it('leave stops delivery', async () => {
+    await bob.request('join', { room: 'lobby' }, 1);
+    expect(await bob.request('leave', { room: 'lobby' }, 2)).toEqual({
+      event: 'leave',
+      data: { room: 'lobby' },
+      id: 2,
+    });
+    const ack = await alice.request(
+      'publish',
+      { room: 'lobby', data: 'anyone?' },
+      3,
+    );
+    expect(ack.data).toEqual({ room: 'lobby', recipients: 0, instances: 1 });
+    await bob.expectSilence(150);
+  });
+
+  it('a member of several rooms gets each room’s messages, labelled', async () => {
+    await bob.request('join', { room: 'a' }, 1);
+    await bob.request('join', { room: 'b' }, 2);
+    await alice.request('publish', { room: 'a', data: 1 }, 3);
+    await alice.request('publish', { room: 'b', data: 2 }, 4);
+    expect((await bob.nextJson()).data).toMatchObject({ room: 'a', data: 1 });
+    expect((await bob.nextJson()).data).toMatchObject({ room: 'b', data: 2 });
+  });
+
+  it('joining twice delivers once', async () => {
+    await bob.request('join', { room: 'dup' }, 1);
+    await bob.request('join', { room: 'dup' }, 2);
+    await alice.request('publish', { room: 'dup', data: 'once' }, 3);
+    expect((await bob.nextJson()).data).toMatchObject({ data: 'once' });
+    await bob.expectSilence(150);
+  });
+
+  it.each([
+    ['no room', {}],
+    ['an empty name', { room: '' }],
+    ['a space', { room: 'two words' }],
+    ['a name too long', { room: 'r'.repeat(129) }],
+    ['a number', { room: 42 }],
+  ])('refuses %s with BAD_REQUEST naming the field', async (_, data) => {
+    const frame = await alice.request('join', data, 'bad');
+    expect(frame).toMatchObject({
+      event: 'error',
+      id: 'bad',
+      data: { code: 'BAD_REQUEST' },
+    });
+    expect(
+      (frame.data as { details: Array<{ field: string }> }).details.map(
+        (d) => d.field,
+      ),
+    ).toContain('room');
+  });
+
+  it('limits the rooms a connection may be in', async () => {
+    for (const room of ['r1', 'r2', 'r3'])
+      await alice.request('join', { room }, room);
+    const frame = await alice.request('join', { room: 'r4' }, 'r4');
+    expect(frame).toEqual({
+      event: 'error',
+      data: {
+        code: 'FORBIDDEN',
+        message: 'a connection may be in at most 3 rooms',
+      },
+      id: 'r4',
+    });
+    await alice.request('leave', { room: 'r1' }, 'l1');
+    expect((await alice.request('join', { room: 'r4' }, 'r4b')).event).toBe(
+      'join',
+    );
+  });
+
+  it('forgets the rooms of a connection that closes', async () => {
+    const rooms = gateway.app.get(RoomsService);
+    await alice.request('join', { room: 'x' }, 1);
+    await alice.request('join', { room: 'y' }, 2);
+    await bob.request('join', { room: 'x' }, 3);
+    expect(rooms.roomCount).toBe(2);
+    alice.socket.terminate();
+    await eventually(
+      () => rooms.roomCount === 1 && rooms.memberCount('x') === 1,
+      'alice to leave x and y',
+    );
+  });
+});
