@@ -135,6 +135,9 @@ describe('two instances sharing one Redis (e2e)', () => {
         data: { room: 'firehose', instances: 2 },
       });
     }
+    const metrics = await (await fetch(`${two.httpUrl}/metrics`)).text();
+    const latencies = /^gateway_delivery_latency_seconds_count (\d+)$/m.exec(metrics);
+    expect(Number(latencies?.[1])).toBeGreaterThanOrEqual(count);
   });
 
   it('server code reaches one connection on another instance', async () => {

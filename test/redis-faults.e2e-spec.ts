@@ -97,6 +97,13 @@ describe('Redis going away and coming back (e2e)', () => {
     });
     expect((await localMember.nextJson()).event).toBe('broadcast');
     await remoteMember.expectSilence(300);
+
+    const metrics = (await getJson(one.httpUrl, '/metrics')).body as string;
+    expect(metrics).toMatch(/^gateway_bus_up 0$/m);
+    // The room message and the broadcast above: counted, not silently dropped.
+    expect(
+      Number(/^gateway_bus_publish_failures_total (\d+)$/m.exec(metrics)?.[1]),
+    ).toBeGreaterThanOrEqual(2);
   });
 
   it('recovers by itself when Redis returns: ready again, subscriptions restored, fan-out resumes', async () => {

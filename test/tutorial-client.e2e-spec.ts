@@ -14,19 +14,29 @@ interface PythonRun {
 }
 
 /** Runs the tutorial-style client; `onLine` sees each stdout line as it comes. */
-function runClient(args: string[], onLine?: (line: string) => void): Promise<PythonRun> {
+function runClient(
+  args: string[],
+  onLine?: (line: string) => void,
+): Promise<PythonRun> {
   return new Promise((done, fail) => {
-    const child = spawn(PYTHON, [CLIENT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(PYTHON, [CLIENT, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => {
       child.kill();
-      fail(new Error(`python client timed out; stdout:\n${stdout}\nstderr:\n${stderr}`));
+      fail(
+        new Error(
+          `python client timed out; stdout:\n${stdout}\nstderr:\n${stderr}`,
+        ),
+      );
     }, 15_000);
     child.stdout.on('data', (chunk: Buffer) => {
       const text = chunk.toString();
       stdout += text;
-      if (onLine) for (const line of text.split('\n').filter(Boolean)) onLine(line);
+      if (onLine)
+        for (const line of text.split('\n').filter(Boolean)) onLine(line);
     });
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.once('error', fail);
@@ -51,11 +61,17 @@ describe("python-websockets' own client, written as the tutorial writes it (e2e)
     const run = await runClient([gateway.wsUrl, TEST_TOKEN, 'Hello world']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toBe('connected\n>>> Hello world\n<<< server received: Hello world\n');
+    expect(run.stdout).toBe(
+      'connected\n>>> Hello world\n<<< server received: Hello world\n',
+    );
   });
 
   it('speaks the JSON protocol too', async () => {
-    const run = await runClient([gateway.wsUrl, TEST_TOKEN, '{"event":"echo","data":[1,2],"id":"py"}']);
+    const run = await runClient([
+      gateway.wsUrl,
+      TEST_TOKEN,
+      '{"event":"echo","data":[1,2],"id":"py"}',
+    ]);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('<<< {"event":"echo","data":[1,2],"id":"py"}');
   });
@@ -68,12 +84,18 @@ describe("python-websockets' own client, written as the tutorial writes it (e2e)
 
   it('receives a broadcast from another client', async () => {
     const sender = await connect(gateway.wsUrl, { token: TEST_TOKEN });
-    const run = runClient([gateway.wsUrl, TEST_TOKEN, '--pushes', '1'], (line) => {
-      if (line === 'connected') sender.sendJson({ event: 'broadcast', data: 'to python', id: 1 });
-    });
+    const run = runClient(
+      [gateway.wsUrl, TEST_TOKEN, '--pushes', '1'],
+      (line) => {
+        if (line === 'connected')
+          sender.sendJson({ event: 'broadcast', data: 'to python', id: 1 });
+      },
+    );
     const { code, stdout } = await run;
     expect(code).toBe(0);
-    expect(stdout).toMatch(/<<< \{"event":"broadcast","data":\{"from":"[\w-]+","data":"to python"\}\}/);
+    expect(stdout).toMatch(
+      /<<< \{"event":"broadcast","data":\{"from":"[\w-]+","data":"to python"\}\}/,
+    );
     await sender.close();
   });
 });

@@ -33,6 +33,8 @@ import { GatewayEvents } from './lifecycle/gateway-events.js';
 import { ConnectionRegistry } from './protocol/connection-registry.js';
 import { GatewayEnhancer } from './protocol/gateway-enhancer.js';
 import { RoomsService } from './rooms/rooms.service.js';
+import { GatewayMetrics } from './telemetry/gateway-metrics.js';
+import { TrafficStats } from './telemetry/traffic-stats.js';
 
 /**
  * The WebSocket gateway as a Nest module: `GatewayModule.forRoot(options)` or
@@ -74,6 +76,8 @@ import { RoomsService } from './rooms/rooms.service.js';
     WsAuthGuard,
     GatewayEvents,
     DrainState,
+    TrafficStats,
+    GatewayMetrics,
     EchoService,
     BroadcastService,
     RoomsService,
@@ -90,6 +94,7 @@ import { RoomsService } from './rooms/rooms.service.js';
     HandshakeAuthenticator,
     GatewayEvents,
     DrainState,
+    GatewayMetrics,
     EchoService,
     BroadcastService,
     RoomsService,

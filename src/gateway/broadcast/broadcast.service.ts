@@ -1,10 +1,12 @@
 import {
   Inject,
   Injectable,
+  Optional,
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
 import { INSTANCE_ID } from '../instance-id.js';
+import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
 import { GatewayError } from '../protocol/gateway-error.js';
 import { LOCAL_DELIVERY, type LocalDelivery } from './local-delivery.js';
 import {
@@ -53,6 +55,7 @@ export class BroadcastService implements OnModuleInit, OnApplicationShutdown {
     @Inject(LOCAL_DELIVERY) private readonly local: LocalDelivery,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     @Inject(INSTANCE_ID) private readonly instanceId: string,
+    @Optional() private readonly metrics?: GatewayMetrics,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -84,6 +87,7 @@ export class BroadcastService implements OnModuleInit, OnApplicationShutdown {
       data: { from, data: data === undefined ? null : data },
     });
     const recipients = this.local.sendToAll(frame, exceptId);
+    this.metrics?.fannedOut('broadcast', recipients);
     let remote: number;
     try {
       remote = await this.bus.publish(BROADCAST_CHANNEL, {
@@ -91,9 +95,10 @@ export class BroadcastService implements OnModuleInit, OnApplicationShutdown {
         exceptId,
         frame,
       });
-    } catch (err) {
+    } catch {
+      // The cause (Redis down, slow) is in the bus's log lines and metrics, not for clients.
       throw GatewayError.unavailable(
-        `broadcast reached ${recipients} local client(s) but not the other instances: ${(err as Error).message}`,
+        `broadcast reached ${recipients} local client(s) but not the other instances: the message bus is unavailable`,
       );
     }
     return { recipients, instances: 1 + remote };
@@ -125,9 +130,10 @@ export class BroadcastService implements OnModuleInit, OnApplicationShutdown {
         frame,
       });
       return reached > 0;
-    } catch (err) {
+    } catch {
+      // The cause (Redis down, slow) is in the bus's log lines and metrics, not for clients.
       throw GatewayError.unavailable(
-        `the message could not reach instance ${instance}: ${(err as Error).message}`,
+        `the message could not reach instance ${instance}: the message bus is unavailable`,
       );
     }
   }

@@ -15,6 +15,14 @@ export interface BusMessage {
   frame: string;
 }
 
+/** What a bus has done since it started, for metrics. */
+export interface BusStats {
+  published: number;
+  publishFailures: number;
+  received: number;
+  malformed: number;
+}
+
 /** Called for each message another instance published on a subscribed channel. */
 export type BusListener = (message: BusMessage) => void;
 
@@ -37,6 +45,10 @@ export interface MessageBus {
   unsubscribe(channel: string): Promise<void>;
   /** Whether messages can be published right now (readiness). */
   isReady(): boolean;
+  /** Counters for metrics, when the bus keeps them. */
+  readonly stats?: BusStats;
+  /** Set by the metrics: called with the publish-to-receipt time (ms) of each message received. */
+  onLatency?: (ms: number) => void;
 }
 
 /** Injection token of the {@link MessageBus}. */

@@ -1,7 +1,12 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { decodeBusMessage, encodeBusMessage } from './bus-codec.js';
-import type { BusListener, BusMessage, MessageBus } from './message-bus.js';
+import type {
+  BusListener,
+  BusMessage,
+  BusStats,
+  MessageBus,
+} from './message-bus.js';
 
 /** Where the Redis bus connects, and how it names its channels. */
 export interface RedisBusOptions {
@@ -11,14 +16,6 @@ export interface RedisBusOptions {
   channelPrefix: string;
   /** This instance's id: messages it published itself are not handed back to it. */
   instanceId: string;
-}
-
-/** What the bus has done since it started, for metrics. */
-export interface RedisBusStats {
-  published: number;
-  publishFailures: number;
-  received: number;
-  malformed: number;
 }
 
 /**
@@ -58,7 +55,7 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
   /** full channel name -> listener: what this instance wants to hear, whatever Redis's state */
   private readonly listeners = new Map<string, BusListener>();
   private readonly where: string;
-  readonly stats: RedisBusStats = {
+  readonly stats: BusStats = {
     published: 0,
     publishFailures: 0,
     received: 0,

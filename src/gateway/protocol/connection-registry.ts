@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { LocalDelivery } from '../broadcast/local-delivery.js';
 import { INSTANCE_ID } from '../instance-id.js';
+import { TrafficStats } from '../telemetry/traffic-stats.js';
 import {
   attachConnection,
   ClientConnection,
@@ -19,7 +20,10 @@ export class ConnectionRegistry implements LocalDelivery {
   private readonly connections = new Map<string, ClientConnection>();
   private sequence = 0;
 
-  constructor(@Inject(INSTANCE_ID) private readonly instanceId: string) {}
+  constructor(
+    @Inject(INSTANCE_ID) private readonly instanceId: string,
+    private readonly traffic: TrafficStats,
+  ) {}
 
   /** How many connections are open. */
   get size(): number {
@@ -37,6 +41,7 @@ export class ConnectionRegistry implements LocalDelivery {
       socket,
       principal,
       remoteAddress,
+      this.traffic,
     );
     this.connections.set(id, connection);
     attachConnection(socket, connection);
@@ -61,9 +66,11 @@ export class ConnectionRegistry implements LocalDelivery {
   }
 
   sendToAll(frame: string, exceptId?: string): number {
+    const bytes = Buffer.byteLength(frame);
     let sent = 0;
     for (const connection of this.connections.values()) {
-      if (connection.id !== exceptId && connection.send(frame)) sent++;
+      if (connection.id !== exceptId && connection.send(frame, 'push', bytes))
+        sent++;
     }
     return sent;
   }
@@ -73,14 +80,19 @@ export class ConnectionRegistry implements LocalDelivery {
     frame: string,
     exceptId?: string,
   ): number {
+    const bytes = Buffer.byteLength(frame);
     let sent = 0;
     for (const id of connectionIds) {
-      if (id !== exceptId && this.connections.get(id)?.send(frame)) sent++;
+      if (
+        id !== exceptId &&
+        this.connections.get(id)?.send(frame, 'push', bytes)
+      )
+        sent++;
     }
     return sent;
   }
 
   sendTo(connectionId: string, frame: string): boolean {
-    return this.connections.get(connectionId)?.send(frame) ?? false;
+    return this.connections.get(connectionId)?.send(frame, 'push') ?? false;
   }
 }

@@ -1,5 +1,8 @@
 import { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
+import type { OutKind, TrafficStats } from '../telemetry/traffic-stats.js';
+import type { RequestId } from './envelope.js';
+import { errorFrame, type ErrorPayload } from './frames.js';
 import type { RequestContext } from './request-context.js';
 
 /** What handlers and services may know of a connection: no socket, just facts. */
@@ -36,14 +39,29 @@ export class ClientConnection implements ConnectionInfo {
     readonly socket: WebSocket,
     readonly principal: Principal,
     readonly remoteAddress: string,
+    private readonly traffic: TrafficStats,
   ) {}
 
-  /** Sends a serialized frame; false when the socket is no longer open. */
-  send(frame: string): boolean {
+  /**
+   * Sends a serialized frame; false when the socket is no longer open. Fan-out passes the
+   * frame's byte length, computed once for all its recipients.
+   */
+  send(
+    frame: string,
+    kind: OutKind,
+    bytes = Buffer.byteLength(frame),
+  ): boolean {
     if (this.socket.readyState !== WebSocket.OPEN) return false;
     this.socket.send(frame);
     this.messagesOut++;
+    this.traffic.sent(kind, bytes);
     return true;
+  }
+
+  /** Sends an error frame (counted by code) answering request `id`, if any. */
+  sendError(payload: ErrorPayload, id: RequestId | undefined): boolean {
+    this.traffic.error(payload.code);
+    return this.send(errorFrame(payload, id), 'error');
   }
 
   /** Starts the closing handshake, recording the cause for the close log line. */

@@ -14,6 +14,8 @@ import { firstValueFrom, isObservable } from 'rxjs';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { HandshakeAuthenticator } from '../auth/handshake-authenticator.js';
 import { DrainState } from '../lifecycle/drain-state.js';
+import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
+import { TrafficStats } from '../telemetry/traffic-stats.js';
 import { GatewayEvents } from '../lifecycle/gateway-events.js';
 import type { Principal } from '../auth/principal.js';
 import {
@@ -91,6 +93,8 @@ export class GatewayAdapter extends AbstractWsAdapter {
   private authenticator!: HandshakeAuthenticator;
   private events!: GatewayEvents;
   private drain!: DrainState;
+  private traffic!: TrafficStats;
+  private metrics!: GatewayMetrics;
   private upgradeListener?: (
     req: IncomingMessage,
     socket: Duplex,
@@ -129,6 +133,8 @@ export class GatewayAdapter extends AbstractWsAdapter {
     });
     this.events = this.app.get(GatewayEvents, { strict: false });
     this.drain = this.app.get(DrainState, { strict: false });
+    this.traffic = this.app.get(TrafficStats, { strict: false });
+    this.metrics = this.app.get(GatewayMetrics, { strict: false });
     this.warnOnOtherPath(options?.path);
 
     const server = new WebSocketServer({
@@ -212,9 +218,14 @@ export class GatewayAdapter extends AbstractWsAdapter {
       this.logger.debug({ err: err.message }, 'handshake socket error'),
     );
     try {
-      if (pathOf(req.url) !== this.options.path) return refuse(socket, 404);
-      if (this.drain.draining)
+      if (pathOf(req.url) !== this.options.path) {
+        this.metrics.handshakeRejected('path');
+        return refuse(socket, 404);
+      }
+      if (this.drain.draining) {
+        this.metrics.handshakeRejected('draining');
         return refuse(socket, 503, { 'Retry-After': '1' });
+      }
       this.server!.handleUpgrade(req, socket, head, (ws) =>
         this.server!.emit('connection', ws, req),
       );
@@ -231,6 +242,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
         (outcome) => {
           if (outcome.rejection) {
             const { status, reason, headers } = outcome.rejection;
+            this.metrics.handshakeRejected(reason);
             this.logger.debug(
               { reason, status, remote: req.socket.remoteAddress },
               'handshake refused',
@@ -255,6 +267,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
       return;
     }
     this.principals.delete(req);
+    this.metrics.connectionAccepted();
     const connection = this.registry.register(
       socket,
       principal,
@@ -311,38 +324,41 @@ export class GatewayAdapter extends AbstractWsAdapter {
     isBinary: boolean,
   ): void {
     connection.messagesIn++;
+    // Text frames arrive as one Buffer (binaryType 'nodebuffer', fragments joined by ws).
+    const buffer = data as Buffer;
     try {
       if (isBinary) {
+        this.traffic.received('binary', buffer.length);
         connection.close(
           CloseCode.UNSUPPORTED_DATA,
           'binary frames are not accepted',
         );
         return;
       }
-      // Text frames arrive as one Buffer (binaryType 'nodebuffer', fragments joined by ws).
-      const text = (data as Buffer).toString();
+      const text = buffer.toString();
       if (!isEnvelopeText(text)) {
-        connection.send(plainTextReply(text));
+        this.traffic.received('text', buffer.length);
+        connection.send(plainTextReply(text), 'text');
         return;
       }
       let envelope;
       try {
         envelope = parseEnvelope(text);
       } catch (err) {
-        this.sendError(
-          connection,
-          err,
-          err instanceof InvalidEnvelopeError ? err.id : undefined,
-        );
+        this.traffic.received('invalid', buffer.length);
+        const id = err instanceof InvalidEnvelopeError ? err.id : undefined;
+        connection.sendError(mapError(err).payload, id);
         return;
       }
       const handler = connection.handlers.get(envelope.event);
+      // Only handler names become metric labels: clients choose event names, not label sets.
+      this.traffic.received(
+        handler ? envelope.event : 'unknown',
+        buffer.length,
+      );
       if (!handler) {
-        this.sendError(
-          connection,
-          GatewayError.unknownEvent(envelope.event),
-          envelope.id,
-        );
+        const { payload } = mapError(GatewayError.unknownEvent(envelope.event));
+        connection.sendError(payload, envelope.id);
         return;
       }
       const request = new RequestContext(
@@ -359,7 +375,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
         { err, connection: connection.id },
         'message handling failed',
       );
-      this.sendError(connection, err, undefined);
+      connection.sendError(mapError(err).payload, undefined);
     }
   }
 
@@ -388,14 +404,6 @@ export class GatewayAdapter extends AbstractWsAdapter {
       );
     }
     request.fail(payload);
-  }
-
-  private sendError(
-    connection: ClientConnection,
-    err: unknown,
-    id: RequestId | undefined,
-  ): void {
-    connection.send(errorFrame(mapError(err).payload, id));
   }
 
   private warnOnOtherPath(path: string | undefined): void {

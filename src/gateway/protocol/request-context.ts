@@ -1,6 +1,6 @@
 import type { ClientConnection } from './connection.js';
 import type { RequestId } from './envelope.js';
-import { errorFrame, replyFrame, type ErrorPayload } from './frames.js';
+import { replyFrame, type ErrorPayload } from './frames.js';
 
 /**
  * One request in flight. The adapter passes it to the handler as the argument after the
@@ -38,13 +38,13 @@ export class RequestContext {
       this.id,
     );
     this.settled = true;
-    this.connection.send(frame);
+    this.connection.send(frame, 'reply');
   }
 
   /** Sends an error frame with the request's id. */
   fail(payload: ErrorPayload): void {
     if (this.settled) return;
     this.settled = true;
-    this.connection.send(errorFrame(payload, this.id));
+    this.connection.sendError(payload, this.id);
   }
 }

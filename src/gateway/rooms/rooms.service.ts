@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnModuleInit,
+} from '@nestjs/common';
 import {
   LOCAL_DELIVERY,
   type LocalDelivery,
@@ -15,6 +21,7 @@ import {
 import { INSTANCE_ID } from '../instance-id.js';
 import { GatewayEvents } from '../lifecycle/gateway-events.js';
 import { GatewayError } from '../protocol/gateway-error.js';
+import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
 import { assertRoomName } from './room-name.js';
 
 /** A message for the members of a room. */
@@ -63,6 +70,7 @@ export class RoomsService implements OnModuleInit {
     @Inject(INSTANCE_ID) private readonly instanceId: string,
     @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
     private readonly events: GatewayEvents,
+    @Optional() private readonly metrics?: GatewayMetrics,
   ) {}
 
   onModuleInit(): void {
@@ -163,6 +171,7 @@ export class RoomsService implements OnModuleInit {
     const recipients = members
       ? this.local.sendToEach(members, frame, exceptId)
       : 0;
+    this.metrics?.fannedOut('room', recipients);
     let remote: number;
     try {
       remote = await this.bus.publish(roomChannel(room), {
@@ -171,9 +180,10 @@ export class RoomsService implements OnModuleInit {
         sentAt: Date.now(),
         frame,
       });
-    } catch (err) {
+    } catch {
+      // The cause (Redis down, slow) is in the bus's log lines and metrics, not for clients.
       throw GatewayError.unavailable(
-        `the message reached ${recipients} member(s) here but not the other instances: ${(err as Error).message}`,
+        `the message reached ${recipients} member(s) here but not the other instances: the message bus is unavailable`,
       );
     }
     return { room, recipients, instances: 1 + remote };

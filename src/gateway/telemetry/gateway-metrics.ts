@@ -1,0 +1,173 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { HandshakeRejectionReason } from '../auth/handshake-authenticator.js';
+import { MESSAGE_BUS, type MessageBus } from '../broadcast/message-bus.js';
+import { ConnectionRegistry } from '../protocol/connection-registry.js';
+import { TrafficStats } from './traffic-stats.js';
+
+/** Reads a number at scrape time into a counter (prom-client counters cannot be set). */
+function settle(
+  counter: Counter<string>,
+  value: number,
+  labels?: Record<string, string>,
+): void {
+  if (labels) {
+    counter.remove(labels);
+    counter.inc(labels, value);
+  } else {
+    counter.reset();
+    counter.inc(value);
+  }
+}
+
+/**
+ * The gateway's Prometheus metrics, on a registry of their own (`registry`) so a host app can
+ * merge them into its own without name clashes. Hot-path numbers are plain counters read at
+ * scrape time; only events that are rare per message (handshakes, fan-outs) touch prom-client
+ * directly. Every name starts with `gateway_`; labels are bounded sets.
+ */
+@Injectable()
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly handshakeRejections: Counter<'reason'>;
+  private readonly connectionsTotal: Counter<string>;
+  private readonly fanoutRecipients: Histogram<'kind'>;
+  private readonly deliveryLatency: Histogram<string>;
+
+  constructor(
+    traffic: TrafficStats,
+    connections: ConnectionRegistry,
+    @Inject(MESSAGE_BUS) bus: MessageBus,
+  ) {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'gateway_connections_open',
+      help: 'WebSocket connections open on this instance',
+      registers,
+      collect() {
+        this.set(connections.size);
+      },
+    });
+    this.connectionsTotal = new Counter({
+      name: 'gateway_connections_total',
+      help: 'WebSocket connections accepted since start',
+      registers,
+    });
+    this.handshakeRejections = new Counter({
+      name: 'gateway_handshake_rejections_total',
+      help: 'Upgrade requests refused, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    new Counter({
+      name: 'gateway_messages_in_total',
+      help: 'Frames received, by event (handler name, or unknown, invalid, text, binary)',
+      labelNames: ['event'],
+      registers,
+      collect() {
+        for (const [event, n] of traffic.messagesIn) settle(this, n, { event });
+      },
+    });
+    new Counter({
+      name: 'gateway_messages_out_total',
+      help: 'Frames sent, by kind (reply, error, text, push)',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        for (const [kind, n] of Object.entries(traffic.messagesOut))
+          settle(this, n, { kind });
+      },
+    });
+    new Counter({
+      name: 'gateway_errors_total',
+      help: 'Error frames sent, by protocol error code',
+      labelNames: ['code'],
+      registers,
+      collect() {
+        for (const [code, n] of traffic.errors) settle(this, n, { code });
+      },
+    });
+    new Counter({
+      name: 'gateway_bytes_in_total',
+      help: 'Payload bytes received in frames',
+      registers,
+      collect() {
+        settle(this, traffic.bytesIn);
+      },
+    });
+    new Counter({
+      name: 'gateway_bytes_out_total',
+      help: 'Payload bytes sent in frames',
+      registers,
+      collect() {
+        settle(this, traffic.bytesOut);
+      },
+    });
+    this.fanoutRecipients = new Histogram({
+      name: 'gateway_fanout_recipients',
+      help: 'Local recipients of one broadcast or room message',
+      labelNames: ['kind'],
+      buckets: [0, 1, 5, 10, 50, 100, 500, 1_000, 5_000, 10_000, 50_000],
+      registers,
+    });
+    this.deliveryLatency = new Histogram({
+      name: 'gateway_delivery_latency_seconds',
+      help: 'From publish on one instance to receipt on this one (cross-instance messages)',
+      buckets: [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+      ],
+      registers,
+    });
+    new Gauge({
+      name: 'gateway_bus_up',
+      help: '1 when the message bus (Redis) can publish, else 0',
+      registers,
+      collect() {
+        this.set(bus.isReady() ? 1 : 0);
+      },
+    });
+    const stats = bus.stats;
+    if (stats) {
+      new Counter({
+        name: 'gateway_bus_published_total',
+        help: 'Messages published to other instances',
+        registers,
+        collect() {
+          settle(this, stats.published);
+        },
+      });
+      new Counter({
+        name: 'gateway_bus_publish_failures_total',
+        help: 'Messages that could not be published (bus down or too slow): their acks said UNAVAILABLE',
+        registers,
+        collect() {
+          settle(this, stats.publishFailures);
+        },
+      });
+      new Counter({
+        name: 'gateway_bus_received_total',
+        help: 'Messages received from other instances',
+        registers,
+        collect() {
+          settle(this, stats.received);
+        },
+      });
+    }
+    bus.onLatency = (ms) => this.deliveryLatency.observe(ms / 1000);
+  }
+
+  connectionAccepted(): void {
+    this.connectionsTotal.inc();
+  }
+
+  handshakeRejected(
+    reason:
+      HandshakeRejectionReason | 'path' | 'draining' | 'origin' | 'capacity',
+  ): void {
+    this.handshakeRejections.inc({ reason });
+  }
+
+  fannedOut(kind: 'broadcast' | 'room', recipients: number): void {
+    this.fanoutRecipients.observe({ kind }, recipients);
+  }
+}

@@ -1,0 +1,106 @@
+import { getJson } from './support/http.js';
+import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
+import { connect, handshakeStatus } from './support/ws-client.js';
+
+/** The value of one sample of the Prometheus text, or undefined when absent. */
+function sample(text: string, name: string, labels = ''): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line === undefined
+    ? undefined
+    : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+describe('GET /metrics moves when things happen (e2e)', () => {
+  let gateway: RunningApp;
+  const scrape = async () =>
+    (await getJson(gateway.httpUrl, '/metrics')).body as string;
+
+  beforeAll(async () => {
+    gateway = await startApp();
+  });
+  afterAll(async () => {
+    await gateway.close();
+  });
+
+  it('serves Prometheus text with the gateway and process metrics', async () => {
+    const res = await fetch(`${gateway.httpUrl}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(
+      /^text\/plain; version=0\.0\.4/,
+    );
+    const text = await res.text();
+    expect(text).toContain('# TYPE gateway_connections_open gauge');
+    expect(text).toContain('# TYPE gateway_messages_in_total counter');
+    expect(text).toContain('process_cpu_seconds_total');
+    expect(sample(text, 'gateway_bus_up')).toBe(1);
+  });
+
+  it('counts connections, messages by event, errors by code, bytes and fan-out', async () => {
+    const before = await scrape();
+    const a = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    const b = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    expect(sample(await scrape(), 'gateway_connections_open')).toBe(2);
+
+    await a.request('echo', 'x', 1);
+    await a.request('echo', 'y', 2);
+    a.send('plain');
+    await a.next();
+    await a.request('nope', null, 3);
+    a.send('{broken');
+    await a.next();
+    await a.request('broadcast', 'all', 4);
+    await b.nextJson();
+    await a.request('join', { room: '' }, 5);
+
+    const after = await scrape();
+    const delta = (name: string, labels = '') =>
+      (sample(after, name, labels) ?? 0) - (sample(before, name, labels) ?? 0);
+    expect(delta('gateway_connections_total')).toBe(2);
+    expect(delta('gateway_messages_in_total', '{event="echo"}')).toBe(2);
+    expect(delta('gateway_messages_in_total', '{event="text"}')).toBe(1);
+    expect(delta('gateway_messages_in_total', '{event="unknown"}')).toBe(1);
+    expect(delta('gateway_messages_in_total', '{event="invalid"}')).toBe(1);
+    expect(delta('gateway_messages_in_total', '{event="broadcast"}')).toBe(1);
+    expect(delta('gateway_messages_in_total', '{event="join"}')).toBe(1);
+    expect(delta('gateway_errors_total', '{code="UNKNOWN_EVENT"}')).toBe(1);
+    expect(delta('gateway_errors_total', '{code="BAD_REQUEST"}')).toBe(2);
+    expect(delta('gateway_messages_out_total', '{kind="reply"}')).toBe(3);
+    expect(delta('gateway_messages_out_total', '{kind="push"}')).toBe(1);
+    expect(delta('gateway_messages_out_total', '{kind="text"}')).toBe(1);
+    expect(delta('gateway_bytes_in_total')).toBeGreaterThan(100);
+    expect(delta('gateway_bytes_out_total')).toBeGreaterThan(100);
+    expect(delta('gateway_fanout_recipients_count', '{kind="broadcast"}')).toBe(
+      1,
+    );
+    expect(delta('gateway_fanout_recipients_sum', '{kind="broadcast"}')).toBe(
+      1,
+    );
+
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('counts refused handshakes by reason', async () => {
+    const before = await scrape();
+    await handshakeStatus(gateway.wsUrl);
+    await handshakeStatus(gateway.wsUrl, { token: 'wrong' });
+    await handshakeStatus(gateway.wsUrl, { token: 'wrong' });
+    await handshakeStatus(`ws://127.0.0.1:${gateway.port}/other`, {
+      token: TEST_TOKEN,
+    });
+    const after = await scrape();
+    const delta = (reason: string) =>
+      (sample(
+        after,
+        'gateway_handshake_rejections_total',
+        `{reason="${reason}"}`,
+      ) ?? 0) -
+      (sample(
+        before,
+        'gateway_handshake_rejections_total',
+        `{reason="${reason}"}`,
+      ) ?? 0);
+    expect(delta('missing_token')).toBe(1);
+    expect(delta('invalid_token')).toBe(2);
+    expect(delta('path')).toBe(1);
+  });
+});
