@@ -7,6 +7,7 @@ export {
   GatewayOptionsError,
   resolveGatewayOptions,
   type GatewayAuthOptions,
+  type GatewayRedisOptions,
   type GatewayOptions,
   type ResolvedGatewayOptions,
 } from './gateway/gateway.options.js';
@@ -34,6 +35,7 @@ export {
   MESSAGE_BUS,
   type BusListener,
   type BusMessage,
+  type BusStats,
   type MessageBus,
 } from './gateway/broadcast/message-bus.js';
 export {
@@ -49,3 +51,19 @@ export {
 export { GatewayExceptionFilter } from './gateway/protocol/gateway-exception.filter.js';
 export { GatewayValidationPipe } from './gateway/protocol/gateway-validation.pipe.js';
 export type { Envelope, RequestId } from './gateway/protocol/envelope.js';
+export {
+  RoomsService,
+  type PublishReceipt,
+  type RoomMessage,
+} from './gateway/rooms/rooms.service.js';
+export { ROOM_NAME_PATTERN } from './gateway/rooms/room-name.js';
+export {
+  RedisMessageBus,
+  type RedisBusOptions,
+} from './gateway/broadcast/redis-message-bus.js';
+export {
+  GatewayEvents,
+  type CloseInfo,
+  type GatewayEventMap,
+} from './gateway/lifecycle/gateway-events.js';
+export { GatewayMetrics } from './gateway/telemetry/gateway-metrics.js';

@@ -8,12 +8,15 @@ import {
 } from './frames.js';
 import { RequestContext } from './request-context.js';
 
-/** Our own ClientConnection reduced to what RequestContext uses: `send`, recorded. */
+/** Our own ClientConnection reduced to what RequestContext uses: `send` and `sendError`, recorded. */
 class RecordingConnection {
   readonly frames: string[] = [];
   send(frame: string): boolean {
     this.frames.push(frame);
     return true;
+  }
+  sendError(payload: ErrorPayload, id: string | number | undefined): boolean {
+    return this.send(errorFrame(payload, id));
   }
 }
 
