@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AppConfigModule } from './config/app-config.module.js';
 import { gatewayConfig, type GatewayConfig } from './config/gateway.config.js';
 import { GatewayModule } from './gateway/gateway.module.js';
+import type { GatewayOptions } from './gateway/gateway.options.js';
 import { HealthModule } from './health/health.module.js';
 import { LoggingModule } from './logging/logging.module.js';
 
@@ -15,10 +16,19 @@ import { LoggingModule } from './logging/logging.module.js';
     LoggingModule,
     GatewayModule.forRootAsync({
       inject: [gatewayConfig.KEY],
-      useFactory: (config: GatewayConfig) => ({
+      useFactory: (config: GatewayConfig): GatewayOptions => ({
         path: config.path,
-        auth: { tokens: config.auth.tokens, disabled: config.auth.disabled },
+        auth: {
+          tokens: config.auth.tokens,
+          disabled: config.auth.disabled,
+          jwt: config.auth.jwt,
+        },
+        allowedOrigins: config.allowedOrigins,
+        maxConnections: config.maxConnections,
         maxPayloadBytes: config.maxPayloadBytes,
+        rateLimit: config.rateLimit,
+        maxBufferedBytes: config.maxBufferedBytes,
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
         shutdownDrainMs: config.shutdownDrainMs,
         redis: config.redis,
         maxRoomsPerConnection: config.maxRoomsPerConnection,

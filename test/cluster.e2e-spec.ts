@@ -27,7 +27,11 @@ describe('two instances sharing one Redis (e2e)', () => {
     redis.pubsub('CHANNELS', `${channelPrefix}*`) as Promise<string[]>;
 
   beforeAll(async () => {
-    const gateway = { redis: { url: SHARED_REDIS_URL, channelPrefix } };
+    const gateway = {
+      redis: { url: SHARED_REDIS_URL, channelPrefix },
+      // The ordering test sends 1,000 messages at once: far over the default rate limit.
+      rateLimit: { perSecond: 10_000, burst: 10_000 },
+    };
     [one, two] = await Promise.all([
       startApp({ gateway }),
       startApp({ gateway }),
@@ -136,7 +140,9 @@ describe('two instances sharing one Redis (e2e)', () => {
       });
     }
     const metrics = await (await fetch(`${two.httpUrl}/metrics`)).text();
-    const latencies = /^gateway_delivery_latency_seconds_count (\d+)$/m.exec(metrics);
+    const latencies = /^gateway_delivery_latency_seconds_count (\d+)$/m.exec(
+      metrics,
+    );
     expect(Number(latencies?.[1])).toBeGreaterThanOrEqual(count);
   });
 

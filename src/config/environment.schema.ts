@@ -77,6 +77,78 @@ export class EnvironmentVariables {
   AUTH_DISABLED?: boolean;
 
   @IsOptional()
+  @IsString()
+  @IsNotEmpty({ message: 'must not be empty' })
+  AUTH_JWT_SECRET?: string;
+
+  @IsOptional()
+  @Matches(/-----BEGIN (RSA |EC )?PUBLIC KEY-----/, {
+    message:
+      'must be a PEM public key (-----BEGIN PUBLIC KEY-----...; \\n for newlines)',
+  })
+  AUTH_JWT_PUBLIC_KEY?: string;
+
+  @IsOptional()
+  @Matches(/^https?:\/\/\S+$/, {
+    message: 'must be an http:// or https:// URL',
+  })
+  AUTH_JWKS_URL?: string;
+
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty({ message: 'must not be empty' })
+  AUTH_JWT_ISSUER?: string;
+
+  @IsOptional()
+  @Matches(/^[^\s,]+(,[^\s,]+)*$/, {
+    message: 'must be a comma-separated list of audiences without spaces',
+  })
+  AUTH_JWT_AUDIENCE?: string;
+
+  @IsOptional()
+  @Matches(/^(\*|[^\s,]+(,[^\s,]+)*)$/, {
+    message:
+      'must be * or a comma-separated list of origins (https://app.example.com)',
+  })
+  ALLOWED_ORIGINS?: string;
+
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be at least 1' })
+  MAX_CONNECTIONS?: number;
+
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be at least 1' })
+  RATE_LIMIT_PER_SEC?: number;
+
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be at least 1' })
+  RATE_LIMIT_BURST?: number;
+
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer number of bytes' })
+  @Min(1024, { message: 'must be at least 1024 bytes' })
+  MAX_BUFFERED_BYTES?: number;
+
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer number of milliseconds' })
+  @Min(0, { message: 'must not be negative (0 turns heartbeats off)' })
+  WS_HEARTBEAT_MS?: number;
+
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer number of milliseconds' })
+  @Min(1000, { message: 'must be at least 1000' })
+  HANDSHAKE_TIMEOUT_MS?: number;
+
+  @IsOptional()
   @Transform(toInteger)
   @IsInt({ message: 'must be an integer number of bytes' })
   @Min(1, { message: 'must be at least 1 byte' })

@@ -1,5 +1,6 @@
 import { ConfigValidationError } from './validate-environment.js';
 import { gatewayConfig } from './gateway.config.js';
+import { resolveGatewayOptions } from '../gateway/gateway.options.js';
 
 const KEYS = [
   'AUTH_TOKENS',
@@ -9,6 +10,9 @@ const KEYS = [
   'SHUTDOWN_DRAIN_MS',
   'PORT',
   'LOG_LEVEL',
+  'REDIS_URL',
+  'REDIS_CHANNEL_PREFIX',
+  'MAX_ROOMS_PER_CONNECTION',
 ] as const;
 
 describe('gatewayConfig', () => {
@@ -84,6 +88,49 @@ describe('gatewayConfig', () => {
     expect(config.path).toBeUndefined();
     expect(config.maxPayloadBytes).toBeUndefined();
     expect(config.shutdownDrainMs).toBeUndefined();
+    expect(config.maxRoomsPerConnection).toBeUndefined();
+  });
+
+  it('stays in memory without REDIS_URL', () => {
+    process.env.AUTH_TOKENS = 't';
+    expect(gatewayConfig().redis).toBeUndefined();
+    process.env.REDIS_URL = '';
+    expect(gatewayConfig().redis).toBeUndefined();
+  });
+
+  it('maps REDIS_URL to redis.url, leaving the prefix to the library default', () => {
+    process.env.AUTH_TOKENS = 't';
+    process.env.REDIS_URL = 'redis://cache:6379/1';
+    const config = gatewayConfig();
+    expect(config.redis?.url).toBe('redis://cache:6379/1');
+    expect(config.redis?.channelPrefix).toBeUndefined();
+    expect(resolveGatewayOptions(config).redis).toEqual({
+      url: 'redis://cache:6379/1',
+      channelPrefix: 'gateway:',
+    });
+  });
+
+  it('passes REDIS_CHANNEL_PREFIX on with REDIS_URL', () => {
+    process.env.AUTH_TOKENS = 't';
+    process.env.REDIS_URL = 'rediss://cache';
+    process.env.REDIS_CHANNEL_PREFIX = 'chat:';
+    expect(gatewayConfig().redis).toEqual({
+      url: 'rediss://cache',
+      channelPrefix: 'chat:',
+    });
+  });
+
+  it('passes MAX_ROOMS_PER_CONNECTION on as a number', () => {
+    process.env.AUTH_TOKENS = 't';
+    process.env.MAX_ROOMS_PER_CONNECTION = '12';
+    const config = gatewayConfig();
+    expect(config.maxRoomsPerConnection).toBe(12);
+    expect(resolveGatewayOptions(config).maxRoomsPerConnection).toBe(12);
+  });
+
+  it('refuses an http:// REDIS_URL', () => {
+    process.env.REDIS_URL = 'http://cache:6379';
+    expect(() => gatewayConfig()).toThrow(ConfigValidationError);
   });
 
   it('passes on the configured path and limits as numbers', () => {

@@ -10,19 +10,40 @@ export const gatewayConfig = registerAs('gateway', () => {
   const env = validateEnvironment(process.env);
   const tokens = env.AUTH_TOKENS ? env.AUTH_TOKENS.split(',') : [];
   const disabled = env.AUTH_DISABLED === true;
+  const jwt =
+    env.AUTH_JWT_SECRET || env.AUTH_JWT_PUBLIC_KEY || env.AUTH_JWKS_URL
+      ? {
+          secret: env.AUTH_JWT_SECRET,
+          // Environment files cannot hold newlines easily: "\n" stands for one.
+          publicKey: env.AUTH_JWT_PUBLIC_KEY?.replace(/\\n/g, '\n'),
+          jwksUrl: env.AUTH_JWKS_URL,
+          issuer: env.AUTH_JWT_ISSUER,
+          audience: env.AUTH_JWT_AUDIENCE?.split(','),
+        }
+      : undefined;
   // Auth is never silently off: with nothing configured, this run gets a random token that
   // the service announces once at boot.
   const generatedToken =
-    tokens.length === 0 && !disabled
+    tokens.length === 0 && !jwt && !disabled
       ? randomBytes(24).toString('base64url')
       : undefined;
+  const origins = env.ALLOWED_ORIGINS?.split(',');
   return {
     path: env.WS_PATH,
     auth: {
       tokens: generatedToken ? [generatedToken] : tokens,
       disabled,
       generatedToken,
+      jwt,
     },
+    allowedOrigins: origins?.includes('*') ? undefined : origins,
+    maxConnections: env.MAX_CONNECTIONS,
+    rateLimit:
+      env.RATE_LIMIT_PER_SEC || env.RATE_LIMIT_BURST
+        ? { perSecond: env.RATE_LIMIT_PER_SEC, burst: env.RATE_LIMIT_BURST }
+        : undefined,
+    maxBufferedBytes: env.MAX_BUFFERED_BYTES,
+    heartbeatIntervalMs: env.WS_HEARTBEAT_MS,
     maxPayloadBytes: env.WS_MAX_PAYLOAD,
     shutdownDrainMs: env.SHUTDOWN_DRAIN_MS,
     redis: env.REDIS_URL

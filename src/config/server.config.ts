@@ -9,6 +9,11 @@ export const serverConfig = registerAs('server', () => {
     port: env.PORT ?? 8765,
     /** `HOST`, default every interface. */
     host: env.HOST ?? '0.0.0.0',
+    /**
+     * `HANDSHAKE_TIMEOUT_MS`, default 10 s: how long a client may take to send the request
+     * headers (slowloris), and the whole request; then 408 and the connection is closed.
+     */
+    handshakeTimeoutMs: env.HANDSHAKE_TIMEOUT_MS ?? 10_000,
   };
 });
 

@@ -32,6 +32,9 @@ describe('validateEnvironment', () => {
       AUTH_DISABLED: 'true',
       WS_MAX_PAYLOAD: '65536',
       SHUTDOWN_DRAIN_MS: '0',
+      REDIS_URL: 'redis://cache:6379/0',
+      REDIS_CHANNEL_PREFIX: 'chat:',
+      MAX_ROOMS_PER_CONNECTION: '25',
       LOG_LEVEL: 'debug',
       LOG_FORMAT: 'pretty',
     });
@@ -43,6 +46,9 @@ describe('validateEnvironment', () => {
       AUTH_DISABLED: true,
       WS_MAX_PAYLOAD: 65536,
       SHUTDOWN_DRAIN_MS: 0,
+      REDIS_URL: 'redis://cache:6379/0',
+      REDIS_CHANNEL_PREFIX: 'chat:',
+      MAX_ROOMS_PER_CONNECTION: 25,
       LOG_LEVEL: 'debug',
       LOG_FORMAT: 'pretty',
     });
@@ -89,6 +95,9 @@ describe('validateEnvironment', () => {
       AUTH_DISABLED: '',
       WS_MAX_PAYLOAD: '',
       SHUTDOWN_DRAIN_MS: '',
+      REDIS_URL: '',
+      REDIS_CHANNEL_PREFIX: '',
+      MAX_ROOMS_PER_CONNECTION: '',
       LOG_LEVEL: '',
       LOG_FORMAT: '',
     });
@@ -98,6 +107,31 @@ describe('validateEnvironment', () => {
   it('accepts the port bounds 0 and 65535', () => {
     expect(validateEnvironment({ PORT: '0' }).PORT).toBe(0);
     expect(validateEnvironment({ PORT: '65535' }).PORT).toBe(65535);
+  });
+
+  it.each([
+    'redis://localhost:6379',
+    'redis://127.0.0.1',
+    'redis://:s3cret@cache.internal:6380/2',
+    'redis://user:pw@cache/0',
+    'rediss://redis.example.com:6380',
+  ])('accepts REDIS_URL=%s as it is', (url) => {
+    expect(validateEnvironment({ REDIS_URL: url }).REDIS_URL).toBe(url);
+  });
+
+  it('accepts MAX_ROOMS_PER_CONNECTION from 1 to 10000', () => {
+    expect(
+      validateEnvironment({ MAX_ROOMS_PER_CONNECTION: '1' })
+        .MAX_ROOMS_PER_CONNECTION,
+    ).toBe(1);
+    expect(
+      validateEnvironment({ MAX_ROOMS_PER_CONNECTION: '10000' })
+        .MAX_ROOMS_PER_CONNECTION,
+    ).toBe(10_000);
+    expect(
+      validateEnvironment({ MAX_ROOMS_PER_CONNECTION: ' 50 ' })
+        .MAX_ROOMS_PER_CONNECTION,
+    ).toBe(50);
   });
 
   it.each([
@@ -119,6 +153,32 @@ describe('validateEnvironment', () => {
     ['WS_MAX_PAYLOAD', '268435457', 'must be at most 268435456 (256 MiB)'],
     ['SHUTDOWN_DRAIN_MS', '-5', 'must not be negative'],
     ['SHUTDOWN_DRAIN_MS', '10s', 'must be an integer number of milliseconds'],
+    [
+      'REDIS_URL',
+      'http://localhost:6379',
+      'must be a redis:// or rediss:// URL',
+    ],
+    ['REDIS_URL', 'https://cache', 'must be a redis:// or rediss:// URL'],
+    ['REDIS_URL', 'localhost:6379', 'must be a redis:// or rediss:// URL'],
+    ['REDIS_URL', 'redis://', 'must be a redis:// or rediss:// URL'],
+    ['REDIS_URL', 'redis://cache host', 'must be a redis:// or rediss:// URL'],
+    ['REDIS_URL', 'REDIS://cache', 'must be a redis:// or rediss:// URL'],
+    ['REDIS_URL', 'redis:/cache', 'must be a redis:// or rediss:// URL'],
+    [
+      'REDIS_CHANNEL_PREFIX',
+      'my app:',
+      'must be at most 64 characters of A-Z a-z 0-9 _ - . : @ /',
+    ],
+    [
+      'REDIS_CHANNEL_PREFIX',
+      'p'.repeat(65),
+      'must be at most 64 characters of A-Z a-z 0-9 _ - . : @ /',
+    ],
+    ['MAX_ROOMS_PER_CONNECTION', '0', 'must be between 1 and 10000'],
+    ['MAX_ROOMS_PER_CONNECTION', '-1', 'must be between 1 and 10000'],
+    ['MAX_ROOMS_PER_CONNECTION', '10001', 'must be between 1 and 10000'],
+    ['MAX_ROOMS_PER_CONNECTION', '2.5', 'must be an integer'],
+    ['MAX_ROOMS_PER_CONNECTION', 'many', 'must be an integer'],
   ])('refuses %s=%j: %s', (key, value, reason) => {
     const err = errorFor({ [key]: value });
     expect(err.problems).toHaveLength(1);

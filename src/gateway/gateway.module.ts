@@ -32,6 +32,7 @@ import { DrainState } from './lifecycle/drain-state.js';
 import { GatewayEvents } from './lifecycle/gateway-events.js';
 import { ConnectionRegistry } from './protocol/connection-registry.js';
 import { GatewayEnhancer } from './protocol/gateway-enhancer.js';
+import { HandshakeGate } from './protocol/handshake-gate.js';
 import { RoomsService } from './rooms/rooms.service.js';
 import { GatewayMetrics } from './telemetry/gateway-metrics.js';
 import { TrafficStats } from './telemetry/traffic-stats.js';
@@ -73,6 +74,7 @@ import { TrafficStats } from './telemetry/traffic-stats.js';
     ConnectionRegistry,
     { provide: LOCAL_DELIVERY, useExisting: ConnectionRegistry },
     HandshakeAuthenticator,
+    HandshakeGate,
     WsAuthGuard,
     GatewayEvents,
     DrainState,

@@ -1,4 +1,5 @@
 import {
+  DEFAULT_REDIS_CHANNEL_PREFIX,
   GATEWAY_DEFAULTS,
   GatewayOptionsError,
   resolveGatewayOptions,
@@ -20,13 +21,52 @@ describe('resolveGatewayOptions', () => {
     const expected = {
       path: '/',
       auth: { tokens: [], disabled: false },
+      maxConnections: 10_000,
       maxPayloadBytes: 1024 * 1024,
+      rateLimit: { perSecond: 100, burst: 200 },
+      maxBufferedBytes: 4 * 1024 * 1024,
+      heartbeatIntervalMs: 30_000,
       shutdownDrainMs: 10_000,
+      maxRoomsPerConnection: 100,
     };
     expect(resolveGatewayOptions()).toEqual(expected);
     expect(resolveGatewayOptions({})).toEqual(expected);
     expect(resolveGatewayOptions({ auth: {} })).toEqual(expected);
     expect(GATEWAY_DEFAULTS).toEqual(expected);
+  });
+
+  it('stays in memory (no redis) unless redis is given', () => {
+    expect(resolveGatewayOptions().redis).toBeUndefined();
+    expect(resolveGatewayOptions({ redis: undefined }).redis).toBeUndefined();
+    expect('redis' in GATEWAY_DEFAULTS).toBe(false);
+  });
+
+  it('gives redis the channel prefix "gateway:" by default', () => {
+    expect(DEFAULT_REDIS_CHANNEL_PREFIX).toBe('gateway:');
+    expect(
+      resolveGatewayOptions({ redis: { url: 'redis://localhost:6379' } }).redis,
+    ).toEqual({ url: 'redis://localhost:6379', channelPrefix: 'gateway:' });
+    expect(
+      resolveGatewayOptions({
+        redis: { url: 'redis://localhost', channelPrefix: undefined },
+      }).redis,
+    ).toEqual({ url: 'redis://localhost', channelPrefix: 'gateway:' });
+  });
+
+  it('keeps an empty channel prefix (one deployment per Redis)', () => {
+    expect(
+      resolveGatewayOptions({ redis: { url: 'redis://r', channelPrefix: '' } })
+        .redis,
+    ).toEqual({ url: 'redis://r', channelPrefix: '' });
+  });
+
+  it.each([
+    'redis://localhost:6379',
+    'redis://:secret@cache.internal:6380/2',
+    'rediss://user:pw@redis.example.com',
+    'redis://127.0.0.1',
+  ])('accepts the redis url %s', (url) => {
+    expect(resolveGatewayOptions({ redis: { url } }).redis?.url).toBe(url);
   });
 
   it('treats explicitly undefined fields as unset', () => {
@@ -35,6 +75,8 @@ describe('resolveGatewayOptions', () => {
         path: undefined,
         maxPayloadBytes: undefined,
         shutdownDrainMs: undefined,
+        maxRoomsPerConnection: undefined,
+        redis: undefined,
         auth: { tokens: undefined, disabled: undefined },
       }),
     ).toEqual(resolveGatewayOptions());
@@ -47,12 +89,20 @@ describe('resolveGatewayOptions', () => {
         auth: { tokens: ['a', 'b'], disabled: true },
         maxPayloadBytes: 4096,
         shutdownDrainMs: 0,
+        maxRoomsPerConnection: 1,
+        redis: { url: 'rediss://cache:6380/1', channelPrefix: 'chat:' },
       }),
     ).toEqual({
       path: '/ws/v1',
       auth: { tokens: ['a', 'b'], disabled: true },
+      maxConnections: 10_000,
       maxPayloadBytes: 4096,
+      rateLimit: { perSecond: 100, burst: 200 },
+      maxBufferedBytes: 4 * 1024 * 1024,
+      heartbeatIntervalMs: 30_000,
       shutdownDrainMs: 0,
+      maxRoomsPerConnection: 1,
+      redis: { url: 'rediss://cache:6380/1', channelPrefix: 'chat:' },
     });
   });
 
@@ -103,6 +153,63 @@ describe('resolveGatewayOptions', () => {
     ['a negative drain time', { shutdownDrainMs: -1 }, /^shutdownDrainMs: /],
     ['a fractional drain time', { shutdownDrainMs: 0.5 }, /^shutdownDrainMs: /],
     ['a string drain time', { shutdownDrainMs: '10' }, /^shutdownDrainMs: /],
+    [
+      'a zero room limit',
+      { maxRoomsPerConnection: 0 },
+      /^maxRoomsPerConnection: /,
+    ],
+    [
+      'a negative room limit',
+      { maxRoomsPerConnection: -3 },
+      /^maxRoomsPerConnection: /,
+    ],
+    [
+      'a fractional room limit',
+      { maxRoomsPerConnection: 2.5 },
+      /^maxRoomsPerConnection: /,
+    ],
+    [
+      'a NaN room limit',
+      { maxRoomsPerConnection: NaN },
+      /^maxRoomsPerConnection: /,
+    ],
+    [
+      'an infinite room limit',
+      { maxRoomsPerConnection: Infinity },
+      /^maxRoomsPerConnection: /,
+    ],
+    [
+      'a string room limit',
+      { maxRoomsPerConnection: '10' },
+      /^maxRoomsPerConnection: /,
+    ],
+    [
+      'an http url for redis',
+      { redis: { url: 'http://localhost:6379' } },
+      /^redis\.url: /,
+    ],
+    [
+      'a redis url without a host',
+      { redis: { url: 'redis://' } },
+      /^redis\.url: /,
+    ],
+    [
+      'a redis url without a scheme',
+      { redis: { url: 'localhost:6379' } },
+      /^redis\.url: /,
+    ],
+    ['an empty redis url', { redis: { url: '' } }, /^redis\.url: /],
+    ['a missing redis url', { redis: {} }, /^redis\.url: /],
+    [
+      'a redis url that is not a string',
+      { redis: { url: 6379 } },
+      /^redis\.url: /,
+    ],
+    [
+      'a channel prefix that is not a string',
+      { redis: { url: 'redis://r', channelPrefix: 5 } },
+      /^redis\.channelPrefix: /,
+    ],
   ])('refuses %s', (_, options, pattern) => {
     const problems = problemsOf(options as unknown as GatewayOptions);
     expect(problems).toHaveLength(1);
@@ -113,6 +220,15 @@ describe('resolveGatewayOptions', () => {
     expect(problemsOf({ path: 'ws' })[0]).toContain('"ws"');
     expect(problemsOf({ maxPayloadBytes: -5 })[0]).toContain('-5');
     expect(problemsOf({ shutdownDrainMs: -7 })[0]).toContain('-7');
+    expect(problemsOf({ maxRoomsPerConnection: -9 })[0]).toContain('-9');
+  });
+
+  it('does not repeat a refused redis url, which may carry a password', () => {
+    const [problem] = problemsOf({
+      redis: { url: 'http://:hunter2@cache:6379' },
+    });
+    expect(problem).toBe('redis.url: must be a redis:// or rediss:// URL');
+    expect(problem).not.toContain('hunter2');
   });
 
   it('lists every invalid field together in one error', () => {
@@ -123,6 +239,8 @@ describe('resolveGatewayOptions', () => {
         auth: { tokens: [''] },
         maxPayloadBytes: 0,
         shutdownDrainMs: -1,
+        maxRoomsPerConnection: 0,
+        redis: { url: 'http://x', channelPrefix: 1 as unknown as string },
       });
     } catch (err) {
       error = err;
@@ -135,6 +253,9 @@ describe('resolveGatewayOptions', () => {
       'auth.tokens',
       'maxPayloadBytes',
       'shutdownDrainMs',
+      'maxRoomsPerConnection',
+      'redis.url',
+      'redis.channelPrefix',
     ]);
     expect(message).toMatch(/^Invalid GatewayModule options:\n/);
     for (const problem of problems) expect(message).toContain(`  - ${problem}`);

@@ -1,12 +1,30 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 
+/** JWT verification with `jose`: one of `secret`, `publicKey` or `jwksUrl`. */
+export interface GatewayJwtOptions {
+  /** HS256 shared secret. */
+  secret?: string;
+  /** PEM public key (SPKI) for RS256 or ES256. */
+  publicKey?: string;
+  /** JWKS endpoint; keys are cached and refetched when an unknown `kid` appears. */
+  jwksUrl?: string;
+  /** Required `iss` claim. */
+  issuer?: string;
+  /** Accepted `aud` values (any one matches). */
+  audience?: readonly string[];
+  /** Allowed clock skew for `exp` and `nbf`, in seconds. Default 5. */
+  clockToleranceSec?: number;
+}
+
 /** Authentication at the handshake. */
 export interface GatewayAuthOptions {
   /**
-   * Static bearer tokens the default verifier accepts. None, with no custom verifier and auth
+   * Static bearer tokens the default verifier accepts. None, no JWT, no custom verifier and auth
    * not disabled: every handshake is refused (auth is never silently off).
    */
   tokens?: readonly string[];
+  /** JWTs accepted besides the static tokens. */
+  jwt?: GatewayJwtOptions;
   /** Accept every handshake without a token. Default `false`; `true` logs a warning at boot. */
   disabled?: boolean;
 }
@@ -19,6 +37,14 @@ export interface GatewayRedisOptions {
   channelPrefix?: string;
 }
 
+/** Messages per connection: a token bucket. */
+export interface GatewayRateLimitOptions {
+  /** Sustained rate. Default 100. */
+  perSecond?: number;
+  /** Bucket size: how many may come at once. Default 200. */
+  burst?: number;
+}
+
 /**
  * Options of {@link GatewayModule}: `GatewayModule.forRoot({...})` or `forRootAsync(...)`.
  * Every field is optional; the defaults are safe on the open internet.
@@ -28,10 +54,29 @@ export interface GatewayOptions {
   path?: string;
   auth?: GatewayAuthOptions;
   /**
+   * `Origin` values allowed to open a WebSocket (`https://app.example.com`); another gets 403.
+   * Default: any, including none (non-browser clients send no `Origin`).
+   */
+  allowedOrigins?: readonly string[];
+  /** Open connections per instance; past it the handshake gets 503. Default 10,000. */
+  maxConnections?: number;
+  /**
    * Largest message accepted, in bytes; a larger frame closes the connection with 1009.
    * Default 1 MiB (python-websockets' `max_size`; `ws`'s own 100 MiB invites memory exhaustion).
    */
   maxPayloadBytes?: number;
+  /**
+   * Messages per connection. Over the limit a message is answered `RATE_LIMITED`; a client that
+   * keeps flooding (more refused messages in one second than `burst`) is closed with 1008.
+   */
+  rateLimit?: GatewayRateLimitOptions;
+  /**
+   * Bytes waiting in one connection's send buffer before the client counts as too slow to read
+   * and is closed with 1013. Default 4 MiB.
+   */
+  maxBufferedBytes?: number;
+  /** Ping interval; a peer silent for a whole interval is terminated. Default 30 s; 0: off. */
+  heartbeatIntervalMs?: number;
   /** How long shutdown waits for clients to close after the 1001 close frame. Default 10 s. */
   shutdownDrainMs?: number;
   /** Set: fan out through Redis. Unset: in memory, one instance (the embedded default). */
@@ -45,9 +90,18 @@ export interface ResolvedGatewayOptions {
   readonly path: string;
   readonly auth: {
     readonly tokens: readonly string[];
+    readonly jwt?: Readonly<GatewayJwtOptions> & {
+      readonly clockToleranceSec: number;
+    };
     readonly disabled: boolean;
   };
+  /** Undefined: any origin. */
+  readonly allowedOrigins?: ReadonlySet<string>;
+  readonly maxConnections: number;
   readonly maxPayloadBytes: number;
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number };
+  readonly maxBufferedBytes: number;
+  readonly heartbeatIntervalMs: number;
   readonly shutdownDrainMs: number;
   readonly redis?: { readonly url: string; readonly channelPrefix: string };
   readonly maxRoomsPerConnection: number;
@@ -59,12 +113,17 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
     tokens: Object.freeze([]) as readonly string[],
     disabled: false,
   }),
+  maxConnections: 10_000,
   maxPayloadBytes: 1024 * 1024,
+  rateLimit: Object.freeze({ perSecond: 100, burst: 200 }),
+  maxBufferedBytes: 4 * 1024 * 1024,
+  heartbeatIntervalMs: 30_000,
   shutdownDrainMs: 10_000,
   maxRoomsPerConnection: 100,
 });
 
 export const DEFAULT_REDIS_CHANNEL_PREFIX = 'gateway:';
+export const DEFAULT_JWT_CLOCK_TOLERANCE_SEC = 5;
 
 /** Thrown at boot for options that cannot work; the message names every problem. */
 export class GatewayOptionsError extends Error {
@@ -79,58 +138,130 @@ export class GatewayOptionsError extends Error {
 const isPositiveInt = (n: unknown): n is number =>
   typeof n === 'number' && Number.isInteger(n) && n > 0;
 
+const isNonNegativeInt = (n: unknown): n is number =>
+  typeof n === 'number' && Number.isInteger(n) && n >= 0;
+
+/** Collects the problems of one options object, field by field. */
+class Checker {
+  readonly problems: string[] = [];
+
+  positive(name: string, value: unknown): void {
+    if (!isPositiveInt(value)) {
+      this.problems.push(
+        `${name}: must be a positive integer (got ${String(value)})`,
+      );
+    }
+  }
+
+  nonNegative(name: string, value: unknown): void {
+    if (!isNonNegativeInt(value)) {
+      this.problems.push(
+        `${name}: must be a non-negative integer (got ${String(value)})`,
+      );
+    }
+  }
+
+  check(condition: boolean, problem: string): void {
+    if (!condition) this.problems.push(problem);
+  }
+}
+
+function resolveJwt(
+  jwt: GatewayJwtOptions | undefined,
+  checker: Checker,
+): ResolvedGatewayOptions['auth']['jwt'] {
+  if (!jwt) return undefined;
+  const keys = [jwt.secret, jwt.publicKey, jwt.jwksUrl].filter(Boolean).length;
+  checker.check(
+    keys === 1,
+    'auth.jwt: give exactly one of secret, publicKey, jwksUrl',
+  );
+  const clockToleranceSec =
+    jwt.clockToleranceSec ?? DEFAULT_JWT_CLOCK_TOLERANCE_SEC;
+  checker.nonNegative('auth.jwt.clockToleranceSec', clockToleranceSec);
+  if (jwt.jwksUrl !== undefined) {
+    checker.check(
+      /^https?:\/\/\S+$/.test(jwt.jwksUrl),
+      'auth.jwt.jwksUrl: must be an http(s) URL',
+    );
+  }
+  return { ...jwt, clockToleranceSec };
+}
+
 /** Applies the defaults and checks the result; throws {@link GatewayOptionsError}. */
 export function resolveGatewayOptions(
   options: GatewayOptions = {},
 ): ResolvedGatewayOptions {
-  const problems: string[] = [];
-  const path = options.path ?? GATEWAY_DEFAULTS.path;
-  if (typeof path !== 'string' || !path.startsWith('/')) {
-    problems.push(`path: must start with "/" (got ${JSON.stringify(path)})`);
-  }
-  const tokens = options.auth?.tokens ?? GATEWAY_DEFAULTS.auth.tokens;
-  if (
-    !Array.isArray(tokens) ||
-    tokens.some((t) => typeof t !== 'string' || t.length === 0)
-  ) {
-    problems.push('auth.tokens: must be a list of non-empty strings');
-  }
-  const maxPayloadBytes =
-    options.maxPayloadBytes ?? GATEWAY_DEFAULTS.maxPayloadBytes;
-  if (!isPositiveInt(maxPayloadBytes)) {
-    problems.push(
-      `maxPayloadBytes: must be a positive integer (got ${String(maxPayloadBytes)})`,
+  const d = GATEWAY_DEFAULTS;
+  const checker = new Checker();
+  const path = options.path ?? d.path;
+  checker.check(
+    typeof path === 'string' && path.startsWith('/'),
+    `path: must start with "/" (got ${JSON.stringify(path)})`,
+  );
+  const tokens = options.auth?.tokens ?? d.auth.tokens;
+  checker.check(
+    Array.isArray(tokens) &&
+      tokens.every((t) => typeof t === 'string' && t.length > 0),
+    'auth.tokens: must be a list of non-empty strings',
+  );
+  const jwt = resolveJwt(options.auth?.jwt, checker);
+  const origins = options.allowedOrigins;
+  if (origins !== undefined) {
+    checker.check(
+      Array.isArray(origins) &&
+        origins.every((o) => typeof o === 'string' && o.length > 0),
+      'allowedOrigins: must be a list of origins such as https://app.example.com',
     );
   }
-  const shutdownDrainMs =
-    options.shutdownDrainMs ?? GATEWAY_DEFAULTS.shutdownDrainMs;
-  if (!Number.isInteger(shutdownDrainMs) || shutdownDrainMs < 0) {
-    problems.push(
-      `shutdownDrainMs: must be a non-negative integer (got ${shutdownDrainMs})`,
-    );
-  }
+  const maxConnections = options.maxConnections ?? d.maxConnections;
+  checker.positive('maxConnections', maxConnections);
+  const maxPayloadBytes = options.maxPayloadBytes ?? d.maxPayloadBytes;
+  checker.positive('maxPayloadBytes', maxPayloadBytes);
+  const rateLimit = {
+    perSecond: options.rateLimit?.perSecond ?? d.rateLimit.perSecond,
+    burst: options.rateLimit?.burst ?? d.rateLimit.burst,
+  };
+  checker.positive('rateLimit.perSecond', rateLimit.perSecond);
+  checker.positive('rateLimit.burst', rateLimit.burst);
+  const maxBufferedBytes = options.maxBufferedBytes ?? d.maxBufferedBytes;
+  checker.positive('maxBufferedBytes', maxBufferedBytes);
+  const heartbeatIntervalMs =
+    options.heartbeatIntervalMs ?? d.heartbeatIntervalMs;
+  checker.nonNegative('heartbeatIntervalMs', heartbeatIntervalMs);
+  const shutdownDrainMs = options.shutdownDrainMs ?? d.shutdownDrainMs;
+  checker.nonNegative('shutdownDrainMs', shutdownDrainMs);
   const maxRoomsPerConnection =
-    options.maxRoomsPerConnection ?? GATEWAY_DEFAULTS.maxRoomsPerConnection;
-  if (!isPositiveInt(maxRoomsPerConnection)) {
-    problems.push(
-      `maxRoomsPerConnection: must be a positive integer (got ${String(maxRoomsPerConnection)})`,
-    );
-  }
+    options.maxRoomsPerConnection ?? d.maxRoomsPerConnection;
+  checker.positive('maxRoomsPerConnection', maxRoomsPerConnection);
   let redis: ResolvedGatewayOptions['redis'];
   if (options.redis) {
     const { url, channelPrefix = DEFAULT_REDIS_CHANNEL_PREFIX } = options.redis;
-    if (typeof url !== 'string' || !/^rediss?:\/\/./.test(url)) {
-      problems.push('redis.url: must be a redis:// or rediss:// URL');
-    }
-    if (typeof channelPrefix !== 'string')
-      problems.push('redis.channelPrefix: must be a string');
+    checker.check(
+      typeof url === 'string' && /^rediss?:\/\/./.test(url),
+      'redis.url: must be a redis:// or rediss:// URL',
+    );
+    checker.check(
+      typeof channelPrefix === 'string',
+      'redis.channelPrefix: must be a string',
+    );
     redis = { url, channelPrefix };
   }
-  if (problems.length > 0) throw new GatewayOptionsError(problems);
+  if (checker.problems.length > 0)
+    throw new GatewayOptionsError(checker.problems);
   return {
     path,
-    auth: { tokens: [...tokens], disabled: options.auth?.disabled === true },
+    auth: {
+      tokens: [...tokens],
+      jwt,
+      disabled: options.auth?.disabled === true,
+    },
+    allowedOrigins: origins ? new Set(origins) : undefined,
+    maxConnections,
     maxPayloadBytes,
+    rateLimit,
+    maxBufferedBytes,
+    heartbeatIntervalMs,
     shutdownDrainMs,
     redis,
     maxRoomsPerConnection,

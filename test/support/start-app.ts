@@ -17,7 +17,9 @@ export const TEST_TOKEN = 'test-token-0123456789';
 
 export interface StartOptions {
   /** Overrides of the gateway's environment-derived settings. */
-  gateway?: Partial<GatewayConfig>;
+  gateway?: Partial<Omit<GatewayConfig, 'auth'>> & {
+    auth?: Partial<GatewayConfig['auth']>;
+  };
   /** Log level; silent unless TEST_LOG_LEVEL asks for lines. */
   logLevel?: LoggingConfig['level'];
   /** Extra providers (a test's own gateways) added next to AppModule, as a host app would. */
@@ -47,11 +49,17 @@ export async function startApp(
     shutdownDrainMs: 2_000,
     redis: undefined,
     maxRoomsPerConnection: undefined,
+    allowedOrigins: undefined,
+    maxConnections: undefined,
+    rateLimit: undefined,
+    maxBufferedBytes: undefined,
+    heartbeatIntervalMs: undefined,
     ...options.gateway,
     auth: {
       tokens: [TEST_TOKEN],
       disabled: false,
       generatedToken: undefined,
+      jwt: undefined,
       ...options.gateway?.auth,
     },
   };

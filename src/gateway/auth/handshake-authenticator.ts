@@ -17,11 +17,13 @@ export type HandshakeRejectionReason =
   | 'missing_token'
   | 'malformed_authorization'
   | 'invalid_token'
-  | 'verifier_error';
+  | 'verifier_error'
+  | 'origin'
+  | 'capacity';
 
 /** A refused handshake: the HTTP status and headers to answer with. No socket is opened. */
 export interface HandshakeRejection {
-  status: 401 | 503;
+  status: 401 | 403 | 503;
   reason: HandshakeRejectionReason;
   headers: Record<string, string>;
 }

@@ -1,6 +1,8 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { ConnectionRegistry } from '../protocol/connection-registry.js';
+import { TrafficStats } from '../telemetry/traffic-stats.js';
+import { resolveGatewayOptions } from '../gateway.options.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { GatewayError } from '../protocol/gateway-error.js';
 import type { Principal } from './principal.js';
@@ -36,7 +38,11 @@ describe('WsAuthGuard', () => {
   let registry: ConnectionRegistry;
 
   beforeEach(() => {
-    registry = new ConnectionRegistry('test-instance');
+    registry = new ConnectionRegistry(
+      'test-instance',
+      new TrafficStats(),
+      resolveGatewayOptions(),
+    );
   });
 
   const register = (principal: Principal) => {

@@ -1,71 +1,14 @@
 import { ErrorCode } from '../protocol/error-codes.js';
 import { GatewayError } from '../protocol/gateway-error.js';
-import { BROADCAST_CHANNEL, BroadcastService } from './broadcast.service.js';
+import {
+  BROADCAST_CHANNEL,
+  BroadcastService,
+  instanceChannel,
+} from './broadcast.service.js';
 import { InMemoryHub, InMemoryMessageBus } from './in-memory-message-bus.js';
-import type { LocalDelivery } from './local-delivery.js';
-import type { BusListener, BusMessage, MessageBus } from './message-bus.js';
-import type { ConnectionInfo } from '../protocol/connection.js';
-
-/** The connections of one instance, as ids; records every frame each one was sent. */
-class RecordingDelivery implements LocalDelivery {
-  readonly sent = new Map<string, string[]>();
-  readonly calls: { frame: string; exceptId?: string }[] = [];
-
-  constructor(ids: string[]) {
-    for (const id of ids) this.sent.set(id, []);
-  }
-
-  sendToAll(frame: string, exceptId?: string): number {
-    this.calls.push({ frame, exceptId });
-    let n = 0;
-    for (const [id, frames] of this.sent) {
-      if (id === exceptId) continue;
-      frames.push(frame);
-      n++;
-    }
-    return n;
-  }
-
-  info(connectionId: string): ConnectionInfo | undefined {
-    return this.sent.has(connectionId)
-      ? { id: connectionId, principal: { subject: 'test', scopes: [] }, remoteAddress: '127.0.0.1', openedAt: 0 }
-      : undefined;
-  }
-
-  sendToEach(connectionIds: Iterable<string>, frame: string, exceptId?: string): number {
-    let n = 0;
-    for (const id of connectionIds) if (id !== exceptId && this.sendTo(id, frame)) n++;
-    return n;
-  }
-
-  sendTo(connectionId: string, frame: string): boolean {
-    const frames = this.sent.get(connectionId);
-    frames?.push(frame);
-    return frames !== undefined;
-  }
-
-  framesOf(id: string): unknown[] {
-    return (this.sent.get(id) ?? []).map((f) => JSON.parse(f) as unknown);
-  }
-}
-
-/** A bus that accepts subscriptions but cannot publish: Redis gone away. */
-class DownBus implements MessageBus {
-  readonly published: BusMessage[] = [];
-  publish(_channel: string, message: BusMessage): Promise<number> {
-    this.published.push(message);
-    return Promise.reject(new Error('connection is closed'));
-  }
-  subscribe(_channel: string, _listener: BusListener): Promise<void> {
-    return Promise.resolve();
-  }
-  unsubscribe(): Promise<void> {
-    return Promise.resolve();
-  }
-  isReady(): boolean {
-    return false;
-  }
-}
+import type { BusMessage } from './message-bus.js';
+import { RecordingDelivery } from '../testing/recording-delivery.js';
+import { UnavailableBus } from '../testing/unavailable-bus.js';
 
 /** One gateway instance: its local connections, its bus on the shared hub, its service. */
 async function instance(hub: InMemoryHub, instanceId: string, ids: string[]) {
@@ -176,16 +119,18 @@ describe('BroadcastService', () => {
     ]);
   });
 
-  it('ignores a message of its own origin coming back from the bus', async () => {
+  it('gets its own broadcast from the bus no second time (the bus leaves the origin out)', async () => {
     const hub = new InMemoryHub();
-    const { local } = await instance(hub, 'i1', ['i1-1', 'i1-2']);
-    const elsewhere = new InMemoryMessageBus(hub);
-    await elsewhere.publish(BROADCAST_CHANNEL, {
-      origin: 'i1',
+    const one = await instance(hub, 'i1', ['i1-1', 'i1-2']);
+    await instance(hub, 'i2', ['i2-1']);
+    const receipt = await one.service.broadcast({
+      from: 'i1-1',
+      data: 'once',
       exceptId: 'i1-1',
-      frame: 'echoed back',
     });
-    expect(local.calls).toEqual([]);
+    expect(receipt.instances).toBe(2);
+    expect(one.local.calls).toHaveLength(1);
+    expect(one.local.sent.get('i1-2')).toHaveLength(1);
   });
 
   it('delivers a message of another origin to every local client but exceptId', async () => {
@@ -203,7 +148,7 @@ describe('BroadcastService', () => {
     expect(local.sent.get('i1-2')).toEqual([]);
   });
 
-  it('does not deliver before onModuleInit, nor after onModuleDestroy', async () => {
+  it('does not deliver before onModuleInit, nor after onApplicationShutdown', async () => {
     const hub = new InMemoryHub();
     const local = new RecordingDelivery(['i2-1']);
     const service = new BroadcastService(
@@ -226,7 +171,7 @@ describe('BroadcastService', () => {
       data: 'during',
       exceptId: 'i1-1',
     });
-    await service.onModuleDestroy();
+    await service.onApplicationShutdown();
     await sender.service.broadcast({
       from: 'i1-1',
       data: 'after',
@@ -246,7 +191,7 @@ describe('BroadcastService', () => {
       (await one.service.broadcast({ from: 'a', data: 1, exceptId: 'a' }))
         .instances,
     ).toBe(2);
-    await two.service.onModuleDestroy();
+    await two.service.onApplicationShutdown();
     expect(
       (await one.service.broadcast({ from: 'a', data: 2, exceptId: 'a' }))
         .instances,
@@ -255,7 +200,7 @@ describe('BroadcastService', () => {
 
   it('answers UNAVAILABLE when the bus rejects, after the local clients got the push', async () => {
     const local = new RecordingDelivery(['i1-1', 'i1-2', 'i1-3']);
-    const bus = new DownBus();
+    const bus = new UnavailableBus();
     const service = new BroadcastService(local, bus, 'i1');
     await service.onModuleInit();
 
@@ -269,11 +214,208 @@ describe('BroadcastService', () => {
     expect(error).toBeInstanceOf(GatewayError);
     expect((error as GatewayError).code).toBe(ErrorCode.UNAVAILABLE);
     expect((error as GatewayError).message).toContain('2 local client(s)');
-    expect((error as GatewayError).message).toContain('connection is closed');
+    expect((error as GatewayError).message).toContain(
+      'the message bus is unavailable',
+    );
+    // The bus's own error (Redis's address, say) stays in the logs.
+    expect((error as GatewayError).message).not.toContain(
+      'connection is closed',
+    );
     expect(local.framesOf('i1-2')).toEqual([
       { event: 'broadcast', data: { from: 'i1-1', data: 'hi' } },
     ]);
     expect(local.framesOf('i1-3')).toHaveLength(1);
     expect(bus.published).toHaveLength(1);
+  });
+
+  describe('sendToConnection', () => {
+    it('sends a local connection the frame directly, and nothing goes on the bus', async () => {
+      const hub = new InMemoryHub();
+      const one = await instance(hub, 'i1', ['i1-1', 'i1-2']);
+      const two = await instance(hub, 'i2', ['i2-1']);
+
+      await expect(
+        one.service.sendToConnection('i1-2', 'notice', { text: 'hi' }),
+      ).resolves.toBe(true);
+
+      expect(one.local.sent.get('i1-2')).toEqual([
+        '{"event":"notice","data":{"text":"hi"}}',
+      ]);
+      expect(one.local.sent.get('i1-1')).toEqual([]);
+      expect(two.local.sent.get('i2-1')).toEqual([]);
+      expect(two.local.eachCalls).toEqual([]);
+    });
+
+    it('does not touch the bus for a local connection, even while it is down', async () => {
+      const local = new RecordingDelivery(['i1-1']);
+      const bus = new UnavailableBus();
+      const service = new BroadcastService(local, bus, 'i1');
+      await expect(service.sendToConnection('i1-1', 'x', 1)).resolves.toBe(
+        true,
+      );
+      expect(bus.published).toEqual([]);
+    });
+
+    it('sends an absent payload as data null', async () => {
+      const { local, service } = await instance(new InMemoryHub(), 'i1', [
+        'i1-1',
+      ]);
+      await service.sendToConnection('i1-1', 'ping', undefined);
+      expect(local.sent.get('i1-1')).toEqual(['{"event":"ping","data":null}']);
+    });
+
+    it('reaches a connection of another instance, and only that one', async () => {
+      const hub = new InMemoryHub();
+      const one = await instance(hub, 'i1', ['i1-1']);
+      const two = await instance(hub, 'i2', ['i2-1', 'i2-2']);
+      const three = await instance(hub, 'i3', ['i3-1', 'i3-2']);
+
+      await expect(
+        one.service.sendToConnection('i2-2', 'notice', [1, 'two']),
+      ).resolves.toBe(true);
+
+      expect(two.local.sent.get('i2-2')).toEqual([
+        '{"event":"notice","data":[1,"two"]}',
+      ]);
+      expect(two.local.sent.get('i2-1')).toEqual([]);
+      expect(three.local.sent.get('i3-1')).toEqual([]);
+      expect(three.local.sent.get('i3-2')).toEqual([]);
+      expect(one.local.sent.get('i1-1')).toEqual([]);
+      // Not a broadcast anywhere.
+      expect([
+        ...one.local.calls,
+        ...two.local.calls,
+        ...three.local.calls,
+      ]).toEqual([]);
+    });
+
+    it('publishes on the instance’s own channel, saying whom it is for', async () => {
+      const hub = new InMemoryHub();
+      const { service } = await instance(hub, 'i1', []);
+      const peer = new InMemoryMessageBus(hub);
+      const seen: BusMessage[] = [];
+      await peer.subscribe(instanceChannel('i2'), (m) => {
+        seen.push(m);
+      });
+      const before = Date.now();
+      await service.sendToConnection('i2-9', 'notice', { n: 1 });
+      const after = Date.now();
+
+      expect(instanceChannel('i2')).toBe('instance:i2');
+      expect(seen).toHaveLength(1);
+      const { sentAt, ...rest } = seen[0];
+      expect(rest).toEqual({
+        origin: 'i1',
+        to: 'i2-9',
+        frame: '{"event":"notice","data":{"n":1}}',
+      });
+      expect(sentAt).toBeGreaterThanOrEqual(before);
+      expect(sentAt).toBeLessThanOrEqual(after);
+    });
+
+    it('finds the instance by the last dash, so instance ids may contain dashes', async () => {
+      const hub = new InMemoryHub();
+      const one = await instance(hub, 'eu-west-1', ['eu-west-1-1']);
+      const two = await instance(hub, 'eu-west-2', ['eu-west-2-1']);
+      await expect(
+        two.service.sendToConnection('eu-west-1-1', 'x', 'y'),
+      ).resolves.toBe(true);
+      expect(one.local.framesOf('eu-west-1-1')).toEqual([
+        { event: 'x', data: 'y' },
+      ]);
+    });
+
+    it('resolves false for an instance nobody runs', async () => {
+      const hub = new InMemoryHub();
+      const one = await instance(hub, 'i1', ['i1-1']);
+      const two = await instance(hub, 'i2', ['i2-1']);
+      await expect(
+        one.service.sendToConnection('i9-1', 'notice', 'lost'),
+      ).resolves.toBe(false);
+      expect(two.local.sent.get('i2-1')).toEqual([]);
+      expect(two.local.eachCalls).toEqual([]);
+    });
+
+    it('resolves false once the other instance stopped listening', async () => {
+      const hub = new InMemoryHub();
+      const one = await instance(hub, 'i1', []);
+      const two = await instance(hub, 'i2', ['i2-1']);
+      await two.service.onApplicationShutdown();
+      await expect(one.service.sendToConnection('i2-1', 'x', 1)).resolves.toBe(
+        false,
+      );
+      expect(two.local.sent.get('i2-1')).toEqual([]);
+    });
+
+    it('resolves true when the instance listens, though its connection is gone', async () => {
+      const hub = new InMemoryHub();
+      const one = await instance(hub, 'i1', []);
+      const two = await instance(hub, 'i2', ['i2-1']);
+      await expect(one.service.sendToConnection('i2-7', 'x', 1)).resolves.toBe(
+        true,
+      );
+      expect(two.local.sent.get('i2-1')).toEqual([]);
+    });
+
+    it.each([
+      ['an id without a dash', 'nodash'],
+      ['an id that starts with its only dash', '-5'],
+      ['an empty id', ''],
+      ['a connection of this instance that is gone', 'i1-99'],
+    ])('resolves false without publishing for %s', async (_, id) => {
+      const local = new RecordingDelivery(['i1-1']);
+      // A publish would reject: resolving false proves none was attempted.
+      const bus = new UnavailableBus();
+      const service = new BroadcastService(local, bus, 'i1');
+      await expect(service.sendToConnection(id, 'x', 1)).resolves.toBe(false);
+      expect(bus.published).toEqual([]);
+      expect(local.sent.get('i1-1')).toEqual([]);
+    });
+
+    it('answers UNAVAILABLE when the bus cannot take the message', async () => {
+      const local = new RecordingDelivery(['i1-1']);
+      const bus = new UnavailableBus('Redis at 10.0.0.5:6379 is away');
+      const service = new BroadcastService(local, bus, 'i1');
+
+      const error = await service.sendToConnection('i2-3', 'notice', 'hi').then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+
+      expect(error).toBeInstanceOf(GatewayError);
+      expect((error as GatewayError).code).toBe(ErrorCode.UNAVAILABLE);
+      expect((error as GatewayError).message).toContain('i2');
+      expect((error as GatewayError).message).toContain(
+        'the message bus is unavailable',
+      );
+      expect((error as GatewayError).message).not.toContain('10.0.0.5');
+      expect(bus.published).toHaveLength(1);
+      expect(bus.published[0].channel).toBe('instance:i2');
+    });
+
+    it('ignores a message on its instance channel that names no connection', async () => {
+      const hub = new InMemoryHub();
+      const { local } = await instance(hub, 'i1', ['i1-1', 'i1-2']);
+      const elsewhere = new InMemoryMessageBus(hub);
+      await expect(
+        elsewhere.publish(instanceChannel('i1'), { origin: 'i9', frame: 'f' }),
+      ).resolves.toBe(1);
+      expect(local.sent.get('i1-1')).toEqual([]);
+      expect(local.sent.get('i1-2')).toEqual([]);
+    });
+
+    it('keeps the order of many messages to one remote connection', async () => {
+      const hub = new InMemoryHub();
+      const one = await instance(hub, 'i1', []);
+      const two = await instance(hub, 'i2', ['i2-1']);
+      await Promise.all(
+        Array.from({ length: 200 }, (_, n) =>
+          one.service.sendToConnection('i2-1', 'seq', n),
+        ),
+      );
+      expect(two.local.framesOf('i2-1')).toEqual(
+        Array.from({ length: 200 }, (_, n) => ({ event: 'seq', data: n })),
+      );
+    });
   });
 });

@@ -23,9 +23,6 @@ export function decodeBusMessage(raw: string): BusMessage | undefined {
   const message: BusMessage = { origin, frame: raw.slice(newline + 1) };
   if (exceptId) message.exceptId = exceptId;
   if (to) message.to = to;
-  if (sentAt) {
-    const at = Number(sentAt);
-    if (Number.isFinite(at)) message.sentAt = at;
-  }
+  if (/^\d+(\.\d+)?$/.test(sentAt)) message.sentAt = Number(sentAt);
   return message;
 }

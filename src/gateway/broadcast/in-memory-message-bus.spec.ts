@@ -35,6 +35,16 @@ describe('InMemoryMessageBus', () => {
     expect(atB[0]).toBe(sent);
   });
 
+  it('never hands a bus its own message back, even as the only subscriber', async () => {
+    const hub = new InMemoryHub();
+    const a = new InMemoryMessageBus(hub);
+    const atA = await record(a, 'ch');
+    // Whatever the message says its origin is: the bus knows who published it.
+    await expect(a.publish('ch', message('someone-else'))).resolves.toBe(0);
+    await expect(a.publish('ch', message('a'))).resolves.toBe(0);
+    expect(atA).toEqual([]);
+  });
+
   it('delivers synchronously, before publish resolves, in publish order', async () => {
     const hub = new InMemoryHub();
     const a = new InMemoryMessageBus(hub);

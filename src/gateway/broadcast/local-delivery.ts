@@ -17,6 +17,8 @@ export interface LocalDelivery {
   ): number;
   /** Sends to one local connection; false when it is not here or no longer open. */
   sendTo(connectionId: string, frame: string): boolean;
+  /** Closes one local connection with a close code and reason; false when it is not here. */
+  close(connectionId: string, code: number, reason: string): boolean;
 }
 
 /** Injection token of the {@link LocalDelivery}. */

@@ -27,25 +27,25 @@ type Listener<E extends keyof GatewayEventMap> = (
 @Injectable()
 export class GatewayEvents {
   private readonly logger = new Logger('Gateway');
-  private readonly listeners: {
-    [E in keyof GatewayEventMap]: Array<Listener<E>>;
-  } = {
-    connected: [],
-    disconnected: [],
-    joined: [],
-    left: [],
-  };
+  // Copy-on-write lists: `emit` walks the list as it was when the event began, so a listener
+  // that removes itself, or adds another, never makes a neighbour skip or run early; and each
+  // registration is its own entry, so removing one never removes a twin.
+  private listeners: {
+    [E in keyof GatewayEventMap]: ReadonlyArray<{ listener: Listener<E> }>;
+  } = { connected: [], disconnected: [], joined: [], left: [] };
 
-  /** Registers a listener; returns the function that removes it. */
+  /** Registers a listener; returns the function that removes it (again: no effect). */
   on<E extends keyof GatewayEventMap>(
     event: E,
     listener: Listener<E>,
   ): () => void {
-    const list = this.listeners[event] as Array<Listener<E>>;
-    list.push(listener);
+    const entry = { listener };
+    this.replace(event, [...this.list(event), entry]);
     return () => {
-      const index = list.indexOf(listener);
-      if (index !== -1) list.splice(index, 1);
+      this.replace(
+        event,
+        this.list(event).filter((e) => e !== entry),
+      );
     };
   }
 
@@ -53,12 +53,25 @@ export class GatewayEvents {
     event: E,
     ...args: GatewayEventMap[E]
   ): void {
-    for (const listener of this.listeners[event] as Array<Listener<E>>) {
+    for (const { listener } of this.list(event)) {
       try {
         listener(...args);
       } catch (err) {
         this.logger.error({ err, event }, 'lifecycle listener failed');
       }
     }
+  }
+
+  private list<E extends keyof GatewayEventMap>(
+    event: E,
+  ): ReadonlyArray<{ listener: Listener<E> }> {
+    return this.listeners[event] as ReadonlyArray<{ listener: Listener<E> }>;
+  }
+
+  private replace<E extends keyof GatewayEventMap>(
+    event: E,
+    list: ReadonlyArray<{ listener: Listener<E> }>,
+  ): void {
+    this.listeners = { ...this.listeners, [event]: list };
   }
 }

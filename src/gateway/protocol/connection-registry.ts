@@ -2,11 +2,16 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { LocalDelivery } from '../broadcast/local-delivery.js';
+import {
+  GATEWAY_OPTIONS,
+  type ResolvedGatewayOptions,
+} from '../gateway.options.js';
 import { INSTANCE_ID } from '../instance-id.js';
 import { TrafficStats } from '../telemetry/traffic-stats.js';
 import {
   attachConnection,
   ClientConnection,
+  type ConnectionContext,
   type ConnectionInfo,
 } from './connection.js';
 
@@ -20,10 +25,19 @@ export class ConnectionRegistry implements LocalDelivery {
   private readonly connections = new Map<string, ClientConnection>();
   private sequence = 0;
 
+  private readonly context: ConnectionContext;
+
   constructor(
     @Inject(INSTANCE_ID) private readonly instanceId: string,
-    private readonly traffic: TrafficStats,
-  ) {}
+    traffic: TrafficStats,
+    @Inject(GATEWAY_OPTIONS) options: ResolvedGatewayOptions,
+  ) {
+    this.context = {
+      traffic,
+      maxBufferedBytes: options.maxBufferedBytes,
+      rateLimit: options.rateLimit,
+    };
+  }
 
   /** How many connections are open. */
   get size(): number {
@@ -41,7 +55,7 @@ export class ConnectionRegistry implements LocalDelivery {
       socket,
       principal,
       remoteAddress,
-      this.traffic,
+      this.context,
     );
     this.connections.set(id, connection);
     attachConnection(socket, connection);
@@ -90,6 +104,12 @@ export class ConnectionRegistry implements LocalDelivery {
         sent++;
     }
     return sent;
+  }
+
+  close(connectionId: string, code: number, reason: string): boolean {
+    const connection = this.connections.get(connectionId);
+    connection?.close(code, reason);
+    return connection !== undefined;
   }
 
   sendTo(connectionId: string, frame: string): boolean {

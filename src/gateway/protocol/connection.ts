@@ -1,6 +1,8 @@
 import { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { OutKind, TrafficStats } from '../telemetry/traffic-stats.js';
+import { CloseCode } from './close-codes.js';
+import { RateLimiter } from './rate-limiter.js';
 import type { RequestId } from './envelope.js';
 import { errorFrame, type ErrorPayload } from './frames.js';
 import type { RequestContext } from './request-context.js';
@@ -25,12 +27,29 @@ export type MessageCallback = (
  * The gateway's record of one open socket. Only the protocol layer sees this class; everything
  * above it gets {@link ConnectionInfo}.
  */
+/** What every connection of an instance shares: counters and the limits it enforces. */
+export interface ConnectionContext {
+  readonly traffic: TrafficStats;
+  readonly maxBufferedBytes: number;
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number };
+}
+
+/** How long a slow reader gets to take the 1013 close frame before its socket is destroyed. */
+const SLOW_CLOSE_GRACE_MS = 1_000;
+
+/**
+ * The gateway's record of one open socket. Only the protocol layer sees this class; everything
+ * above it gets {@link ConnectionInfo}.
+ */
 export class ClientConnection implements ConnectionInfo {
   readonly openedAt = Date.now();
   /** Handlers of every gateway on the server, by event name: one lookup per message. */
   readonly handlers = new Map<string, MessageCallback>();
+  readonly rateLimiter: RateLimiter;
   messagesIn = 0;
   messagesOut = 0;
+  /** Heard from since the last heartbeat (a message or a pong). */
+  alive = true;
   /** Why the server is closing the connection, for the close log line. */
   closeCause?: string;
 
@@ -39,28 +58,37 @@ export class ClientConnection implements ConnectionInfo {
     readonly socket: WebSocket,
     readonly principal: Principal,
     readonly remoteAddress: string,
-    private readonly traffic: TrafficStats,
-  ) {}
+    private readonly context: ConnectionContext,
+  ) {
+    const { perSecond, burst } = context.rateLimit;
+    this.rateLimiter = new RateLimiter(perSecond, burst, this.openedAt);
+  }
 
   /**
-   * Sends a serialized frame; false when the socket is no longer open. Fan-out passes the
-   * frame's byte length, computed once for all its recipients.
+   * Sends a serialized frame; false when the socket is no longer open, or when the client has
+   * fallen too far behind (it is then closed with 1013). Fan-out passes the frame's byte length,
+   * computed once for all its recipients.
    */
   send(
     frame: string,
     kind: OutKind,
     bytes = Buffer.byteLength(frame),
   ): boolean {
-    if (this.socket.readyState !== WebSocket.OPEN) return false;
-    this.socket.send(frame);
+    const socket = this.socket;
+    if (socket.readyState !== WebSocket.OPEN) return false;
+    if (socket.bufferedAmount + bytes > this.context.maxBufferedBytes) {
+      this.closeSlow();
+      return false;
+    }
+    socket.send(frame);
     this.messagesOut++;
-    this.traffic.sent(kind, bytes);
+    this.context.traffic.sent(kind, bytes);
     return true;
   }
 
   /** Sends an error frame (counted by code) answering request `id`, if any. */
   sendError(payload: ErrorPayload, id: RequestId | undefined): boolean {
-    this.traffic.error(payload.code);
+    this.context.traffic.error(payload.code);
     return this.send(errorFrame(payload, id), 'error');
   }
 
@@ -73,6 +101,19 @@ export class ClientConnection implements ConnectionInfo {
     ) {
       this.socket.close(code, reason);
     }
+  }
+
+  /**
+   * A client that does not read would otherwise grow the server's memory by everything sent to
+   * it. Nothing more is queued once closing; the close frame itself waits behind the backlog, so
+   * the socket is destroyed if the close does not complete promptly.
+   */
+  private closeSlow(): void {
+    if (this.socket.readyState !== WebSocket.OPEN) return;
+    this.close(CloseCode.TRY_AGAIN_LATER, 'too slow to read');
+    setTimeout(() => {
+      if (this.socket.readyState !== WebSocket.CLOSED) this.socket.terminate();
+    }, SLOW_CLOSE_GRACE_MS).unref();
   }
 }
 

@@ -12,7 +12,6 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { firstValueFrom, isObservable } from 'rxjs';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { HandshakeAuthenticator } from '../auth/handshake-authenticator.js';
 import { DrainState } from '../lifecycle/drain-state.js';
 import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
 import { TrafficStats } from '../telemetry/traffic-stats.js';
@@ -36,9 +35,12 @@ import {
   InvalidEnvelopeError,
   type RequestId,
 } from './envelope.js';
+import { ErrorCode } from './error-codes.js';
 import { mapError } from './error-mapping.js';
-import { errorFrame, plainTextReply } from './frames.js';
+import { plainTextReply } from './frames.js';
 import { GatewayError } from './gateway-error.js';
+import { HandshakeGate } from './handshake-gate.js';
+import { Heartbeat } from './heartbeat.js';
 import { RequestContext } from './request-context.js';
 
 type VerifyDone = (
@@ -90,7 +92,8 @@ export class GatewayAdapter extends AbstractWsAdapter {
   private server?: WebSocketServer;
   private options!: ResolvedGatewayOptions;
   private registry!: ConnectionRegistry;
-  private authenticator!: HandshakeAuthenticator;
+  private gate!: HandshakeGate;
+  private heartbeat?: Heartbeat;
   private events!: GatewayEvents;
   private drain!: DrainState;
   private traffic!: TrafficStats;
@@ -128,9 +131,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
       strict: false,
     });
     this.registry = this.app.get(ConnectionRegistry, { strict: false });
-    this.authenticator = this.app.get(HandshakeAuthenticator, {
-      strict: false,
-    });
+    this.gate = this.app.get(HandshakeGate, { strict: false });
     this.events = this.app.get(GatewayEvents, { strict: false });
     this.drain = this.app.get(DrainState, { strict: false });
     this.traffic = this.app.get(TrafficStats, { strict: false });
@@ -154,6 +155,11 @@ export class GatewayAdapter extends AbstractWsAdapter {
       this.onUpgrade(req, socket, head);
     httpServer.on('upgrade', this.upgradeListener);
     this.server = server;
+    this.heartbeat = new Heartbeat(
+      this.registry,
+      this.options.heartbeatIntervalMs,
+    );
+    this.heartbeat.start();
     return server;
   }
 
@@ -191,6 +197,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
   /** Graceful shutdown: refuse new upgrades, close every client with 1001, wait, then cut off. */
   async close(server: WebSocketServer): Promise<void> {
     this.drain.begin();
+    this.heartbeat?.stop();
     if (this.registry) {
       const result = await drainConnections(
         this.registry.all(),
@@ -236,8 +243,12 @@ export class GatewayAdapter extends AbstractWsAdapter {
   }
 
   private verify(req: IncomingMessage, done: VerifyDone): void {
-    this.authenticator
-      .authenticate({ authorization: req.headers.authorization, url: req.url })
+    this.gate
+      .admit({
+        origin: req.headers.origin,
+        authorization: req.headers.authorization,
+        url: req.url,
+      })
       .then(
         (outcome) => {
           if (outcome.rejection) {
@@ -276,6 +287,9 @@ export class GatewayAdapter extends AbstractWsAdapter {
     socket.on('error', (err) => {
       // ws follows every protocol error (1002, 1007, 1009) with the matching close frame.
       connection.closeCause ??= err.message;
+    });
+    socket.on('pong', () => {
+      connection.alive = true;
     });
     socket.once('close', (code: number, reason: Buffer) =>
       this.onClose(connection, code, reason),
@@ -324,9 +338,15 @@ export class GatewayAdapter extends AbstractWsAdapter {
     isBinary: boolean,
   ): void {
     connection.messagesIn++;
+    connection.alive = true;
     // Text frames arrive as one Buffer (binaryType 'nodebuffer', fragments joined by ws).
     const buffer = data as Buffer;
     try {
+      const verdict = connection.rateLimiter.take(Date.now());
+      if (verdict !== 'allow') {
+        this.refuseOverRate(connection, buffer, isBinary, verdict);
+        return;
+      }
       if (isBinary) {
         this.traffic.received('binary', buffer.length);
         connection.close(
@@ -377,6 +397,41 @@ export class GatewayAdapter extends AbstractWsAdapter {
       );
       connection.sendError(mapError(err).payload, undefined);
     }
+  }
+
+  /**
+   * A message over the connection's rate: answered `RATE_LIMITED` (with the request's id when it
+   * has one, so the client can tell which request was refused), or, for a client that keeps
+   * flooding, the connection is closed with 1008.
+   */
+  private refuseOverRate(
+    connection: ClientConnection,
+    buffer: Buffer,
+    isBinary: boolean,
+    verdict: 'refuse' | 'close',
+  ): void {
+    this.traffic.received('rate_limited', buffer.length);
+    if (verdict === 'close') {
+      connection.close(CloseCode.POLICY_VIOLATION, 'rate limit exceeded');
+      return;
+    }
+    let id: RequestId | undefined;
+    const text = isBinary ? '' : buffer.toString();
+    if (isEnvelopeText(text)) {
+      try {
+        id = parseEnvelope(text).id;
+      } catch (err) {
+        id = err instanceof InvalidEnvelopeError ? err.id : undefined;
+      }
+    }
+    const { perSecond, burst } = this.options.rateLimit;
+    connection.sendError(
+      {
+        code: ErrorCode.RATE_LIMITED,
+        message: `over ${perSecond} messages per second (burst ${burst}); slow down`,
+      },
+      id,
+    );
   }
 
   private async settle(

@@ -63,6 +63,8 @@ export class RoomsService implements OnModuleInit {
   private readonly members = new Map<string, Set<string>>();
   /** connection id -> the rooms it is in */
   private readonly memberships = new Map<string, Set<string>>();
+  /** room -> its bus subscription, while it is being made or held */
+  private readonly subscriptions = new Map<string, Promise<void>>();
 
   constructor(
     @Inject(LOCAL_DELIVERY) private readonly local: LocalDelivery,
@@ -127,10 +129,17 @@ export class RoomsService implements OnModuleInit {
     }
     members.add(connectionId);
     this.events.emit('joined', connection, room);
-    if (first)
-      await this.bus.subscribe(roomChannel(room), (message) =>
-        this.deliver(room, message),
+    if (first) {
+      this.subscriptions.set(
+        room,
+        this.bus.subscribe(roomChannel(room), (message) =>
+          this.deliver(room, message),
+        ),
       );
+    }
+    // Every joiner, not just the first, waits until the instance hears the room's messages
+    // from other instances: the reply to `join` promises exactly that.
+    await this.subscriptions.get(room);
   }
 
   /** Removes a local connection from a room; false when it was not a member. */
@@ -196,6 +205,7 @@ export class RoomsService implements OnModuleInit {
     if (connection) this.events.emit('left', connection, room);
     if (members.size > 0) return;
     this.members.delete(room);
+    this.subscriptions.delete(room);
     this.bus.unsubscribe(roomChannel(room)).catch((err: unknown) => {
       this.logger.warn({ err, room }, 'room unsubscribe failed');
     });
