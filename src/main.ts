@@ -8,15 +8,18 @@ import {
   assertValidEnvironment,
   ConfigValidationError,
 } from './config/validate-environment.js';
+import { HardenedExpressAdapter } from './http/hardened-express.adapter.js';
 import { setupApp } from './setup-app.js';
 
 const logger = new Logger('Bootstrap');
 
 async function bootstrap(): Promise<void> {
   assertValidEnvironment();
+  // The HTTP server's timeouts must be set when it is created, before the app's config exists.
+  const http = new HardenedExpressAdapter(serverConfig());
   // abortOnError: false: a failure reaches the catch below (logged, exit 1), not process.abort().
   const app = setupApp(
-    await NestFactory.create(AppModule, {
+    await NestFactory.create(AppModule, http, {
       bufferLogs: true,
       abortOnError: false,
     }),

@@ -1,4 +1,5 @@
 import type { INestApplication, Provider } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from '../../src/app.module.js';
@@ -10,6 +11,7 @@ import {
   loggingConfig,
   type LoggingConfig,
 } from '../../src/config/logging.config.js';
+import { HardenedExpressAdapter } from '../../src/http/hardened-express.adapter.js';
 import { setupApp } from '../../src/setup-app.js';
 
 /** The token every test app accepts unless a test configures others. */
@@ -22,6 +24,8 @@ export interface StartOptions {
   };
   /** Log level; silent unless TEST_LOG_LEVEL asks for lines. */
   logLevel?: LoggingConfig['level'];
+  /** Time the HTTP server gives a client to send its request (slowloris); default 10 s. */
+  handshakeTimeoutMs?: number;
   /** Extra providers (a test's own gateways) added next to AppModule, as a host app would. */
   providers?: Provider[];
 }
@@ -79,7 +83,14 @@ export async function startApp(
     .overrideProvider(loggingConfig.KEY)
     .useValue(logging)
     .compile();
-  const app = setupApp(moduleRef.createNestApplication({ bufferLogs: true }));
+  const http = new HardenedExpressAdapter({
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
+  });
+  const app = setupApp(
+    moduleRef.createNestApplication<NestExpressApplication>(http, {
+      bufferLogs: true,
+    }),
+  );
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return {
