@@ -4,10 +4,12 @@ import {
   type LogLine,
   type SpawnedGateway,
 } from './support/spawn-gateway.js';
+import { openStubbornSocket } from './support/stubborn-socket.js';
 import {
   connect,
   handshakeStatus,
   type HandshakeRefused,
+  type TestClient,
 } from './support/ws-client.js';
 
 const byMsg = (msg: string) => (line: LogLine) => line.msg === msg;
@@ -115,18 +117,51 @@ describe('the service as shipped: node dist/main.js (e2e)', () => {
   });
 
   describe('shutdown', () => {
-    it('closes every client with 1001 on SIGTERM and exits 0', async () => {
-      const gateway = await spawnGateway({ AUTH_TOKENS: 'shutdown-token' });
+    it('drains several hundred clients with 1001 on SIGTERM and exits 0 within the drain time', async () => {
+      const drainMs = 3_000;
+      const gateway = await spawnGateway({
+        AUTH_TOKENS: 'shutdown-token',
+        SHUTDOWN_DRAIN_MS: String(drainMs),
+      });
       const url = `ws://127.0.0.1:${gateway.port}/`;
-      const clients = await Promise.all(
-        Array.from({ length: 20 }, () =>
-          connect(url, { token: 'shutdown-token' }),
-        ),
-      );
-      const code = await gateway.stop('SIGTERM');
+      const clients: TestClient[] = [];
+      for (let i = 0; i < 300; i += 50) {
+        clients.push(
+          ...(await Promise.all(
+            Array.from({ length: 50 }, () =>
+              connect(url, { token: 'shutdown-token' }),
+            ),
+          )),
+        );
+      }
+      // One peer that never answers the close frame keeps the drain open until its deadline.
+      const stubborn = await openStubbornSocket(gateway.port, 'shutdown-token');
+
+      const started = Date.now();
+      gateway.child.kill('SIGTERM');
       const closes = await Promise.all(clients.map((c) => c.closed));
-      expect(closes.every((c) => c.code === 1001)).toBe(true);
-      expect(code).toBe(0);
+      expect(closes.filter((c) => c.code === 1001)).toHaveLength(300);
+
+      // Draining: not ready, and no new upgrades, while the stubborn peer is still connected.
+      const readyz = await fetch(`http://127.0.0.1:${gateway.port}/readyz`);
+      expect(readyz.status).toBe(503);
+      expect(
+        (
+          (await handshakeStatus(url, {
+            token: 'shutdown-token',
+          })) as HandshakeRefused
+        ).status,
+      ).toBe(503);
+
+      expect(await gateway.exited).toBe(0);
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(drainMs - 100);
+      expect(elapsed).toBeLessThan(drainMs + 2_000);
+      expect(await stubborn.ended).toBe('closed by the server');
+      const drained = gateway
+        .lines()
+        .find((l) => l.msg === 'connections drained');
+      expect(drained).toMatchObject({ closed: 300, terminated: 1 });
     });
   });
 
