@@ -1,14 +1,7 @@
 import { getJson } from './support/http.js';
+import { sample } from './support/metrics.js';
 import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
 import { connect, handshakeStatus } from './support/ws-client.js';
-
-/** The value of one sample of the Prometheus text, or undefined when absent. */
-function sample(text: string, name: string, labels = ''): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
-  return line === undefined
-    ? undefined
-    : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
 
 describe('GET /metrics moves when things happen (e2e)', () => {
   let gateway: RunningApp;

@@ -66,6 +66,11 @@ export interface GatewayOptions {
    */
   maxPayloadBytes?: number;
   /**
+   * Fragments one message may arrive in; more closes the connection with 1008. Default 1,024
+   * (`ws` allows 16,384: each fragment is a buffer the server holds until the message ends).
+   */
+  maxFragments?: number;
+  /**
    * Messages per connection. Over the limit a message is answered `RATE_LIMITED`; a client that
    * keeps flooding (more refused messages in one second than `burst`) is closed with 1008.
    */
@@ -99,6 +104,7 @@ export interface ResolvedGatewayOptions {
   readonly allowedOrigins?: ReadonlySet<string>;
   readonly maxConnections: number;
   readonly maxPayloadBytes: number;
+  readonly maxFragments: number;
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
   readonly maxBufferedBytes: number;
   readonly heartbeatIntervalMs: number;
@@ -115,6 +121,7 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
   }),
   maxConnections: 10_000,
   maxPayloadBytes: 1024 * 1024,
+  maxFragments: 1024,
   rateLimit: Object.freeze({ perSecond: 100, burst: 200 }),
   maxBufferedBytes: 4 * 1024 * 1024,
   heartbeatIntervalMs: 30_000,
@@ -218,6 +225,8 @@ export function resolveGatewayOptions(
   checker.positive('maxConnections', maxConnections);
   const maxPayloadBytes = options.maxPayloadBytes ?? d.maxPayloadBytes;
   checker.positive('maxPayloadBytes', maxPayloadBytes);
+  const maxFragments = options.maxFragments ?? d.maxFragments;
+  checker.positive('maxFragments', maxFragments);
   const rateLimit = {
     perSecond: options.rateLimit?.perSecond ?? d.rateLimit.perSecond,
     burst: options.rateLimit?.burst ?? d.rateLimit.burst,
@@ -259,6 +268,7 @@ export function resolveGatewayOptions(
     allowedOrigins: origins ? new Set(origins) : undefined,
     maxConnections,
     maxPayloadBytes,
+    maxFragments,
     rateLimit,
     maxBufferedBytes,
     heartbeatIntervalMs,

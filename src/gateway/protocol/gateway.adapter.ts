@@ -144,6 +144,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
       clientTracking: false,
       perMessageDeflate: false,
       maxPayload: this.options.maxPayloadBytes,
+      maxFragments: this.options.maxFragments,
       verifyClient: (info: { req: IncomingMessage }, done: VerifyDone) =>
         this.verify(info.req, done),
     });
