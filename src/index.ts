@@ -67,3 +67,15 @@ export {
   type GatewayEventMap,
 } from './gateway/lifecycle/gateway-events.js';
 export { GatewayMetrics } from './gateway/telemetry/gateway-metrics.js';
+export type { GatewayJwtOptions } from './gateway/gateway.options.js';
+export { JwtVerifier, type JwtAlgorithm } from './gateway/auth/jwt.verifier.js';
+export {
+  JwksKeySource,
+  JwksUnavailableError,
+  type JwksTuning,
+} from './gateway/auth/jwks-key-source.js';
+export { CompositeVerifier } from './gateway/auth/composite.verifier.js';
+export {
+  REQUIRED_SCOPES,
+  RequireScopes,
+} from './gateway/auth/require-scopes.decorator.js';

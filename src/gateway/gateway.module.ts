@@ -8,8 +8,11 @@ import {
 } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { AnonymousVerifier } from './auth/anonymous.verifier.js';
+import { CompositeVerifier } from './auth/composite.verifier.js';
 import { HandshakeAuthenticator } from './auth/handshake-authenticator.js';
+import { JwtVerifier } from './auth/jwt.verifier.js';
 import { StaticTokenVerifier } from './auth/static-token.verifier.js';
+import { TokenExpiryWatch } from './auth/token-expiry.watch.js';
 import { TOKEN_VERIFIER, type TokenVerifier } from './auth/token-verifier.js';
 import { WsAuthGuard } from './auth/ws-auth.guard.js';
 import { BroadcastService } from './broadcast/broadcast.service.js';
@@ -57,10 +60,15 @@ import { TrafficStats } from './telemetry/traffic-stats.js';
     { provide: INSTANCE_ID, useFactory: newInstanceId },
     {
       provide: TOKEN_VERIFIER,
-      useFactory: (options: ResolvedGatewayOptions): TokenVerifier =>
-        options.auth.disabled
-          ? new AnonymousVerifier()
-          : new StaticTokenVerifier(options.auth.tokens),
+      useFactory: ({ auth }: ResolvedGatewayOptions): TokenVerifier => {
+        if (auth.disabled) return new AnonymousVerifier();
+        if (!auth.jwt) return new StaticTokenVerifier(auth.tokens);
+        const jwt = new JwtVerifier(auth.jwt);
+        // Static tokens first: a digest lookup is cheaper than a signature check.
+        return auth.tokens.length > 0
+          ? new CompositeVerifier([new StaticTokenVerifier(auth.tokens), jwt])
+          : jwt;
+      },
       inject: [GATEWAY_OPTIONS],
     },
     {
@@ -76,6 +84,7 @@ import { TrafficStats } from './telemetry/traffic-stats.js';
     HandshakeAuthenticator,
     HandshakeGate,
     WsAuthGuard,
+    TokenExpiryWatch,
     GatewayEvents,
     DrainState,
     TrafficStats,

@@ -16,6 +16,7 @@ import {
 } from 'class-validator';
 import { of } from 'rxjs';
 import type { Principal } from '../../src/gateway/auth/principal.js';
+import { RequireScopes } from '../../src/gateway/auth/require-scopes.decorator.js';
 import { CurrentPrincipal } from '../../src/gateway/protocol/connection.decorators.js';
 import { GatewayError } from '../../src/gateway/protocol/gateway-error.js';
 
@@ -97,5 +98,12 @@ export class ProbeGateway {
   @SubscribeMessage('probe.denied')
   denied() {
     return 'should not run';
+  }
+
+  /** Only for principals holding the `admin` scope (from a JWT's scope, scp or roles). */
+  @RequireScopes('admin')
+  @SubscribeMessage('probe.admin')
+  admin(@CurrentPrincipal() principal: Principal) {
+    return { subject: principal.subject, scopes: principal.scopes };
   }
 }

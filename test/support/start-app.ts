@@ -28,6 +28,11 @@ export interface StartOptions {
   handshakeTimeoutMs?: number;
   /** Extra providers (a test's own gateways) added next to AppModule, as a host app would. */
   providers?: Provider[];
+  /**
+   * The port to listen on; default 0, a free one. A restart test closes an app and starts
+   * another on the port the first one had, so that a client finds it at the same URL.
+   */
+  port?: number;
 }
 
 export interface RunningApp {
@@ -91,7 +96,7 @@ export async function startApp(
       bufferLogs: true,
     }),
   );
-  await app.listen(0, '127.0.0.1');
+  await app.listen(options.port ?? 0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return {
     app,

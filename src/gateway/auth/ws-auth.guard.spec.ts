@@ -1,4 +1,5 @@
 import type { ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { WebSocket } from 'ws';
 import { ConnectionRegistry } from '../protocol/connection-registry.js';
 import { TrafficStats } from '../telemetry/traffic-stats.js';
@@ -6,12 +7,42 @@ import { resolveGatewayOptions } from '../gateway.options.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { GatewayError } from '../protocol/gateway-error.js';
 import type { Principal } from './principal.js';
+import { RequireScopes } from './require-scopes.decorator.js';
 import { WsAuthGuard } from './ws-auth.guard.js';
 
-/** The part of an ExecutionContext the guard reads: its type and the ws client. */
-function contextFor(client: unknown, type = 'ws'): ExecutionContext {
+/** A gateway as a host writes one: handlers with and without required scopes. */
+class Handlers {
+  open(this: void) {}
+
+  @RequireScopes('admin')
+  admin(this: void) {}
+
+  @RequireScopes('admin', 'audit')
+  adminAndAudit(this: void) {}
+}
+
+/** Every handler of this class needs `ops`, on top of its own. */
+@RequireScopes('ops')
+class OpsHandlers {
+  status(this: void) {}
+
+  @RequireScopes('admin', 'ops')
+  restart(this: void) {}
+}
+
+type Handler = (...args: unknown[]) => unknown;
+
+/** The part of an ExecutionContext the guard reads: its type, the ws client, the handler. */
+function contextFor(
+  client: unknown,
+  type = 'ws',
+  handler: Handler = Handlers.prototype.open,
+  klass: object = Handlers,
+): ExecutionContext {
   return {
     getType: () => type,
+    getHandler: () => handler,
+    getClass: () => klass,
     switchToWs: () => ({
       getClient: () => client,
       getData: () => undefined,
@@ -34,7 +65,7 @@ function thrownBy(fn: () => unknown): GatewayError {
 }
 
 describe('WsAuthGuard', () => {
-  const guard = new WsAuthGuard();
+  const guard = new WsAuthGuard(new Reflector());
   let registry: ConnectionRegistry;
 
   beforeEach(() => {
@@ -134,5 +165,98 @@ describe('WsAuthGuard', () => {
 
   it.each(['http', 'rpc'])('does not guard a %s context', (type) => {
     expect(guard.canActivate(contextFor(undefined, type))).toBe(true);
+  });
+
+  describe('required scopes', () => {
+    const call = (
+      scopes: string[],
+      handler: Handler,
+      klass: object = Handlers,
+      extra: Partial<Principal> = {},
+    ) => {
+      const socket = register({ subject: 'alice', scopes, ...extra });
+      return () => guard.canActivate(contextFor(socket, 'ws', handler, klass));
+    };
+
+    it('lets any principal use a handler that requires nothing', () => {
+      expect(call([], Handlers.prototype.open)()).toBe(true);
+    });
+
+    it('lets a principal holding the scope through', () => {
+      expect(call(['admin'], Handlers.prototype.admin)()).toBe(true);
+      expect(call(['chat', 'admin'], Handlers.prototype.admin)()).toBe(true);
+    });
+
+    it('refuses a principal without the scope: FORBIDDEN naming it', () => {
+      const err = thrownBy(call(['chat'], Handlers.prototype.admin));
+      expect(err.code).toBe(ErrorCode.FORBIDDEN);
+      expect(err.message).toBe('missing scope: admin');
+    });
+
+    it('refuses a principal with no scopes at all (a static token)', () => {
+      const err = thrownBy(call([], Handlers.prototype.admin));
+      expect(err.code).toBe(ErrorCode.FORBIDDEN);
+    });
+
+    it('needs every listed scope and names each one missing', () => {
+      expect(call(['admin', 'audit'], Handlers.prototype.adminAndAudit)()).toBe(
+        true,
+      );
+      expect(
+        thrownBy(call(['admin'], Handlers.prototype.adminAndAudit)).message,
+      ).toBe('missing scope: audit');
+      expect(thrownBy(call([], Handlers.prototype.adminAndAudit)).message).toBe(
+        'missing scopes: admin, audit',
+      );
+    });
+
+    it('matches scopes exactly: no prefixes, no other case', () => {
+      expect(
+        thrownBy(
+          call(['admi', 'ADMIN', 'admin:read'], Handlers.prototype.admin),
+        ).code,
+      ).toBe(ErrorCode.FORBIDDEN);
+    });
+
+    it('adds the class scopes to the handler scopes', () => {
+      const { status, restart } = OpsHandlers.prototype;
+      expect(call(['ops'], status, OpsHandlers)()).toBe(true);
+      expect(thrownBy(call([], status, OpsHandlers)).message).toBe(
+        'missing scope: ops',
+      );
+      expect(call(['ops', 'admin'], restart, OpsHandlers)()).toBe(true);
+      // "ops" is on both the class and the method: named once.
+      expect(thrownBy(call([], restart, OpsHandlers)).message).toBe(
+        'missing scopes: ops, admin',
+      );
+    });
+
+    it('checks expiry before scopes: an expired admin is UNAUTHORIZED', () => {
+      const err = thrownBy(
+        call(['admin'], Handlers.prototype.admin, Handlers, {
+          expiresAt: Date.now() - 1,
+        }),
+      );
+      expect(err.code).toBe(ErrorCode.UNAUTHORIZED);
+    });
+
+    it('reads the metadata once per handler, not once per message', () => {
+      const reflector = new Reflector();
+      const spy = vi.spyOn(reflector, 'getAllAndMerge');
+      const own = new WsAuthGuard(reflector);
+      const socket = register({ subject: 'alice', scopes: ['admin'] });
+      const admin = contextFor(socket, 'ws', Handlers.prototype.admin);
+      for (let i = 0; i < 5; i++) expect(own.canActivate(admin)).toBe(true);
+      expect(spy).toHaveBeenCalledTimes(1);
+      // The same method seen through another class is looked up for that class.
+      const asOps = contextFor(
+        socket,
+        'ws',
+        Handlers.prototype.admin,
+        OpsHandlers,
+      );
+      expect(() => own.canActivate(asOps)).toThrow('missing scope: ops');
+      expect(spy).toHaveBeenCalledTimes(2);
+    });
   });
 });

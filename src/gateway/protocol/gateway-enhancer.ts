@@ -4,7 +4,7 @@ import {
   GUARDS_METADATA,
   PIPES_METADATA,
 } from '@nestjs/common/constants.js';
-import { DiscoveryService } from '@nestjs/core';
+import { DiscoveryService, Reflector } from '@nestjs/core';
 import { GATEWAY_METADATA } from '@nestjs/websockets/constants.js';
 import { WsAuthGuard } from '../auth/ws-auth.guard.js';
 import { GatewayExceptionFilter } from './gateway-exception.filter.js';
@@ -24,7 +24,7 @@ type Enhancer = object | Type<unknown>;
  */
 @Injectable()
 export class GatewayEnhancer {
-  private static readonly guard = new WsAuthGuard();
+  private static readonly guard = new WsAuthGuard(new Reflector());
   private static readonly pipe = new GatewayValidationPipe();
   private static readonly filter = new GatewayExceptionFilter();
   private readonly logger = new Logger(GatewayEnhancer.name);
