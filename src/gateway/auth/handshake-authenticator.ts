@@ -59,6 +59,9 @@ function reject(reason: HandshakeRejectionReason): HandshakeOutcome {
 @Injectable()
 export class HandshakeAuthenticator {
   private readonly logger = new Logger(HandshakeAuthenticator.name);
+  /** Verifier failures since the last line logged, and when that was. */
+  private suppressed = 0;
+  private lastReportAt = 0;
 
   constructor(
     @Inject(TOKEN_VERIFIER) private readonly verifier: TokenVerifier,
@@ -76,10 +79,7 @@ export class HandshakeAuthenticator {
     try {
       principal = await this.verifier.verify(token);
     } catch (err) {
-      this.logger.error(
-        { err: err instanceof Error ? err.message : String(err) },
-        'token verifier failed; handshake refused with 503',
-      );
+      this.reportVerifierFailure(err);
       return reject('verifier_error');
     }
     if (!principal) return reject('invalid_token');
@@ -90,5 +90,26 @@ export class HandshakeAuthenticator {
       return reject('invalid_token');
     }
     return { principal };
+  }
+
+  /**
+   * A verifier outage (a JWKS endpoint down) fails every handshake: one line per 10 s, with how
+   * many failed since, instead of one per handshake.
+   */
+  private reportVerifierFailure(err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastReportAt < 10_000) {
+      this.suppressed++;
+      return;
+    }
+    this.logger.error(
+      {
+        err: err instanceof Error ? err.message : String(err),
+        failedSinceLastReport: this.suppressed,
+      },
+      'token verifier failed; handshakes refused with 503',
+    );
+    this.lastReportAt = now;
+    this.suppressed = 0;
   }
 }
