@@ -18,13 +18,14 @@ import { WsAuthGuard } from './auth/ws-auth.guard.js';
 import { BroadcastService } from './broadcast/broadcast.service.js';
 import { InMemoryMessageBus } from './broadcast/in-memory-message-bus.js';
 import { LOCAL_DELIVERY } from './broadcast/local-delivery.js';
-import { MESSAGE_BUS } from './broadcast/message-bus.js';
+import { MESSAGE_BUS, type MessageBus } from './broadcast/message-bus.js';
 import { RedisMessageBus } from './broadcast/redis-message-bus.js';
 import { EchoService } from './echo/echo.service.js';
-import { EventsGateway } from './events.gateway.js';
 import {
   ConfigurableGatewayModule,
   GATEWAY_MODULE_OPTIONS,
+} from './gateway.module-definition.js';
+import {
   GATEWAY_OPTIONS,
   resolveGatewayOptions,
   type GatewayOptions,
@@ -42,7 +43,8 @@ import { TrafficStats } from './telemetry/traffic-stats.js';
 
 /**
  * The WebSocket gateway as a Nest module: `GatewayModule.forRoot(options)` or
- * `GatewayModule.forRootAsync({ imports, inject, useFactory })`. Pair it with
+ * `GatewayModule.forRootAsync({ imports, inject, useFactory })`, with `standardEvents: false`
+ * next to them to serve only the host's own events. Pair it with
  * `app.useWebSocketAdapter(new GatewayAdapter(app))` in `main.ts`.
  *
  * Global: there is one gateway per application, and its services (broadcast, rooms, lifecycle
@@ -62,21 +64,26 @@ import { TrafficStats } from './telemetry/traffic-stats.js';
       provide: TOKEN_VERIFIER,
       useFactory: ({ auth }: ResolvedGatewayOptions): TokenVerifier => {
         if (auth.disabled) return new AnonymousVerifier();
-        if (!auth.jwt) return new StaticTokenVerifier(auth.tokens);
-        const jwt = new JwtVerifier(auth.jwt);
+        const other =
+          auth.verifier ?? (auth.jwt ? new JwtVerifier(auth.jwt) : undefined);
+        if (!other) return new StaticTokenVerifier(auth.tokens);
         // Static tokens first: a digest lookup is cheaper than a signature check.
         return auth.tokens.length > 0
-          ? new CompositeVerifier([new StaticTokenVerifier(auth.tokens), jwt])
-          : jwt;
+          ? new CompositeVerifier([new StaticTokenVerifier(auth.tokens), other])
+          : other;
       },
       inject: [GATEWAY_OPTIONS],
     },
     {
       provide: MESSAGE_BUS,
-      useFactory: (options: ResolvedGatewayOptions, instanceId: string) =>
-        options.redis
+      useFactory: (
+        options: ResolvedGatewayOptions,
+        instanceId: string,
+      ): MessageBus =>
+        options.bus ??
+        (options.redis
           ? new RedisMessageBus({ ...options.redis, instanceId })
-          : new InMemoryMessageBus(),
+          : new InMemoryMessageBus()),
       inject: [GATEWAY_OPTIONS, INSTANCE_ID],
     },
     ConnectionRegistry,
@@ -93,7 +100,6 @@ import { TrafficStats } from './telemetry/traffic-stats.js';
     BroadcastService,
     RoomsService,
     GatewayEnhancer,
-    EventsGateway,
   ],
   exports: [
     GATEWAY_OPTIONS,

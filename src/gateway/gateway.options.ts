@@ -1,4 +1,5 @@
-import { ConfigurableModuleBuilder } from '@nestjs/common';
+import type { TokenVerifier } from './auth/token-verifier.js';
+import type { MessageBus } from './broadcast/message-bus.js';
 
 /** JWT verification with `jose`: one of `secret`, `publicKey` or `jwksUrl`. */
 export interface GatewayJwtOptions {
@@ -25,6 +26,11 @@ export interface GatewayAuthOptions {
   tokens?: readonly string[];
   /** JWTs accepted besides the static tokens. */
   jwt?: GatewayJwtOptions;
+  /**
+   * A verifier of your own (API keys in a database, OAuth introspection), used instead of the
+   * JWT settings and after the static tokens. `forRootAsync` can build it with injected services.
+   */
+  verifier?: TokenVerifier;
   /** Accept every handshake without a token. Default `false`; `true` logs a warning at boot. */
   disabled?: boolean;
 }
@@ -86,6 +92,8 @@ export interface GatewayOptions {
   shutdownDrainMs?: number;
   /** Set: fan out through Redis. Unset: in memory, one instance (the embedded default). */
   redis?: GatewayRedisOptions;
+  /** A message bus of your own (NATS, Kafka...), used instead of `redis` and the in-memory one. */
+  bus?: MessageBus;
   /** Rooms one connection may be in at once; a further `join` is `FORBIDDEN`. Default 100. */
   maxRoomsPerConnection?: number;
 }
@@ -98,6 +106,7 @@ export interface ResolvedGatewayOptions {
     readonly jwt?: Readonly<GatewayJwtOptions> & {
       readonly clockToleranceSec: number;
     };
+    readonly verifier?: TokenVerifier;
     readonly disabled: boolean;
   };
   /** Undefined: any origin. */
@@ -110,6 +119,7 @@ export interface ResolvedGatewayOptions {
   readonly heartbeatIntervalMs: number;
   readonly shutdownDrainMs: number;
   readonly redis?: { readonly url: string; readonly channelPrefix: string };
+  readonly bus?: MessageBus;
   readonly maxRoomsPerConnection: number;
 }
 
@@ -256,6 +266,24 @@ export function resolveGatewayOptions(
     );
     redis = { url, channelPrefix };
   }
+  const verifier = options.auth?.verifier;
+  if (verifier !== undefined) {
+    checker.check(
+      typeof verifier?.verify === 'function',
+      'auth.verifier: must have a verify(token) method',
+    );
+  }
+  const bus = options.bus;
+  if (bus !== undefined) {
+    checker.check(
+      ['publish', 'subscribe', 'unsubscribe', 'isReady'].every(
+        (m) =>
+          typeof (bus as unknown as Record<string, unknown>)?.[m] ===
+          'function',
+      ),
+      'bus: must implement MessageBus (publish, subscribe, unsubscribe, isReady)',
+    );
+  }
   if (checker.problems.length > 0)
     throw new GatewayOptionsError(checker.problems);
   return {
@@ -263,6 +291,7 @@ export function resolveGatewayOptions(
     auth: {
       tokens: [...tokens],
       jwt,
+      verifier,
       disabled: options.auth?.disabled === true,
     },
     allowedOrigins: origins ? new Set(origins) : undefined,
@@ -274,18 +303,10 @@ export function resolveGatewayOptions(
     heartbeatIntervalMs,
     shutdownDrainMs,
     redis,
+    bus,
     maxRoomsPerConnection,
   };
 }
 
 /** Injection token of the {@link ResolvedGatewayOptions}. */
 export const GATEWAY_OPTIONS = Symbol('GATEWAY_OPTIONS');
-
-export const {
-  ConfigurableModuleClass: ConfigurableGatewayModule,
-  MODULE_OPTIONS_TOKEN: GATEWAY_MODULE_OPTIONS,
-  OPTIONS_TYPE: GATEWAY_OPTIONS_TYPE,
-  ASYNC_OPTIONS_TYPE: GATEWAY_ASYNC_OPTIONS_TYPE,
-} = new ConfigurableModuleBuilder<GatewayOptions>()
-  .setClassMethodName('forRoot')
-  .build();

@@ -1,0 +1,320 @@
+import {
+  Body,
+  Controller,
+  Injectable,
+  Module,
+  Post,
+  type INestApplication,
+} from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import {
+  MessageBody,
+  SubscribeMessage,
+  WebSocketGateway,
+} from '@nestjs/websockets';
+import { IsString, Length } from 'class-validator';
+import type { AddressInfo } from 'node:net';
+import {
+  BroadcastService,
+  CurrentPrincipal,
+  GatewayAdapter,
+  GatewayEvents,
+  GatewayModule,
+  InMemoryHub,
+  InMemoryMessageBus,
+  RequireScopes,
+  RoomsService,
+  type ConnectionInfo,
+  type Principal,
+  type TokenVerifier,
+} from '../src/index.js';
+import {
+  connect,
+  handshakeStatus,
+  type HandshakeRefused,
+} from './support/ws-client.js';
+
+/** A host's own store of API keys: what a custom verifier would look up in a database. */
+@Injectable()
+class ApiKeyStore {
+  private readonly keys = new Map([
+    ['key-alice', { subject: 'alice', scopes: ['chat'] }],
+    ['key-bob', { subject: 'bob', scopes: ['chat', 'moderate'] }],
+  ]);
+  lookups = 0;
+
+  find(key: string): Principal | null {
+    this.lookups++;
+    return this.keys.get(key) ?? null;
+  }
+}
+
+@Module({ providers: [ApiKeyStore], exports: [ApiKeyStore] })
+class KeysModule {}
+
+class ApiKeyVerifier implements TokenVerifier {
+  constructor(private readonly store: ApiKeyStore) {}
+  verify(token: string): Principal | null {
+    return this.store.find(token);
+  }
+}
+
+class SayDto {
+  @IsString()
+  @Length(1, 200)
+  text!: string;
+}
+
+/** The host's own gateway, with nothing but Nest's decorators and the library's. */
+@WebSocketGateway()
+class ChatGateway {
+  constructor(private readonly rooms: RoomsService) {}
+
+  @SubscribeMessage('chat.say')
+  say(@MessageBody() { text }: SayDto, @CurrentPrincipal() who: Principal) {
+    return { said: text, by: who.subject };
+  }
+
+  @RequireScopes('moderate')
+  @SubscribeMessage('chat.mute')
+  mute(@CurrentPrincipal() who: Principal) {
+    return { mutedBy: who.subject };
+  }
+
+  @SubscribeMessage('chat.tell-room')
+  tell(
+    @MessageBody() { room, text }: { room: string; text: string },
+    @CurrentPrincipal() who: Principal,
+  ) {
+    return this.rooms.publish({ room, from: who.subject, data: text });
+  }
+}
+
+/** An HTTP endpoint that reaches every socket. */
+@Controller('announcements')
+class AnnouncementsController {
+  constructor(private readonly broadcasts: BroadcastService) {}
+
+  @Post()
+  announce(@Body() body: { text: string }) {
+    return this.broadcasts.broadcast({ from: 'server', data: body.text });
+  }
+}
+
+/** Presence kept by the host through the lifecycle hooks. */
+@Injectable()
+class Presence {
+  readonly online = new Set<string>();
+  readonly joined: string[] = [];
+  constructor(events: GatewayEvents) {
+    events.on('connected', (c: ConnectionInfo) =>
+      this.online.add(c.principal.subject),
+    );
+    events.on('disconnected', (c: ConnectionInfo) =>
+      this.online.delete(c.principal.subject),
+    );
+    events.on('joined', (c: ConnectionInfo, room: string) =>
+      this.joined.push(`${c.principal.subject}@${room}`),
+    );
+  }
+}
+
+async function startHost(standardEvents: boolean) {
+  @Module({
+    imports: [
+      GatewayModule.forRootAsync({
+        imports: [KeysModule],
+        inject: [ApiKeyStore],
+        useFactory: (store: ApiKeyStore) => ({
+          auth: { verifier: new ApiKeyVerifier(store) },
+        }),
+        standardEvents,
+      }),
+    ],
+    controllers: [AnnouncementsController],
+    providers: [ChatGateway, Presence],
+  })
+  class HostModule {}
+
+  const moduleRef = await Test.createTestingModule({
+    imports: [HostModule],
+  }).compile();
+  const app: INestApplication = moduleRef.createNestApplication({
+    logger: false,
+  });
+  app.useWebSocketAdapter(new GatewayAdapter(app));
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return {
+    app,
+    wsUrl: `ws://127.0.0.1:${port}/`,
+    httpUrl: `http://127.0.0.1:${port}`,
+  };
+}
+
+describe('GatewayModule in a host application (e2e)', () => {
+  let host: Awaited<ReturnType<typeof startHost>>;
+
+  beforeAll(async () => {
+    host = await startHost(true);
+  });
+  afterAll(async () => {
+    await host.app.close();
+  });
+
+  it('authenticates with the host’s own verifier, built by forRootAsync with injected services', async () => {
+    expect(
+      (
+        (await handshakeStatus(host.wsUrl, {
+          token: 'key-nobody',
+        })) as HandshakeRefused
+      ).status,
+    ).toBe(401);
+    const alice = await connect(host.wsUrl, { token: 'key-alice' });
+    expect(host.app.get(ApiKeyStore).lookups).toBeGreaterThanOrEqual(2);
+    expect(await alice.request('chat.say', { text: 'hi' }, 1)).toEqual({
+      event: 'chat.say',
+      data: { said: 'hi', by: 'alice' },
+      id: 1,
+    });
+    await alice.close();
+  });
+
+  it('gives the host gateway validation, error frames and scope checks', async () => {
+    const alice = await connect(host.wsUrl, { token: 'key-alice' });
+    const bob = await connect(host.wsUrl, { token: 'key-bob' });
+    const invalid = await alice.request('chat.say', { text: '' }, 2);
+    expect(invalid).toMatchObject({
+      event: 'error',
+      id: 2,
+      data: { code: 'BAD_REQUEST', details: [{ field: 'text' }] },
+    });
+    expect(await alice.request('chat.mute', null, 3)).toMatchObject({
+      event: 'error',
+      id: 3,
+      data: { code: 'FORBIDDEN' },
+    });
+    expect(await bob.request('chat.mute', null, 4)).toEqual({
+      event: 'chat.mute',
+      data: { mutedBy: 'bob' },
+      id: 4,
+    });
+    await Promise.all([alice.close(), bob.close()]);
+  });
+
+  it('keeps the standard events next to the host’s', async () => {
+    const alice = await connect(host.wsUrl, { token: 'key-alice' });
+    expect(await alice.request('echo', 'std', 5)).toEqual({
+      event: 'echo',
+      data: 'std',
+      id: 5,
+    });
+    await alice.close();
+  });
+
+  it('lets an HTTP endpoint broadcast to every socket', async () => {
+    const alice = await connect(host.wsUrl, { token: 'key-alice' });
+    const bob = await connect(host.wsUrl, { token: 'key-bob' });
+    const res = await fetch(`${host.httpUrl}/announcements`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'maintenance at noon' }),
+    });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toEqual({ recipients: 2, instances: 1 });
+    for (const c of [alice, bob]) {
+      expect(await c.nextJson()).toEqual({
+        event: 'broadcast',
+        data: { from: 'server', data: 'maintenance at noon' },
+      });
+    }
+    await Promise.all([alice.close(), bob.close()]);
+  });
+
+  it('runs the host’s lifecycle hooks and lets its gateway use the rooms service', async () => {
+    const presence = host.app.get(Presence);
+    const alice = await connect(host.wsUrl, { token: 'key-alice' });
+    const bob = await connect(host.wsUrl, { token: 'key-bob' });
+    expect([...presence.online].sort()).toEqual(['alice', 'bob']);
+    await bob.request('join', { room: 'general' }, 6);
+    expect(presence.joined).toContain('bob@general');
+    const ack = await alice.request(
+      'chat.tell-room',
+      { room: 'general', text: 'hello room' },
+      7,
+    );
+    expect(ack.data).toEqual({ room: 'general', recipients: 1, instances: 1 });
+    expect(await bob.nextJson()).toEqual({
+      event: 'message',
+      data: { room: 'general', from: 'alice', data: 'hello room' },
+    });
+    await alice.close();
+    const deadline = Date.now() + 2_000;
+    while (presence.online.has('alice') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    expect([...presence.online]).toEqual(['bob']);
+    await bob.close();
+  });
+});
+
+describe('GatewayModule with the standard events turned off (e2e)', () => {
+  let host: Awaited<ReturnType<typeof startHost>>;
+
+  beforeAll(async () => {
+    host = await startHost(false);
+  });
+  afterAll(async () => {
+    await host.app.close();
+  });
+
+  it('answers only the host’s events', async () => {
+    const alice = await connect(host.wsUrl, { token: 'key-alice' });
+    expect(await alice.request('echo', 'x', 1)).toEqual({
+      event: 'error',
+      data: { code: 'UNKNOWN_EVENT', message: 'no handler for event "echo"' },
+      id: 1,
+    });
+    expect(
+      (await alice.request('chat.say', { text: 'still here' }, 2)).event,
+    ).toBe('chat.say');
+    await alice.close();
+  });
+});
+
+describe('GatewayModule with a message bus of the host’s own (e2e)', () => {
+  it('fans out through the given bus: two apps sharing one in-memory hub', async () => {
+    const hub = new InMemoryHub();
+    const start = async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          GatewayModule.forRoot({
+            auth: { tokens: ['t1'] },
+            bus: new InMemoryMessageBus(hub),
+          }),
+        ],
+      }).compile();
+      const app: INestApplication = moduleRef.createNestApplication({
+        logger: false,
+      });
+      app.useWebSocketAdapter(new GatewayAdapter(app));
+      await app.listen(0, '127.0.0.1');
+      const { port } = app.getHttpServer().address() as AddressInfo;
+      return { app, url: `ws://127.0.0.1:${port}/` };
+    };
+    const [one, two] = [await start(), await start()];
+    try {
+      const sender = await connect(one.url, { token: 't1' });
+      const receiver = await connect(two.url, { token: 't1' });
+      expect((await sender.request('broadcast', 'across', 1)).data).toEqual({
+        recipients: 0,
+        instances: 2,
+      });
+      expect(((await receiver.nextJson()).data as { data: string }).data).toBe(
+        'across',
+      );
+      await Promise.all([sender.close(), receiver.close()]);
+    } finally {
+      await Promise.all([one.app.close(), two.app.close()]);
+    }
+  });
+});
