@@ -1,29 +1,46 @@
 // The library's public API: what a host application imports. Anything not exported here may
 // change without notice.
+
+// Wiring: the module with its options, and the adapter main.ts installs.
 export { GatewayModule } from './gateway/gateway.module.js';
+export type { GatewayModuleExtras } from './gateway/gateway.module-definition.js';
 export {
   GATEWAY_DEFAULTS,
   GATEWAY_OPTIONS,
   GatewayOptionsError,
   resolveGatewayOptions,
   type GatewayAuthOptions,
-  type GatewayRedisOptions,
+  type GatewayJwtOptions,
   type GatewayOptions,
+  type GatewayRateLimitOptions,
+  type GatewayRedisOptions,
   type ResolvedGatewayOptions,
 } from './gateway/gateway.options.js';
 export { GatewayAdapter } from './gateway/protocol/gateway.adapter.js';
+
+// Writing handlers: who is calling, what they may do, and how to fail.
 export { WsAuthGuard } from './gateway/auth/ws-auth.guard.js';
 export {
-  TOKEN_VERIFIER,
-  type TokenVerifier,
-} from './gateway/auth/token-verifier.js';
-export { StaticTokenVerifier } from './gateway/auth/static-token.verifier.js';
+  REQUIRED_SCOPES,
+  RequireScopes,
+} from './gateway/auth/require-scopes.decorator.js';
 export type { Principal } from './gateway/auth/principal.js';
 export {
   CurrentConnection,
   CurrentPrincipal,
 } from './gateway/protocol/connection.decorators.js';
 export type { ConnectionInfo } from './gateway/protocol/connection.js';
+export { ErrorCode } from './gateway/protocol/error-codes.js';
+export { CloseCode } from './gateway/protocol/close-codes.js';
+export {
+  GatewayError,
+  type ErrorDetail,
+} from './gateway/protocol/gateway-error.js';
+export { GatewayExceptionFilter } from './gateway/protocol/gateway-exception.filter.js';
+export { GatewayValidationPipe } from './gateway/protocol/gateway-validation.pipe.js';
+export type { Envelope, RequestId } from './gateway/protocol/envelope.js';
+
+// Services to inject anywhere in the host (HTTP controllers included).
 export { EchoService } from './gateway/echo/echo.service.js';
 export {
   BROADCAST_CHANNEL,
@@ -31,6 +48,28 @@ export {
   type Broadcast,
   type BroadcastReceipt,
 } from './gateway/broadcast/broadcast.service.js';
+export {
+  RoomsService,
+  type PublishReceipt,
+  type RoomMessage,
+} from './gateway/rooms/rooms.service.js';
+export { ROOM_NAME_PATTERN } from './gateway/rooms/room-name.js';
+export {
+  GatewayEvents,
+  type CloseInfo,
+  type GatewayEventMap,
+} from './gateway/lifecycle/gateway-events.js';
+export { GatewayMetrics } from './gateway/telemetry/gateway-metrics.js';
+
+// Seams: token verification and the message bus, with the implementations that ship.
+export {
+  TOKEN_VERIFIER,
+  type TokenVerifier,
+} from './gateway/auth/token-verifier.js';
+export { StaticTokenVerifier } from './gateway/auth/static-token.verifier.js';
+export { JwtVerifier, type JwtAlgorithm } from './gateway/auth/jwt.verifier.js';
+export { JwksUnavailableError } from './gateway/auth/jwks-key-source.js';
+export { CompositeVerifier } from './gateway/auth/composite.verifier.js';
 export {
   MESSAGE_BUS,
   type BusListener,
@@ -42,40 +81,7 @@ export {
   InMemoryHub,
   InMemoryMessageBus,
 } from './gateway/broadcast/in-memory-message-bus.js';
-export { ErrorCode } from './gateway/protocol/error-codes.js';
-export { CloseCode } from './gateway/protocol/close-codes.js';
-export {
-  GatewayError,
-  type ErrorDetail,
-} from './gateway/protocol/gateway-error.js';
-export { GatewayExceptionFilter } from './gateway/protocol/gateway-exception.filter.js';
-export { GatewayValidationPipe } from './gateway/protocol/gateway-validation.pipe.js';
-export type { Envelope, RequestId } from './gateway/protocol/envelope.js';
-export {
-  RoomsService,
-  type PublishReceipt,
-  type RoomMessage,
-} from './gateway/rooms/rooms.service.js';
-export { ROOM_NAME_PATTERN } from './gateway/rooms/room-name.js';
 export {
   RedisMessageBus,
   type RedisBusOptions,
 } from './gateway/broadcast/redis-message-bus.js';
-export {
-  GatewayEvents,
-  type CloseInfo,
-  type GatewayEventMap,
-} from './gateway/lifecycle/gateway-events.js';
-export { GatewayMetrics } from './gateway/telemetry/gateway-metrics.js';
-export type { GatewayJwtOptions } from './gateway/gateway.options.js';
-export { JwtVerifier, type JwtAlgorithm } from './gateway/auth/jwt.verifier.js';
-export {
-  JwksKeySource,
-  JwksUnavailableError,
-  type JwksTuning,
-} from './gateway/auth/jwks-key-source.js';
-export { CompositeVerifier } from './gateway/auth/composite.verifier.js';
-export {
-  REQUIRED_SCOPES,
-  RequireScopes,
-} from './gateway/auth/require-scopes.decorator.js';

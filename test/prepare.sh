@@ -2,7 +2,8 @@
 # What the test suites need besides node_modules, made ready before `npm test` runs them:
 # - Redis on 127.0.0.1:6379 (the e2e suites fan out through a real one); started if it is
 #   installed but not running;
-# - Debian's python3-websockets, the python-websockets client the tutorial e2e suite runs.
+# - Debian's python3-websockets, the python-websockets client the tutorial e2e suite runs;
+# - Debian's chromium, the browser the client's browser e2e suite drives.
 # It fails with a clear message, never skips, when something cannot be had.
 set -euo pipefail
 
@@ -41,4 +42,13 @@ if ! /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1; then
   { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-websockets >/dev/null; } ||
     die "cannot install python3-websockets (needs root or passwordless sudo, and apt)"
+fi
+
+# Debian's Chromium, the browser test/client-browser.e2e-spec.ts drives (through playwright-core,
+# which downloads nothing).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "test/prepare: installing Debian's chromium"
+  { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ||
+    die "cannot install chromium (needs root or passwordless sudo, and apt)"
 fi
