@@ -1,0 +1,24 @@
+import { Module } from '@nestjs/common';
+import { GatewayModule } from 'nest-ws-gateway';
+import { AnnouncementsController } from './announcements.controller.js';
+import { ApiKeyStore, ApiKeyVerifier } from './api-key.verifier.js';
+import { ChatGateway } from './chat.gateway.js';
+
+@Module({ providers: [ApiKeyStore], exports: [ApiKeyStore] })
+class KeysModule {}
+
+@Module({
+  imports: [
+    GatewayModule.forRootAsync({
+      imports: [KeysModule],
+      inject: [ApiKeyStore],
+      useFactory: (store: ApiKeyStore) => ({
+        path: '/ws',
+        auth: { verifier: new ApiKeyVerifier(store) },
+      }),
+    }),
+  ],
+  controllers: [AnnouncementsController],
+  providers: [ChatGateway],
+})
+export class AppModule {}

@@ -1,0 +1,186 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  connect,
+  handshakeStatus,
+  type HandshakeRefused,
+} from './support/ws-client.js';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '..');
+const EXAMPLE = join(ROOT, 'examples/chat-host');
+
+/**
+ * The package as a team would consume it: `npm pack`, the tarball installed into a copy of
+ * examples/chat-host next to nothing but Nest's own packages, the host compiled against the
+ * package's types with `strict`, started, and talked to over real sockets.
+ */
+describe('the npm package in a host application (e2e)', () => {
+  let workdir: string;
+  let tarball: string;
+  let host: ChildProcess | undefined;
+  let port: number;
+
+  beforeAll(async () => {
+    if (!existsSync(join(ROOT, 'dist/index.js'))) {
+      throw new Error(
+        'dist/ is missing: run "npm run build" first (npm test does it)',
+      );
+    }
+    workdir = mkdtempSync(join(tmpdir(), 'gateway-pack-'));
+    const packed = await run(
+      'npm',
+      ['pack', '--pack-destination', workdir, '--silent'],
+      { cwd: ROOT },
+    );
+    tarball = join(workdir, packed.stdout.trim().split('\n').at(-1)!);
+
+    const app = join(workdir, 'app');
+    cpSync(join(EXAMPLE, 'src'), join(app, 'src'), { recursive: true });
+    cpSync(join(EXAMPLE, 'tsconfig.json'), join(app, 'tsconfig.json'));
+    const manifest = JSON.parse(
+      readFileSync(join(EXAMPLE, 'package.json'), 'utf8'),
+    );
+    manifest.dependencies['nest-ws-gateway'] = `file:${tarball}`;
+    writeFileSync(join(app, 'package.json'), JSON.stringify(manifest, null, 2));
+    await run(
+      'npm',
+      [
+        'install',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+      ],
+      {
+        cwd: app,
+        timeout: 180_000,
+      },
+    );
+    await run(join(app, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], {
+      cwd: app,
+    });
+
+    host = spawn(process.execPath, ['dist/main.js'], {
+      cwd: app,
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    port = await new Promise<number>((resolvePort, reject) => {
+      let out = '';
+      const timer = setTimeout(
+        () => reject(new Error(`the host did not start:\n${out}`)),
+        20_000,
+      );
+      const read = (chunk: Buffer) => {
+        out += chunk.toString();
+        const found = /chat host listening on (\d+)/.exec(out);
+        if (found) {
+          clearTimeout(timer);
+          resolvePort(Number(found[1]));
+        }
+      };
+      host!.stdout!.on('data', read);
+      host!.stderr!.on('data', read);
+      host!.once('exit', (code) =>
+        reject(new Error(`the host exited with ${code}:\n${out}`)),
+      );
+    });
+  }, 240_000);
+
+  afterAll(() => {
+    host?.kill('SIGTERM');
+    if (workdir) rmSync(workdir, { recursive: true, force: true });
+  });
+
+  it('ships the built library and nothing of the sources or tests', async () => {
+    const { stdout } = await run('tar', ['-tzf', tarball]);
+    const entries = stdout.trim().split('\n');
+    expect(entries).toContain('package/dist/index.js');
+    expect(entries).toContain('package/dist/index.d.ts');
+    expect(entries).toContain('package/dist/client/index.js');
+    expect(
+      entries.filter(
+        (e) =>
+          /\/(src|test|examples|bench)\//.test(e) ||
+          /spec\.(js|d\.ts)$/.test(e),
+      ),
+    ).toEqual([]);
+  });
+
+  it('authenticates with the host’s verifier and serves the host’s events on its path', async () => {
+    const url = `ws://127.0.0.1:${port}/ws`;
+    expect(
+      ((await handshakeStatus(url, { token: 'not-a-key' })) as HandshakeRefused)
+        .status,
+    ).toBe(401);
+    const alice = await connect(url, { token: 'demo-key-alice' });
+    const bob = await connect(url, { token: 'demo-key-bob' });
+
+    expect(await bob.request('join', { room: 'general' }, 1)).toEqual({
+      event: 'join',
+      data: { room: 'general' },
+      id: 1,
+    });
+    const ack = await alice.request(
+      'chat.say',
+      { room: 'general', text: 'hello from alice' },
+      2,
+    );
+    expect(ack).toEqual({
+      event: 'chat.say',
+      data: { room: 'general', recipients: 1, instances: 1 },
+      id: 2,
+    });
+    expect(await bob.nextJson()).toEqual({
+      event: 'message',
+      data: {
+        room: 'general',
+        from: 'alice',
+        data: { text: 'hello from alice' },
+      },
+    });
+
+    expect(
+      await alice.request('chat.say', { room: 'general', text: '' }, 3),
+    ).toMatchObject({
+      event: 'error',
+      id: 3,
+      data: { code: 'BAD_REQUEST' },
+    });
+    expect(await alice.request('chat.whoami', null, 4)).toMatchObject({
+      event: 'error',
+      id: 4,
+      data: { code: 'FORBIDDEN' },
+    });
+    expect(await bob.request('chat.whoami', null, 5)).toEqual({
+      event: 'chat.whoami',
+      data: { subject: 'bob', scopes: ['chat', 'moderate'] },
+      id: 5,
+    });
+
+    const res = await fetch(`http://127.0.0.1:${port}/announcements`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'from HTTP' }),
+    });
+    expect(await res.json()).toEqual({ recipients: 2, instances: 1 });
+    for (const c of [alice, bob]) {
+      expect(await c.nextJson()).toEqual({
+        event: 'broadcast',
+        data: { from: 'announcements', data: 'from HTTP' },
+      });
+    }
+    await Promise.all([alice.close(), bob.close()]);
+  });
+});
