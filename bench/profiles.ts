@@ -1,0 +1,105 @@
+/**
+ * How big and how long each scenario is. `full` is `npm run bench` (under 5 minutes on 2 cores,
+ * builds included); `smoke` runs the same code with tiny counts, for CI.
+ */
+export interface Profile {
+  name: 'full' | 'smoke';
+  echo: {
+    cases: Array<{ connections: number; inFlight: number }>;
+    warmupMs: number;
+    measureMs: number;
+  };
+  fanout: {
+    /**
+     * `rate` broadcasts per second from one publisher, the same for both servers: 50,000
+     * deliveries/s, about half of what plain `ws` sustains on one core here (~9 µs of server CPU
+     * per delivery), so both keep up and the comparison is latency and CPU per delivery.
+     */
+    cases: Array<{ receivers: number; rate: number }>;
+    warmupMs: number;
+    measureMs: number;
+  };
+  cluster: {
+    receivers: number;
+    rate: number;
+    warmupMs: number;
+    measureMs: number;
+  };
+  memory: {
+    connections: number[];
+    /** Quiet time before each reading. */
+    settleMs: number;
+    /** A fresh pair of servers per count (full); the shared pair (smoke: boots are slow). */
+    freshServers: boolean;
+  };
+  handshake: { concurrency: number; warmupMs: number; measureMs: number };
+  /** Load workers in every case, at least. */
+  minWorkers: number;
+  /** At most this many sockets per load worker (each worker has its own open-files limit). */
+  socketsPerWorker: number;
+  /** Client source addresses 127.0.0.2.. (each has its own ephemeral port range). */
+  sourceAddresses: number;
+  /** Handshakes in flight per worker while connecting a case's clients. */
+  connectConcurrency: number;
+  /** How long deliveries are still counted (as late) after a fan-out window. */
+  drainMs: number;
+  /** How long a server gets to finish a forced garbage collection. */
+  gcWaitMs: number;
+}
+
+export const FULL: Profile = {
+  name: 'full',
+  echo: {
+    cases: [
+      { connections: 100, inFlight: 1 },
+      { connections: 100, inFlight: 32 },
+      { connections: 1000, inFlight: 1 },
+      { connections: 1000, inFlight: 32 },
+    ],
+    warmupMs: 1000,
+    measureMs: 3000,
+  },
+  fanout: {
+    cases: [
+      { receivers: 1000, rate: 50 },
+      { receivers: 10_000, rate: 5 },
+    ],
+    warmupMs: 1000,
+    measureMs: 4000,
+  },
+  cluster: { receivers: 10_000, rate: 5, warmupMs: 1500, measureMs: 4000 },
+  memory: { connections: [10_000, 50_000], settleMs: 1000, freshServers: true },
+  handshake: { concurrency: 32, warmupMs: 1000, measureMs: 4000 },
+  minWorkers: 2,
+  socketsPerWorker: 8000,
+  sourceAddresses: 8,
+  connectConcurrency: 64,
+  drainMs: 1500,
+  gcWaitMs: 500,
+};
+
+export const SMOKE: Profile = {
+  name: 'smoke',
+  echo: {
+    cases: [
+      { connections: 4, inFlight: 1 },
+      { connections: 4, inFlight: 4 },
+    ],
+    warmupMs: 100,
+    measureMs: 400,
+  },
+  fanout: {
+    cases: [{ receivers: 20, rate: 20 }],
+    warmupMs: 100,
+    measureMs: 500,
+  },
+  cluster: { receivers: 20, rate: 20, warmupMs: 200, measureMs: 500 },
+  memory: { connections: [200], settleMs: 100, freshServers: false },
+  handshake: { concurrency: 4, warmupMs: 100, measureMs: 400 },
+  minWorkers: 2,
+  socketsPerWorker: 8000,
+  sourceAddresses: 2,
+  connectConcurrency: 16,
+  drainMs: 300,
+  gcWaitMs: 150,
+};

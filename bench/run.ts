@@ -1,0 +1,197 @@
+/**
+ * `npm run bench` (and `npm run bench:smoke`, with `--smoke`): runs every scenario against the
+ * built gateway and the plain `ws` baseline, alternating them, prints the table, and writes the
+ * results (bench/results/ for a full run, bench/scratch/smoke/ for a smoke run). Exits non-zero
+ * when a scenario produced no number.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { FULL, SMOKE } from './profiles.js';
+import { markdown, textTable, type Report } from './report.js';
+import { clusterScenario } from './scenarios/cluster.js';
+import type { CaseResult, Context } from './scenarios/common.js';
+import { echoScenario } from './scenarios/echo.js';
+import { fanoutScenario } from './scenarios/fanout.js';
+import { handshakeScenario } from './scenarios/handshake.js';
+import { memoryScenario } from './scenarios/memory.js';
+import {
+  GATEWAY_ENV,
+  startServer,
+  type RunningServer,
+} from './servers/launch.js';
+import { killAllNow, stopAll } from './support/children.js';
+import { describeMachine } from './support/machine.js';
+import { RESULTS, ROOT, SCRATCH } from './support/paths.js';
+
+const args = process.argv.slice(2);
+const profile = args.includes('--smoke') ? SMOKE : FULL;
+/** `--only=echo,memory`: a subset, for working on one scenario. */
+const only = args
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',');
+/** The whole run, builds excluded, must end within this; past it everything is stopped. */
+const DEADLINE_MS = profile.name === 'smoke' ? 60_000 : 270_000;
+
+const started = Date.now();
+const log = (line: string) =>
+  process.stderr.write(
+    `[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`,
+  );
+
+// Whatever happens, no server or load worker outlives this process.
+process.on('exit', killAllNow);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping every process`);
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+const deadline = setTimeout(() => {
+  log(`the run took more than ${DEADLINE_MS / 1000} s: stopping`);
+  void stopAll().finally(() => process.exit(2));
+}, DEADLINE_MS);
+deadline.unref();
+
+type Scenario = (ctx: Context) => Promise<CaseResult[]>;
+const MEMORY: [string, Scenario] = ['memory', memoryScenario];
+/** On the shared pair of servers (memory too in a smoke run: it has no time for fresh ones). */
+const PAIRED: Array<[string, Scenario]> = [
+  ['echo', echoScenario],
+  ['fanout', fanoutScenario],
+  ['handshake', handshakeScenario],
+  ...(profile.memory.freshServers ? [] : [MEMORY]),
+];
+/** With servers of their own. */
+const ALONE: Array<[string, Scenario]> = [
+  ...(profile.memory.freshServers ? [MEMORY] : []),
+  ['cluster', clusterScenario],
+];
+const wanted = ([name]: [string, Scenario]) => !only || only.includes(name);
+
+function gitShort(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    return 'nogit'; // a tarball, not a clone
+  }
+}
+
+/** Every metric of every case has a number, for each server the case has. */
+function missingNumbers(cases: CaseResult[]): string[] {
+  const out: string[] = [];
+  for (const c of cases) {
+    for (const spec of c.metrics) {
+      for (const kind of ['gateway', 'plain'] as const) {
+        const m = c[kind];
+        if (kind === 'plain' && !m && c.scenario === 'cross-instance') continue;
+        const v = m?.values[spec.key];
+        if (v === undefined || !Number.isFinite(v))
+          out.push(`${c.scenario} / ${c.name} / ${spec.label} / ${kind}`);
+      }
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  const machine = describeMachine();
+  mkdirSync(SCRATCH, { recursive: true });
+  for (const f of readdirSync(SCRATCH))
+    if (f.endsWith('.log')) rmSync(resolve(SCRATCH, f));
+  log(
+    `${profile.name} run on ${machine.nproc} core(s), ${machine.cpuModel}, Node ${machine.node}`,
+  );
+  log(machine.pinning.note);
+
+  const cases: CaseResult[] = [];
+  const failures: Report['failures'] = [];
+  const ctx: Context = { profile, machine, log };
+  const attempt = async ([name, scenario]: [string, Scenario]) => {
+    try {
+      cases.push(...(await scenario(ctx)));
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      log(`${name} failed: ${error}`);
+      failures.push({ scenario: name, error });
+    }
+  };
+
+  const paired = PAIRED.filter(wanted);
+  if (paired.length) {
+    const servers: RunningServer[] = [];
+    try {
+      log('starting the gateway and the plain ws server');
+      const [gateway, plain] = await Promise.all([
+        startServer('gateway', {
+          label: 'gateway',
+          pinCores: machine.pinning.server,
+        }),
+        startServer('plain', {
+          label: 'plain',
+          pinCores: machine.pinning.server,
+        }),
+      ]);
+      servers.push(gateway, plain);
+      ctx.pair = { gateway, plain };
+      for (const s of paired) await attempt(s);
+    } catch (err) {
+      for (const [name] of paired)
+        failures.push({
+          scenario: name,
+          error: `servers did not start: ${(err as Error).message}`,
+        });
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
+      await stopAll(); // a server that started while the other failed
+      ctx.pair = undefined;
+    }
+  }
+  for (const s of ALONE.filter(wanted)) await attempt(s);
+
+  const report: Report = {
+    machine,
+    profile: profile.name,
+    gatewayEnv: GATEWAY_ENV,
+    durationMs: Date.now() - started,
+    cases,
+    failures,
+  };
+  process.stdout.write(`\n${textTable(report)}\n`);
+
+  const dir = profile.name === 'smoke' ? resolve(SCRATCH, 'smoke') : RESULTS;
+  mkdirSync(dir, { recursive: true });
+  const json = resolve(dir, `${machine.date.slice(0, 10)}-${gitShort()}.json`);
+  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(resolve(dir, 'latest.md'), markdown(report));
+  log(`results: ${json} and ${resolve(dir, 'latest.md')}`);
+
+  const missing = missingNumbers(cases);
+  for (const m of missing) log(`no number: ${m}`);
+  if (failures.length || missing.length) {
+    log(
+      `${failures.length} scenario(s) failed, ${missing.length} number(s) missing`,
+    );
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  async (code) => {
+    await stopAll();
+    process.exit(code);
+  },
+  async (err: unknown) => {
+    log(
+      `the benchmark failed: ${err instanceof Error ? err.stack : String(err)}`,
+    );
+    await stopAll();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import { Fleet } from '../load/fleet.js';
+import { startServer, type RunningServer } from '../servers/launch.js';
+import { runFanout } from './fanout.js';
+import {
+  CPU_PER_OP,
+  workersFor,
+  type CaseResult,
+  type Context,
+} from './common.js';
+
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+
+/**
+ * (3) Cross-instance fan-out through Redis: two gateways on one Redis (a channel prefix of this
+ * run's own), half the receivers on each, the publisher on the first. No plain `ws` counterpart:
+ * absolute numbers, with the latency of the receivers on the other instance apart.
+ */
+export async function clusterScenario(ctx: Context): Promise<CaseResult[]> {
+  const { receivers, rate, warmupMs, measureMs } = ctx.profile.cluster;
+  const prefix = `bench-${randomBytes(4).toString('hex')}:`;
+  const name = `2 gateways, ${receivers.toLocaleString('en-US')} receivers, ${rate} msg/s`;
+  const servers: RunningServer[] = [];
+  let fleet: Fleet | undefined;
+  try {
+    ctx.log(
+      `cluster: starting two gateways on ${REDIS_URL} (prefix ${prefix})`,
+    );
+    const started = await Promise.allSettled(
+      ['a', 'b'].map((id) =>
+        startServer('gateway', {
+          label: `cluster-gateway-${id}`,
+          pinCores: ctx.machine.pinning.server,
+          redis: { url: REDIS_URL, prefix },
+        }),
+      ),
+    );
+    for (const s of started)
+      if (s.status === 'fulfilled') servers.push(s.value);
+    const failure = started.find((s) => s.status === 'rejected');
+    if (failure) throw (failure as PromiseRejectedResult).reason;
+    const [a, b] = servers;
+    // Receiver workers come in pairs: the first half on instance a, the second on b.
+    const half = Math.max(1, Math.ceil(workersFor(ctx.profile, receivers) / 2));
+    fleet = await Fleet.start(2 * half + 1, ctx.machine.pinning.load);
+    ctx.log(`cluster ${name}`);
+    const { measurement, byGroup } = await runFanout(ctx, {
+      fleet,
+      targets: [
+        ...Array<RunningServer>(half).fill(a),
+        ...Array<RunningServer>(half).fill(b),
+      ],
+      groups: [
+        ...Array<string>(half).fill('same'),
+        ...Array<string>(half).fill('other'),
+      ],
+      publishTo: a,
+      servers,
+      receivers,
+      rate,
+      warmupMs,
+      measureMs,
+      label: `cluster ${name}`,
+    });
+    const other = byGroup.other;
+    measurement.values.remoteP99 = other
+      ? other.percentile(0.99) / 1000
+      : Number.NaN;
+    measurement.values.remoteP50 = other
+      ? other.percentile(0.5) / 1000
+      : Number.NaN;
+    return [
+      {
+        scenario: 'cross-instance',
+        name,
+        metrics: [
+          { key: 'dps', label: 'deliveries/s', unit: '/s', better: 'higher' },
+          {
+            key: 'p50',
+            label: 'p50 delivery latency',
+            unit: 'ms',
+            better: 'lower',
+            decimals: 2,
+          },
+          {
+            key: 'p99',
+            label: 'p99 delivery latency',
+            unit: 'ms',
+            better: 'lower',
+            decimals: 2,
+          },
+          {
+            key: 'remoteP50',
+            label: 'p50, other instance',
+            unit: 'ms',
+            better: 'lower',
+            decimals: 2,
+          },
+          {
+            key: 'remoteP99',
+            label: 'p99, other instance',
+            unit: 'ms',
+            better: 'lower',
+            decimals: 2,
+          },
+          CPU_PER_OP('delivery (both gateways)'),
+        ],
+        gateway: measurement,
+        notes: [
+          `offered: ${(rate * receivers).toLocaleString('en-US')} deliveries/s; both gateways pinned to the server core, Redis unpinned; server CPU is the two gateways together`,
+        ],
+      },
+    ];
+  } finally {
+    await fleet?.stop();
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}

@@ -1,0 +1,150 @@
+import { nowUs, sleepUntil } from '../support/clock.js';
+import { coreTimes } from '../support/procfs.js';
+import type { Machine, Pinning } from '../support/machine.js';
+import type { Profile } from '../profiles.js';
+import type { RunningServer, ServerKind } from '../servers/launch.js';
+import type { CpuSample } from '../load/protocol.js';
+
+/** One metric of a case: how it is named, its unit, which way is better, its target if any. */
+export interface MetricSpec {
+  key: string;
+  label: string;
+  unit: string;
+  better: 'higher' | 'lower';
+  /** Issue 6's target on gateway / plain: `>=` for throughput, `<=` for latency and memory. */
+  target?: { op: '>=' | '<='; ratio: number };
+  /** No gateway/plain ratio: the values are small differences, not rates (heap after close). */
+  noRatio?: boolean;
+  /** Printed with this many decimals. */
+  decimals?: number;
+}
+
+/**
+ * Server CPU time per operation (µs): the cost of one round-trip, delivery or handshake, which
+ * stays comparable when the load side, not the server, limits the rate.
+ */
+export const CPU_PER_OP = (op: string): MetricSpec => ({
+  key: 'cpuPerOp',
+  label: `server CPU per ${op}`,
+  unit: 'µs',
+  better: 'lower',
+  decimals: 1,
+});
+
+/** One server's run of one case. */
+export interface Measurement {
+  values: Record<string, number>;
+  /** Fraction of one core the server(s) used in the window. */
+  serverCpu?: number;
+  /** Fraction of one core the load workers used in the window (summed over workers). */
+  loadCpu?: number;
+  /** Busy fraction of the server's and the load's cores as a whole (/proc/stat), when pinned. */
+  serverCoreBusy?: number;
+  loadCoreBusy?: number;
+  notes: string[];
+}
+
+export interface CaseResult {
+  scenario: string;
+  name: string;
+  metrics: MetricSpec[];
+  gateway?: Measurement;
+  /** Absent where there is no plain `ws` counterpart (cross-instance fan-out). */
+  plain?: Measurement;
+  notes: string[];
+}
+
+/** What every scenario receives. */
+export interface Context {
+  profile: Profile;
+  machine: Machine;
+  /** The gateway and the plain server, started once and shared by the scenarios that can. */
+  pair?: Record<ServerKind, RunningServer>;
+  log: (line: string) => void;
+}
+
+/** Both servers, in the order this case runs them: alternate which goes first, case by case. */
+export function order(caseIndex: number): ServerKind[] {
+  return caseIndex % 2 === 0 ? ['gateway', 'plain'] : ['plain', 'gateway'];
+}
+
+/** The window's instants: it opens after `warmupMs` (and a little slack for the commands to arrive). */
+export function windowOf(
+  warmupMs: number,
+  measureMs: number,
+): { startUs: number; endUs: number } {
+  const startUs = nowUs() + 100_000 + warmupMs * 1000;
+  return { startUs, endUs: startUs + measureMs * 1000 };
+}
+
+export interface WindowSample {
+  serverCpu: number;
+  serverCoreBusy?: number;
+  loadCoreBusy?: number;
+}
+
+/** Busy fraction of a core between two readings of /proc/stat. */
+function busyBetween(
+  before: { busy: number; total: number } | undefined,
+  core: number | undefined,
+): number | undefined {
+  if (!before || core === undefined) return undefined;
+  const after = coreTimes(core);
+  const total = after.total - before.total;
+  return total > 0 ? (after.busy - before.busy) / total : undefined;
+}
+
+/**
+ * Samples, at the window's edges, the CPU time of the server processes and the busy time of the
+ * server's and the load's cores (when pinned); resolves after the window with fractions of one
+ * core. A core busier than its own processes make it means other processes ran there.
+ */
+export async function sampleWindow(
+  servers: RunningServer[],
+  startUs: number,
+  endUs: number,
+  pinning: Pinning,
+): Promise<WindowSample> {
+  const { serverCore, loadCore } = pinning;
+  await sleepUntil(startUs);
+  const cpu0 = servers.map((s) => s.cpuSeconds());
+  const server0 = serverCore === undefined ? undefined : coreTimes(serverCore);
+  const load0 = loadCore === undefined ? undefined : coreTimes(loadCore);
+  const t0 = nowUs();
+  await sleepUntil(endUs);
+  const seconds = (nowUs() - t0) / 1e6;
+  const used = servers.reduce((sum, s, i) => sum + s.cpuSeconds() - cpu0[i], 0);
+  return {
+    serverCpu: used / seconds,
+    serverCoreBusy: busyBetween(server0, serverCore),
+    loadCoreBusy: busyBetween(load0, loadCore),
+  };
+}
+
+/** The load workers' CPU in the window, as a fraction of one core (they share the load core). */
+export function loadCpuOf(samples: CpuSample[]): number {
+  const windowUs = Math.max(...samples.map((s) => s.windowUs));
+  return samples.reduce((sum, s) => sum + s.cpuUs, 0) / windowUs;
+}
+
+/** Throws when a worker could not open all its sockets: a case with missing clients is no case. */
+export function requireOpened(
+  what: string,
+  results: Array<{ opened: number; failed: number; firstError?: string }>,
+): number {
+  const opened = results.reduce((n, r) => n + r.opened, 0);
+  const failed = results.reduce((n, r) => n + r.failed, 0);
+  if (failed > 0) {
+    const first = results.find((r) => r.firstError)?.firstError;
+    throw new Error(`${what}: ${failed} connection(s) failed (${first})`);
+  }
+  return opened;
+}
+
+/** How many load workers `sockets` need: at least the profile's minimum, at most N per worker. */
+export function workersFor(profile: Profile, sockets: number): number {
+  return Math.max(
+    profile.minWorkers,
+    Math.ceil(sockets / profile.socketsPerWorker),
+  );
+}

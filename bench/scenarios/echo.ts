@@ -1,0 +1,148 @@
+import { Fleet, split } from '../load/fleet.js';
+import { BENCH_TOKEN, type RunningServer } from '../servers/launch.js';
+import { Histogram } from '../support/histogram.js';
+import { sourceAddresses } from '../support/ports.js';
+import {
+  CPU_PER_OP,
+  loadCpuOf,
+  order,
+  requireOpened,
+  sampleWindow,
+  windowOf,
+  workersFor,
+  type CaseResult,
+  type Context,
+  type Measurement,
+  type MetricSpec,
+} from './common.js';
+
+const metrics = (inFlight: number): MetricSpec[] => {
+  const targeted = inFlight >= 32;
+  return [
+    {
+      key: 'rps',
+      label: 'round-trips/s',
+      unit: '/s',
+      better: 'higher',
+      target: targeted ? { op: '>=', ratio: 0.85 } : undefined,
+    },
+    {
+      key: 'p50',
+      label: 'p50 latency',
+      unit: 'ms',
+      better: 'lower',
+      decimals: 2,
+    },
+    {
+      key: 'p99',
+      label: 'p99 latency',
+      unit: 'ms',
+      better: 'lower',
+      decimals: 2,
+      target: targeted ? { op: '<=', ratio: 1.3 } : undefined,
+    },
+    CPU_PER_OP('round-trip'),
+  ];
+};
+
+async function measure(
+  ctx: Context,
+  fleet: Fleet,
+  server: RunningServer,
+  connections: number,
+  inFlight: number,
+): Promise<Measurement> {
+  const { profile, machine } = ctx;
+  const shares = split(connections, fleet.size);
+  const addresses = sourceAddresses(profile.sourceAddresses);
+  try {
+    requireOpened(
+      `echo on ${server.label}`,
+      await fleet.all((w) => ({
+        type: 'connect',
+        url: server.url,
+        token: BENCH_TOKEN,
+        count: shares[w],
+        localAddresses: addresses,
+        group: server.kind,
+        concurrency: profile.connectConcurrency,
+        handshakeTimeoutMs: 10_000,
+      })),
+    );
+    const { startUs, endUs } = windowOf(
+      profile.echo.warmupMs,
+      profile.echo.measureMs,
+    );
+    const [results, sample] = await Promise.all([
+      fleet.all({ type: 'echo', inFlight, startUs, endUs, drainMs: 3000 }),
+      sampleWindow([server], startUs, endUs, machine.pinning),
+    ]);
+    const latency = new Histogram();
+    for (const r of results) latency.merge(r.latency);
+    const completed = results.reduce((n, r) => n + r.completed, 0);
+    const rps = completed / (profile.echo.measureMs / 1000);
+    const errors = results.reduce((n, r) => n + r.errors, 0);
+    const unanswered = results.reduce((n, r) => n + r.unanswered, 0);
+    const notes: string[] = [];
+    if (errors > 0)
+      notes.push(
+        `${errors} error frame(s): ${results.find((r) => r.firstError)?.firstError}`,
+      );
+    if (unanswered > 0)
+      notes.push(`${unanswered} request(s) unanswered after the window`);
+    if (completed === 0)
+      throw new Error(`echo on ${server.label}: no reply in the window`);
+    return {
+      values: {
+        rps,
+        p50: latency.percentile(0.5) / 1000,
+        p99: latency.percentile(0.99) / 1000,
+        cpuPerOp: (sample.serverCpu * 1e6) / rps,
+      },
+      serverCpu: sample.serverCpu,
+      loadCpu: loadCpuOf(results),
+      serverCoreBusy: sample.serverCoreBusy,
+      loadCoreBusy: sample.loadCoreBusy,
+      notes,
+    };
+  } finally {
+    await fleet.all({ type: 'closeAll', timeoutMs: 5000 });
+  }
+}
+
+/** (1) Echo throughput: N connections, each keeping K small requests in flight. */
+export async function echoScenario(ctx: Context): Promise<CaseResult[]> {
+  const pair = ctx.pair!;
+  const cases = ctx.profile.echo.cases;
+  const most = Math.max(...cases.map((c) => c.connections));
+  const fleet = await Fleet.start(
+    workersFor(ctx.profile, most),
+    ctx.machine.pinning.load,
+  );
+  const out: CaseResult[] = [];
+  try {
+    for (const [i, { connections, inFlight }] of cases.entries()) {
+      const name = `${connections.toLocaleString('en-US')} conns × ${inFlight} in flight`;
+      const result: CaseResult = {
+        scenario: 'echo',
+        name,
+        metrics: metrics(inFlight),
+        notes: [],
+      };
+      for (const kind of order(i)) {
+        ctx.log(`echo ${name}: ${kind}`);
+        result[kind] = await measure(
+          ctx,
+          fleet,
+          pair[kind],
+          connections,
+          inFlight,
+        );
+      }
+      out.push(result);
+    }
+  } finally {
+    await fleet.stop();
+  }
+  return out;
+}

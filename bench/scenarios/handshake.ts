@@ -1,0 +1,137 @@
+import { Fleet } from '../load/fleet.js';
+import { BENCH_TOKEN, type RunningServer } from '../servers/launch.js';
+import { Histogram } from '../support/histogram.js';
+import { sourceAddresses } from '../support/ports.js';
+import {
+  CPU_PER_OP,
+  loadCpuOf,
+  order,
+  sampleWindow,
+  windowOf,
+  type CaseResult,
+  type Context,
+  type Measurement,
+} from './common.js';
+
+/** A wrong token must be refused with 401 before anything is measured. */
+async function checkRefusal(
+  fleet: Fleet,
+  server: RunningServer,
+): Promise<void> {
+  const refused = await fleet.one(0, {
+    type: 'connect',
+    url: server.url,
+    token: 'not-the-token',
+    count: 1,
+    localAddresses: [],
+    group: 'refused',
+    concurrency: 1,
+    handshakeTimeoutMs: 5000,
+  });
+  if (refused.opened !== 0 || !refused.firstError?.includes('HTTP 401'))
+    throw new Error(
+      `${server.label} did not refuse a wrong token with 401 (${refused.firstError})`,
+    );
+}
+
+async function measure(
+  ctx: Context,
+  fleet: Fleet,
+  server: RunningServer,
+): Promise<Measurement> {
+  const { profile, machine } = ctx;
+  await checkRefusal(fleet, server);
+  const { startUs, endUs } = windowOf(
+    profile.handshake.warmupMs,
+    profile.handshake.measureMs,
+  );
+  const [results, sample] = await Promise.all([
+    fleet.all({
+      type: 'handshake',
+      url: server.url,
+      token: BENCH_TOKEN,
+      localAddresses: sourceAddresses(profile.sourceAddresses),
+      concurrency: profile.handshake.concurrency,
+      startUs,
+      endUs,
+      handshakeTimeoutMs: 10_000,
+    }),
+    sampleWindow([server], startUs, endUs, machine.pinning),
+  ]);
+  const latency = new Histogram();
+  for (const r of results) latency.merge(r.latency);
+  const opened = results.reduce((n, r) => n + r.opened, 0);
+  const failed = results.reduce((n, r) => n + r.failed, 0);
+  const hps = opened / (profile.handshake.measureMs / 1000);
+  if (opened === 0)
+    throw new Error(`handshakes on ${server.label}: none completed`);
+  const notes = ['a wrong token is refused with 401'];
+  if (failed > 0)
+    notes.push(
+      `${failed} handshake(s) failed: ${results.find((r) => r.firstError)?.firstError}`,
+    );
+  return {
+    values: {
+      hps,
+      cpuPerOp: (sample.serverCpu * 1e6) / hps,
+      p50: latency.percentile(0.5) / 1000,
+      p99: latency.percentile(0.99) / 1000,
+    },
+    serverCpu: sample.serverCpu,
+    loadCpu: loadCpuOf(results),
+    serverCoreBusy: sample.serverCoreBusy,
+    loadCoreBusy: sample.loadCoreBusy,
+    notes,
+  };
+}
+
+/**
+ * (5) Connection rate: connect (static token checked at the upgrade), wait for open, close;
+ * many such cycles in parallel.
+ */
+export async function handshakeScenario(ctx: Context): Promise<CaseResult[]> {
+  const pair = ctx.pair!;
+  const fleet = await Fleet.start(
+    ctx.profile.minWorkers,
+    ctx.machine.pinning.load,
+  );
+  const parallel = ctx.profile.handshake.concurrency * fleet.size;
+  const result: CaseResult = {
+    scenario: 'handshakes',
+    name: `${parallel} in parallel, static token`,
+    metrics: [
+      {
+        key: 'hps',
+        label: 'handshakes/s',
+        unit: '/s',
+        better: 'higher',
+        target: { op: '>=', ratio: 0.8 },
+      },
+      {
+        key: 'p50',
+        label: 'p50 upgrade → open',
+        unit: 'ms',
+        better: 'lower',
+        decimals: 2,
+      },
+      {
+        key: 'p99',
+        label: 'p99 upgrade → open',
+        unit: 'ms',
+        better: 'lower',
+        decimals: 2,
+      },
+      CPU_PER_OP('handshake'),
+    ],
+    notes: [],
+  };
+  try {
+    for (const kind of order(0)) {
+      ctx.log(`handshakes: ${kind}`);
+      result[kind] = await measure(ctx, fleet, pair[kind]);
+    }
+  } finally {
+    await fleet.stop();
+  }
+  return [result];
+}
