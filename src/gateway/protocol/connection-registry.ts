@@ -8,6 +8,7 @@ import {
 } from '../gateway.options.js';
 import { INSTANCE_ID } from '../instance-id.js';
 import { TrafficStats } from '../telemetry/traffic-stats.js';
+import { WriteCoalescer } from './write-coalescer.js';
 import {
   attachConnection,
   ClientConnection,
@@ -34,6 +35,7 @@ export class ConnectionRegistry implements LocalDelivery {
   ) {
     this.context = {
       traffic,
+      writes: new WriteCoalescer(),
       maxBufferedBytes: options.maxBufferedBytes,
       rateLimit: options.rateLimit,
     };

@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import type { OutKind, TrafficStats } from '../telemetry/traffic-stats.js';
 import { CloseCode } from './close-codes.js';
 import { RateLimiter } from './rate-limiter.js';
+import type { WriteCoalescer } from './write-coalescer.js';
 import type { RequestId } from './envelope.js';
 import { errorFrame, type ErrorPayload } from './frames.js';
 import type { RequestContext } from './request-context.js';
@@ -30,6 +31,7 @@ export type MessageCallback = (
 /** What every connection of an instance shares: counters and the limits it enforces. */
 export interface ConnectionContext {
   readonly traffic: TrafficStats;
+  readonly writes: WriteCoalescer;
   readonly maxBufferedBytes: number;
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
 }
@@ -80,6 +82,7 @@ export class ClientConnection implements ConnectionInfo {
       this.closeSlow();
       return false;
     }
+    this.context.writes.hold(socket);
     socket.send(frame);
     this.messagesOut++;
     this.context.traffic.sent(kind, bytes);
