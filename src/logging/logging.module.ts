@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { loggingConfig, type LoggingConfig } from '../config/logging.config.js';
+import { LogDestination } from './log-destination.js';
 import { loggerOptions } from './logger-options.js';
 
 /**
@@ -10,8 +11,10 @@ import { loggerOptions } from './logger-options.js';
 @Module({
   imports: [
     LoggerModule.forRootAsync({
-      inject: [loggingConfig.KEY],
-      useFactory: (config: LoggingConfig) => loggerOptions(config),
+      providers: [LogDestination],
+      inject: [loggingConfig.KEY, LogDestination],
+      useFactory: (config: LoggingConfig, destination: LogDestination) =>
+        loggerOptions(config, destination.stream),
     }),
   ],
 })
