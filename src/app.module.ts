@@ -29,6 +29,7 @@ import { LoggingModule } from './logging/logging.module.js';
         rateLimit: config.rateLimit,
         maxBufferedBytes: config.maxBufferedBytes,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
+        perMessageDeflate: config.perMessageDeflate,
         shutdownDrainMs: config.shutdownDrainMs,
         redis: config.redis,
         maxRoomsPerConnection: config.maxRoomsPerConnection,

@@ -348,3 +348,44 @@ describe('protocol abuse: bad frames get the RFC 6455 close code (e2e)', () => {
     await bystander.close();
   });
 });
+
+describe('permessage-deflate (e2e)', () => {
+  it('is off by default: a client offering it gets no compression', async () => {
+    const gateway = await startApp();
+    try {
+      const client = await connect(gateway.wsUrl, {
+        token: TEST_TOKEN,
+        wsOptions: { perMessageDeflate: true },
+      });
+      expect(client.socket.extensions).toBe('');
+      await client.close();
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('when enabled, bounds the inflated size: a deflate bomb closes with 1009', async () => {
+    const deflating = await startApp({
+      gateway: { maxPayloadBytes: 64 * 1024, perMessageDeflate: true },
+    });
+    try {
+      const client = await connect(deflating.wsUrl, {
+        token: TEST_TOKEN,
+        wsOptions: { perMessageDeflate: { threshold: 0 } },
+      });
+      expect(client.socket.extensions).toContain('permessage-deflate');
+      expect(await client.request('echo', 'small', 1)).toEqual({
+        event: 'echo',
+        data: 'small',
+        id: 1,
+      });
+      // 8 MiB of one character deflates to a few KiB on the wire.
+      client.send(
+        JSON.stringify({ event: 'echo', data: 'a'.repeat(8 * 1024 * 1024) }),
+      );
+      expect((await client.closed).code).toBe(1009);
+    } finally {
+      await deflating.close();
+    }
+  });
+});

@@ -149,6 +149,11 @@ export class EnvironmentVariables {
   HANDSHAKE_TIMEOUT_MS?: number;
 
   @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'must be true or false' })
+  WS_PERMESSAGE_DEFLATE?: boolean;
+
+  @IsOptional()
   @Transform(toInteger)
   @IsInt({ message: 'must be an integer number of bytes' })
   @Min(1, { message: 'must be at least 1 byte' })

@@ -44,6 +44,7 @@ export const gatewayConfig = registerAs('gateway', () => {
         : undefined,
     maxBufferedBytes: env.MAX_BUFFERED_BYTES,
     heartbeatIntervalMs: env.WS_HEARTBEAT_MS,
+    perMessageDeflate: env.WS_PERMESSAGE_DEFLATE,
     maxPayloadBytes: env.WS_MAX_PAYLOAD,
     shutdownDrainMs: env.SHUTDOWN_DRAIN_MS,
     redis: env.REDIS_URL

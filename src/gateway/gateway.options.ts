@@ -77,6 +77,12 @@ export interface GatewayOptions {
    */
   maxFragments?: number;
   /**
+   * Negotiate permessage-deflate with clients that offer it. Default `false`: compression costs
+   * CPU and memory per connection. When on, `maxPayloadBytes` bounds the inflated size, so a
+   * deflate bomb ends in 1009.
+   */
+  perMessageDeflate?: boolean;
+  /**
    * Messages per connection. Over the limit a message is answered `RATE_LIMITED`; a client that
    * keeps flooding (more refused messages in one second than `burst`) is closed with 1008.
    */
@@ -114,6 +120,7 @@ export interface ResolvedGatewayOptions {
   readonly maxConnections: number;
   readonly maxPayloadBytes: number;
   readonly maxFragments: number;
+  readonly perMessageDeflate: boolean;
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
   readonly maxBufferedBytes: number;
   readonly heartbeatIntervalMs: number;
@@ -132,6 +139,7 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
   maxConnections: 10_000,
   maxPayloadBytes: 1024 * 1024,
   maxFragments: 1024,
+  perMessageDeflate: false,
   rateLimit: Object.freeze({ perSecond: 100, burst: 200 }),
   maxBufferedBytes: 4 * 1024 * 1024,
   heartbeatIntervalMs: 30_000,
@@ -298,6 +306,7 @@ export function resolveGatewayOptions(
     maxConnections,
     maxPayloadBytes,
     maxFragments,
+    perMessageDeflate: options.perMessageDeflate === true,
     rateLimit,
     maxBufferedBytes,
     heartbeatIntervalMs,

@@ -63,6 +63,7 @@ export async function startApp(
     rateLimit: undefined,
     maxBufferedBytes: undefined,
     heartbeatIntervalMs: undefined,
+    perMessageDeflate: undefined,
     ...options.gateway,
     auth: {
       tokens: [TEST_TOKEN],

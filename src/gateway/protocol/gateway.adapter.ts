@@ -142,7 +142,8 @@ export class GatewayAdapter extends AbstractWsAdapter {
       noServer: true,
       // The registry tracks clients; ws's own Set would be a second copy.
       clientTracking: false,
-      perMessageDeflate: false,
+      // ws applies maxPayload to the inflated message: a deflate bomb ends in 1009.
+      perMessageDeflate: this.options.perMessageDeflate,
       maxPayload: this.options.maxPayloadBytes,
       maxFragments: this.options.maxFragments,
       verifyClient: (info: { req: IncomingMessage }, done: VerifyDone) =>
