@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { captureErrorLogs } from '../testing/capture-error-logs.js';
 import { resolveGatewayOptions } from '../gateway.options.js';
 import { ANONYMOUS } from './anonymous.verifier.js';
 import { HandshakeAuthenticator } from './handshake-authenticator.js';
@@ -109,20 +109,7 @@ describe('HandshakeAuthenticator', () => {
   });
 
   describe('when the verifier cannot decide', () => {
-    let logged: unknown[][];
-
-    beforeEach(() => {
-      logged = [];
-      vi.spyOn(Logger.prototype, 'error').mockImplementation(
-        (...args: unknown[]) => {
-          logged.push(args);
-        },
-      );
-    });
-
-    afterEach(() => {
-      vi.restoreAllMocks();
-    });
+    const logs = captureErrorLogs();
 
     it.each([
       ['rejects', () => Promise.reject(new Error('JWKS endpoint unreachable'))],
@@ -148,9 +135,9 @@ describe('HandshakeAuthenticator', () => {
           reason: 'verifier_error',
           headers: { 'Retry-After': '5' },
         });
-        expect(logged).toHaveLength(1);
-        expect(JSON.stringify(logged)).toContain('JWKS endpoint unreachable');
-        expect(JSON.stringify(logged)).not.toContain('sekrit-token');
+        expect(logs()).toHaveLength(1);
+        expect(JSON.stringify(logs())).toContain('JWKS endpoint unreachable');
+        expect(JSON.stringify(logs())).not.toContain('sekrit-token');
       },
     );
 
@@ -161,7 +148,7 @@ describe('HandshakeAuthenticator', () => {
       );
       const outcome = await auth.authenticate({ authorization: 'Bearer x' });
       expect(outcome.rejection?.status).toBe(503);
-      expect(JSON.stringify(logged)).toContain('down');
+      expect(JSON.stringify(logs())).toContain('down');
     });
   });
 

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { captureErrorLogs } from '../testing/capture-error-logs.js';
 import { InMemoryHub, InMemoryMessageBus } from './in-memory-message-bus.js';
 import type { BusMessage } from './message-bus.js';
 
@@ -171,22 +171,9 @@ describe('InMemoryMessageBus', () => {
   });
 
   describe('a listener that throws', () => {
-    let logged: unknown[][];
+    const logs = captureErrorLogs();
 
-    beforeEach(() => {
-      logged = [];
-      vi.spyOn(Logger.prototype, 'error').mockImplementation(
-        (...args: unknown[]) => {
-          logged.push(args);
-        },
-      );
-    });
-
-    afterEach(() => {
-      vi.restoreAllMocks();
-    });
-
-    it('does not cost the other subscribers their delivery, and is logged', async () => {
+    it('does not cost the other subscribers their delivery, and is logs()', async () => {
       const hub = new InMemoryHub();
       const a = new InMemoryMessageBus(hub);
       const faulty = new InMemoryMessageBus(hub);
@@ -200,8 +187,8 @@ describe('InMemoryMessageBus', () => {
       await expect(a.publish('ch', message('a'))).resolves.toBe(3);
       expect(atA).toHaveLength(1);
       expect(atC).toHaveLength(1);
-      expect(logged).toHaveLength(1);
-      expect(JSON.stringify(logged[0])).toContain('ch');
+      expect(logs()).toHaveLength(1);
+      expect(JSON.stringify(logs()[0])).toContain('ch');
     });
   });
 });

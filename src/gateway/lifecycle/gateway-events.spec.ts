@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { captureErrorLogs } from '../testing/capture-error-logs.js';
 import type { ConnectionInfo } from '../protocol/connection.js';
 import { GatewayEvents } from './gateway-events.js';
 
@@ -10,20 +10,7 @@ const connection: ConnectionInfo = {
 };
 
 describe('GatewayEvents', () => {
-  let logged: unknown[][];
-
-  beforeEach(() => {
-    logged = [];
-    vi.spyOn(Logger.prototype, 'error').mockImplementation(
-      (...args: unknown[]) => {
-        logged.push(args);
-      },
-    );
-  });
-
-  afterEach(() => {
-    vi.restoreAllMocks();
-  });
+  const logs = captureErrorLogs();
 
   it('calls every listener of an event with its arguments, in order of registration', () => {
     const events = new GatewayEvents();
@@ -105,8 +92,8 @@ describe('GatewayEvents', () => {
 
     expect(before).toHaveBeenCalledTimes(1);
     expect(after).toHaveBeenCalledTimes(1);
-    expect(logged).toHaveLength(1);
-    const [fields, text] = logged[0] as [{ err: Error; event: string }, string];
+    expect(logs()).toHaveLength(1);
+    const [fields, text] = logs()[0] as [{ err: Error; event: string }, string];
     expect(fields.event).toBe('disconnected');
     expect(fields.err.message).toBe('hook broke');
     expect(text).toBe('lifecycle listener failed');
@@ -119,7 +106,7 @@ describe('GatewayEvents', () => {
     });
     events.emit('connected', connection);
     events.emit('connected', connection);
-    expect(logged).toHaveLength(2);
+    expect(logs()).toHaveLength(2);
   });
 
   it('removes a listener with the function on returns', () => {

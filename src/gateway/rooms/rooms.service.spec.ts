@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { captureErrorLogs } from '../testing/capture-error-logs.js';
 import {
   InMemoryHub,
   InMemoryMessageBus,
@@ -809,20 +809,7 @@ describe('RoomsService', () => {
     });
 
     describe('with a faulty listener', () => {
-      let logged: unknown[][];
-
-      beforeEach(() => {
-        logged = [];
-        vi.spyOn(Logger.prototype, 'error').mockImplementation(
-          (...args: unknown[]) => {
-            logged.push(args);
-          },
-        );
-      });
-
-      afterEach(() => {
-        vi.restoreAllMocks();
-      });
+      const logs = captureErrorLogs();
 
       it('still joins and leaves when a joined or left listener throws', async () => {
         const hub = new InMemoryHub();
@@ -838,7 +825,7 @@ describe('RoomsService', () => {
         expect(subscribed('lobby')).toBe(true);
         expect(rooms.leave('i1-1', 'lobby')).toBe(true);
         expect(subscribed('lobby')).toBe(false);
-        expect(logged).toHaveLength(2);
+        expect(logs()).toHaveLength(2);
       });
     });
   });
