@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { GatewayClient } from './gateway-client.js';
 import { GatewayClientError, HandshakeRefusedError } from './errors.js';
 import { isEnvelopeText, parseFrame, type RequestId } from './protocol.js';
+import { clientEnvironment } from '../config/client-environment.js';
 
 const USAGE = `usage: npm run client -- <url> [--token <token>] [--send <text>] [options]
 
@@ -64,14 +65,14 @@ function parse(argv: string[]): Args | string {
   }
   return {
     url: positionals[0],
-    token: values.token ?? (process.env.GATEWAY_TOKEN || undefined),
+    token: values.token ?? clientEnvironment().token,
     send: values.send,
     timeoutMs,
     reconnect: values.reconnect ?? false,
     color: values['no-color']
       ? false
       : (values.color ??
-        (process.stdout.isTTY === true && !process.env.NO_COLOR)),
+        (process.stdout.isTTY === true && !clientEnvironment().noColor)),
   };
 }
 
