@@ -57,9 +57,10 @@ describe('GET /metrics moves when things happen (e2e)', () => {
     expect(delta('gateway_messages_in_total', '{event="join"}')).toBe(1);
     expect(delta('gateway_errors_total', '{code="UNKNOWN_EVENT"}')).toBe(1);
     expect(delta('gateway_errors_total', '{code="BAD_REQUEST"}')).toBe(2);
-    expect(delta('gateway_messages_out_total', '{kind="reply"}')).toBe(3);
-    expect(delta('gateway_messages_out_total', '{kind="push"}')).toBe(1);
-    expect(delta('gateway_messages_out_total', '{kind="text"}')).toBe(1);
+    expect(delta('gateway_messages_out_total', '{event="echo"}')).toBe(2);
+    expect(delta('gateway_messages_out_total', '{event="broadcast"}')).toBe(2);
+    expect(delta('gateway_messages_out_total', '{event="text"}')).toBe(1);
+    expect(delta('gateway_messages_out_total', '{event="error"}')).toBe(3);
     expect(delta('gateway_bytes_in_total')).toBeGreaterThan(100);
     expect(delta('gateway_bytes_out_total')).toBeGreaterThan(100);
     expect(delta('gateway_fanout_recipients_count', '{kind="broadcast"}')).toBe(

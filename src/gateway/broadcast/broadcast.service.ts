@@ -86,7 +86,7 @@ export class BroadcastService implements OnModuleInit, OnApplicationShutdown {
       event: 'broadcast',
       data: { from, data: data === undefined ? null : data },
     });
-    const recipients = this.local.sendToAll(frame, exceptId);
+    const recipients = this.local.sendToAll(frame, exceptId, 'broadcast');
     this.metrics?.fannedOut('broadcast', recipients);
     let remote: number;
     try {
@@ -119,7 +119,7 @@ export class BroadcastService implements OnModuleInit, OnApplicationShutdown {
       data: data === undefined ? null : data,
     });
     if (this.local.info(connectionId))
-      return this.local.sendTo(connectionId, frame);
+      return this.local.sendTo(connectionId, frame, 'direct');
     const instance = instanceOf(connectionId);
     if (!instance || instance === this.instanceId) return false;
     try {
@@ -139,10 +139,10 @@ export class BroadcastService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private readonly deliverToAll = (message: BusMessage): void => {
-    this.local.sendToAll(message.frame, message.exceptId);
+    this.local.sendToAll(message.frame, message.exceptId, 'broadcast');
   };
 
   private readonly deliverToOne = (message: BusMessage): void => {
-    if (message.to) this.local.sendTo(message.to, message.frame);
+    if (message.to) this.local.sendTo(message.to, message.frame, 'direct');
   };
 }

@@ -30,7 +30,7 @@ export class ConnectionRegistry implements LocalDelivery {
 
   constructor(
     @Inject(INSTANCE_ID) private readonly instanceId: string,
-    traffic: TrafficStats,
+    private readonly traffic: TrafficStats,
     @Inject(GATEWAY_OPTIONS) options: ResolvedGatewayOptions,
   ) {
     this.context = {
@@ -81,13 +81,13 @@ export class ConnectionRegistry implements LocalDelivery {
     return this.connections.get(connectionId);
   }
 
-  sendToAll(frame: string, exceptId?: string): number {
+  sendToAll(frame: string, exceptId?: string, event = 'push'): number {
     const bytes = Buffer.byteLength(frame);
     let sent = 0;
     for (const connection of this.connections.values()) {
-      if (connection.id !== exceptId && connection.send(frame, 'push', bytes))
-        sent++;
+      if (connection.id !== exceptId && connection.write(frame, bytes)) sent++;
     }
+    this.traffic.sent(event, bytes, sent);
     return sent;
   }
 
@@ -95,16 +95,15 @@ export class ConnectionRegistry implements LocalDelivery {
     connectionIds: Iterable<string>,
     frame: string,
     exceptId?: string,
+    event = 'push',
   ): number {
     const bytes = Buffer.byteLength(frame);
     let sent = 0;
     for (const id of connectionIds) {
-      if (
-        id !== exceptId &&
-        this.connections.get(id)?.send(frame, 'push', bytes)
-      )
+      if (id !== exceptId && this.connections.get(id)?.write(frame, bytes))
         sent++;
     }
+    this.traffic.sent(event, bytes, sent);
     return sent;
   }
 
@@ -114,7 +113,7 @@ export class ConnectionRegistry implements LocalDelivery {
     return connection !== undefined;
   }
 
-  sendTo(connectionId: string, frame: string): boolean {
-    return this.connections.get(connectionId)?.send(frame, 'push') ?? false;
+  sendTo(connectionId: string, frame: string, event = 'push'): boolean {
+    return this.connections.get(connectionId)?.send(frame, event) ?? false;
   }
 }

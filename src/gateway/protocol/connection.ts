@@ -1,6 +1,6 @@
 import { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
-import type { OutKind, TrafficStats } from '../telemetry/traffic-stats.js';
+import type { TrafficStats } from '../telemetry/traffic-stats.js';
 import { CloseCode } from './close-codes.js';
 import { RateLimiter } from './rate-limiter.js';
 import type { WriteCoalescer } from './write-coalescer.js';
@@ -66,16 +66,20 @@ export class ClientConnection implements ConnectionInfo {
     this.rateLimiter = new RateLimiter(perSecond, burst, this.openedAt);
   }
 
+  /** Sends a serialized frame, counted under `event`; false when it could not be sent. */
+  send(frame: string, event: string): boolean {
+    const bytes = Buffer.byteLength(frame);
+    if (!this.write(frame, bytes)) return false;
+    this.context.traffic.sent(event, bytes);
+    return true;
+  }
+
   /**
-   * Sends a serialized frame; false when the socket is no longer open, or when the client has
-   * fallen too far behind (it is then closed with 1013). Fan-out passes the frame's byte length,
-   * computed once for all its recipients.
+   * Writes a frame of `bytes` bytes without counting it in the traffic stats (fan-out counts
+   * once for all its recipients); false when the socket is no longer open, or when the client
+   * has fallen too far behind (it is then closed with 1013).
    */
-  send(
-    frame: string,
-    kind: OutKind,
-    bytes = Buffer.byteLength(frame),
-  ): boolean {
+  write(frame: string, bytes: number): boolean {
     const socket = this.socket;
     if (socket.readyState !== WebSocket.OPEN) return false;
     if (socket.bufferedAmount + bytes > this.context.maxBufferedBytes) {
@@ -85,7 +89,6 @@ export class ClientConnection implements ConnectionInfo {
     this.context.writes.hold(socket);
     socket.send(frame);
     this.messagesOut++;
-    this.context.traffic.sent(kind, bytes);
     return true;
   }
 

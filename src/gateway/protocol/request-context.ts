@@ -38,7 +38,7 @@ export class RequestContext {
       this.id,
     );
     this.settled = true;
-    this.connection.send(frame, 'reply');
+    this.connection.send(frame, this.event);
   }
 
   /** Sends an error frame with the request's id. */

@@ -178,7 +178,7 @@ export class RoomsService implements OnModuleInit {
     });
     const members = this.members.get(room);
     const recipients = members
-      ? this.local.sendToEach(members, frame, exceptId)
+      ? this.local.sendToEach(members, frame, exceptId, 'message')
       : 0;
     this.metrics?.fannedOut('room', recipients);
     let remote: number;
@@ -214,6 +214,11 @@ export class RoomsService implements OnModuleInit {
   private deliver(room: string, message: BusMessage): void {
     const members = this.members.get(room);
     if (members)
-      this.local.sendToEach(members, message.frame, message.exceptId);
+      this.local.sendToEach(
+        members,
+        message.frame,
+        message.exceptId,
+        'message',
+      );
   }
 }

@@ -70,12 +70,12 @@ export class GatewayMetrics {
     });
     new Counter({
       name: 'gateway_messages_out_total',
-      help: 'Frames sent, by kind (reply, error, text, push)',
-      labelNames: ['kind'],
+      help: 'Frames sent, by event: the request event for replies, error, text, or the push event',
+      labelNames: ['event'],
       registers,
       collect() {
-        for (const [kind, n] of Object.entries(traffic.messagesOut))
-          settle(this, n, { kind });
+        for (const [event, n] of traffic.messagesOut)
+          settle(this, n, { event });
       },
     });
     new Counter({

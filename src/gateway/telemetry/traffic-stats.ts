@@ -1,8 +1,5 @@
 import { Injectable } from '@nestjs/common';
 
-/** What an outgoing frame is: a reply, an error frame, a plain-text answer, or a push. */
-export type OutKind = 'reply' | 'error' | 'text' | 'push';
-
 /**
  * Traffic counters, kept as plain numbers on the hot path and read by the metrics registry only
  * when Prometheus scrapes. Labels are bounded: incoming events are counted under their handler's
@@ -11,12 +8,8 @@ export type OutKind = 'reply' | 'error' | 'text' | 'push';
 @Injectable()
 export class TrafficStats {
   readonly messagesIn = new Map<string, number>();
-  readonly messagesOut: Record<OutKind, number> = {
-    reply: 0,
-    error: 0,
-    text: 0,
-    push: 0,
-  };
+  /** By event: the request's event for replies, `error`, `text`, or the push's event. */
+  readonly messagesOut = new Map<string, number>();
   readonly errors = new Map<string, number>();
   bytesIn = 0;
   bytesOut = 0;
@@ -26,8 +19,8 @@ export class TrafficStats {
     this.bytesIn += bytes;
   }
 
-  sent(kind: OutKind, bytes: number, count = 1): void {
-    this.messagesOut[kind] += count;
+  sent(event: string, bytes: number, count = 1): void {
+    this.messagesOut.set(event, (this.messagesOut.get(event) ?? 0) + count);
     this.bytesOut += bytes * count;
   }
 
