@@ -4,9 +4,12 @@ import {
   Injectable,
   Module,
   Post,
+  type DynamicModule,
   type INestApplication,
+  type Type,
 } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { eventually } from './support/eventually.js';
 import {
   MessageBody,
   SubscribeMessage,
@@ -136,8 +139,13 @@ async function startHost(standardEvents: boolean) {
   })
   class HostModule {}
 
+  return startModule(HostModule);
+}
+
+/** A host app as its main.ts would start it: the module, the gateway's adapter, a free port. */
+async function startModule(root: Type<unknown> | DynamicModule) {
   const moduleRef = await Test.createTestingModule({
-    imports: [HostModule],
+    imports: [root],
   }).compile();
   const app: INestApplication = moduleRef.createNestApplication({
     logger: false,
@@ -249,9 +257,10 @@ describe('GatewayModule in a host application (e2e)', () => {
       data: { room: 'general', from: 'alice', data: 'hello room' },
     });
     await alice.close();
-    const deadline = Date.now() + 2_000;
-    while (presence.online.has('alice') && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 10));
+    await eventually(
+      () => !presence.online.has('alice'),
+      'alice to go offline',
+    );
     expect([...presence.online]).toEqual(['bob']);
     await bob.close();
   });
@@ -284,27 +293,17 @@ describe('GatewayModule with the standard events turned off (e2e)', () => {
 describe('GatewayModule with a message bus of the host’s own (e2e)', () => {
   it('fans out through the given bus: two apps sharing one in-memory hub', async () => {
     const hub = new InMemoryHub();
-    const start = async () => {
-      const moduleRef = await Test.createTestingModule({
-        imports: [
-          GatewayModule.forRoot({
-            auth: { tokens: ['t1'] },
-            bus: new InMemoryMessageBus(hub),
-          }),
-        ],
-      }).compile();
-      const app: INestApplication = moduleRef.createNestApplication({
-        logger: false,
-      });
-      app.useWebSocketAdapter(new GatewayAdapter(app));
-      await app.listen(0, '127.0.0.1');
-      const { port } = app.getHttpServer().address() as AddressInfo;
-      return { app, url: `ws://127.0.0.1:${port}/` };
-    };
+    const start = () =>
+      startModule(
+        GatewayModule.forRoot({
+          auth: { tokens: ['t1'] },
+          bus: new InMemoryMessageBus(hub),
+        }),
+      );
     const [one, two] = [await start(), await start()];
     try {
-      const sender = await connect(one.url, { token: 't1' });
-      const receiver = await connect(two.url, { token: 't1' });
+      const sender = await connect(one.wsUrl, { token: 't1' });
+      const receiver = await connect(two.wsUrl, { token: 't1' });
       expect((await sender.request('broadcast', 'across', 1)).data).toEqual({
         recipients: 0,
         instances: 2,

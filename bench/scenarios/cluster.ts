@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Fleet } from '../load/fleet.js';
 import { startServer, type RunningServer } from '../servers/launch.js';
-import { runFanout } from './fanout.js';
+import { deliveryMetrics, runFanout } from './fanout.js';
 import {
   CPU_PER_OP,
   workersFor,
@@ -74,21 +74,7 @@ export async function clusterScenario(ctx: Context): Promise<CaseResult[]> {
         scenario: 'cross-instance',
         name,
         metrics: [
-          { key: 'dps', label: 'deliveries/s', unit: '/s', better: 'higher' },
-          {
-            key: 'p50',
-            label: 'p50 delivery latency',
-            unit: 'ms',
-            better: 'lower',
-            decimals: 2,
-          },
-          {
-            key: 'p99',
-            label: 'p99 delivery latency',
-            unit: 'ms',
-            better: 'lower',
-            decimals: 2,
-          },
+          ...deliveryMetrics(),
           {
             key: 'remoteP50',
             label: 'p50, other instance',
