@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Params } from 'nestjs-pino';
-import type { DestinationStream } from 'pino';
+import type { DestinationStream, LoggerOptions } from 'pino';
 import type { Options } from 'pino-http';
 import type { LoggingConfig } from '../config/logging.config.js';
 
@@ -10,15 +10,24 @@ const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 const pathOf = (url: string | undefined) => (url ?? '/').split('?', 1)[0];
 
 /**
- * pino-http settings. Requests are logged by path only: the query string may carry a token
- * (`?token=`), and headers are left out but for the user agent, so `Authorization` never reaches
- * a line. Redaction backs this up for anything logged under those names elsewhere.
+ * Where a credential could sit in a logged object. Explicit paths, not `*.token`: a leading
+ * wildcard runs pino's redactor over every field of every line (and parses each path again per
+ * field), which was a third of the garbage a handshake made.
  */
-export function loggerOptions(
-  config: LoggingConfig,
-  destination: DestinationStream,
-): Params {
-  const options: Options = {
+const REDACTED_PATHS = [
+  'authorization',
+  'token',
+  'headers.authorization',
+  'headers.cookie',
+  'query.token',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.query.token',
+];
+
+/** The application's pino logger: level, format, redaction. */
+export function pinoOptions(config: LoggingConfig): LoggerOptions {
+  return {
     level: config.level,
     transport:
       config.format === 'pretty'
@@ -31,18 +40,17 @@ export function loggerOptions(
             },
           }
         : undefined,
-    redact: {
-      paths: [
-        'authorization',
-        'token',
-        '*.authorization',
-        '*.token',
-        'req.headers.authorization',
-        'req.headers.cookie',
-        'req.query.token',
-      ],
-      censor: '[redacted]',
-    },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+  };
+}
+
+/**
+ * The access log (pino-http). Requests are logged by path only: the query string may carry a
+ * token (`?token=`), and headers are left out but for the user agent, so `Authorization` never
+ * reaches a line. Redaction backs this up for anything logged under those names elsewhere.
+ */
+export function accessLogOptions(): Options {
+  return {
     serializers: {
       req: (
         req: IncomingMessage & { id?: unknown; remoteAddress?: string },
@@ -58,8 +66,23 @@ export function loggerOptions(
       ignore: (req: IncomingMessage) => QUIET_PATHS.has(pathOf(req.url)),
     },
   };
-  // pretty: a transport (its own worker thread) writes; json: the buffered stdout destination.
+}
+
+/**
+ * nestjs-pino's settings: the root logger, and no middleware of its own (`forRoutes: []`).
+ * Its middleware would bind a request-scoped logger in an `AsyncLocalStorage`, and on Node 20
+ * the first such binding turns on async hooks for the rest of the process: every promise and
+ * socket the gateway creates afterwards pays for them (a twentieth of a handshake's CPU). The
+ * access log is mounted by `LoggingModule` instead, on the same root logger.
+ */
+export function loggerParams(
+  config: LoggingConfig,
+  destination: DestinationStream,
+): Params {
+  const options = pinoOptions(config);
+  // pretty: a transport (its own worker thread) writes; json: the batched stdout destination.
   return {
     pinoHttp: config.format === 'pretty' ? options : [options, destination],
+    forRoutes: [],
   };
 }

@@ -32,6 +32,9 @@ export type HandshakeOutcome =
   | { principal: Principal; rejection?: undefined }
   | { principal?: undefined; rejection: HandshakeRejection };
 
+const isPromiseLike = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
+  typeof (value as PromiseLike<T> | null)?.then === 'function';
+
 const REALM = 'Bearer realm="gateway"';
 
 function reject(reason: HandshakeRejectionReason): HandshakeOutcome {
@@ -68,20 +71,32 @@ export class HandshakeAuthenticator {
     @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
   ) {}
 
-  async authenticate(
+  /**
+   * The outcome, synchronously when the verifier answers synchronously (static tokens): no
+   * promise, and ws writes the 101 in the same turn as it parsed the request.
+   */
+  authenticate(
     credentials: HandshakeCredentials,
-  ): Promise<HandshakeOutcome> {
+  ): HandshakeOutcome | Promise<HandshakeOutcome> {
     if (this.options.auth.disabled) return { principal: ANONYMOUS };
     const token = extractToken(credentials);
     if (token === undefined) return reject('missing_token');
     if (token === MALFORMED) return reject('malformed_authorization');
-    let principal: Principal | null;
+    let verdict: Principal | null | Promise<Principal | null>;
     try {
-      principal = await this.verifier.verify(token);
+      verdict = this.verifier.verify(token);
     } catch (err) {
-      this.reportVerifierFailure(err);
-      return reject('verifier_error');
+      return this.verifierFailed(err);
     }
+    return isPromiseLike(verdict)
+      ? Promise.resolve(verdict).then(
+          (principal) => this.decide(principal),
+          (err: unknown) => this.verifierFailed(err),
+        )
+      : this.decide(verdict);
+  }
+
+  private decide(principal: Principal | null): HandshakeOutcome {
     if (!principal) return reject('invalid_token');
     if (
       principal.expiresAt !== undefined &&
@@ -90,6 +105,11 @@ export class HandshakeAuthenticator {
       return reject('invalid_token');
     }
     return { principal };
+  }
+
+  private verifierFailed(err: unknown): HandshakeOutcome {
+    this.reportVerifierFailure(err);
+    return reject('verifier_error');
   }
 
   /**

@@ -16,6 +16,7 @@ import { DrainState } from '../lifecycle/drain-state.js';
 import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
 import { TrafficStats } from '../telemetry/traffic-stats.js';
 import { GatewayEvents } from '../lifecycle/gateway-events.js';
+import type { HandshakeOutcome } from '../auth/handshake-authenticator.js';
 import type { Principal } from '../auth/principal.js';
 import {
   GATEWAY_OPTIONS,
@@ -49,6 +50,12 @@ type VerifyDone = (
   message?: string,
   headers?: OutgoingHttpHeaders,
 ) => void;
+
+/** Where `verify` leaves the principal for `onConnection`: the same request object reaches both. */
+const PRINCIPAL = Symbol('principal');
+interface VerifiedRequest extends IncomingMessage {
+  [PRINCIPAL]?: Principal;
+}
 
 function pathOf(url: string | undefined): string {
   if (!url) return '/';
@@ -103,7 +110,6 @@ export class GatewayAdapter extends AbstractWsAdapter {
     socket: Duplex,
     head: Buffer,
   ) => void;
-  private readonly principals = new WeakMap<IncomingMessage, Principal>();
   private readonly duplicateEvents = new Set<string>();
 
   constructor(private readonly app: INestApplicationContext) {
@@ -245,41 +251,58 @@ export class GatewayAdapter extends AbstractWsAdapter {
   }
 
   private verify(req: IncomingMessage, done: VerifyDone): void {
-    this.gate
-      .admit({
+    let outcome: HandshakeOutcome | Promise<HandshakeOutcome>;
+    try {
+      outcome = this.gate.admit({
         origin: req.headers.origin,
         authorization: req.headers.authorization,
         url: req.url,
-      })
-      .then(
-        (outcome) => {
-          if (outcome.rejection) {
-            const { status, reason, headers } = outcome.rejection;
-            this.metrics.handshakeRejected(reason);
-            this.logger.debug(
-              { reason, status, remote: req.socket.remoteAddress },
-              'handshake refused',
-            );
-            return done(false, status, STATUS_CODES[status], headers);
-          }
-          this.principals.set(req, outcome.principal);
-          done(true);
-        },
-        (err: unknown) => {
-          this.logger.error({ err }, 'handshake check failed');
-          done(false, 500);
-        },
+      });
+    } catch (err) {
+      return this.verifyFailed(err, done);
+    }
+    if (outcome instanceof Promise) {
+      outcome.then(
+        (settled) => this.conclude(req, settled, done),
+        (err: unknown) => this.verifyFailed(err, done),
       );
+    } else {
+      this.conclude(req, outcome, done);
+    }
   }
 
-  private onConnection(socket: WebSocket, req: IncomingMessage): void {
-    const principal = this.principals.get(req);
+  private conclude(
+    req: VerifiedRequest,
+    outcome: HandshakeOutcome,
+    done: VerifyDone,
+  ): void {
+    if (outcome.rejection) {
+      const { status, reason, headers } = outcome.rejection;
+      this.metrics.handshakeRejected(reason);
+      this.logger.debug(
+        { reason, status, remote: req.socket.remoteAddress },
+        'handshake refused',
+      );
+      return done(false, status, STATUS_CODES[status], headers);
+    }
+    // Carried on the request to onConnection, which ws calls with it once the upgrade completes.
+    req[PRINCIPAL] = outcome.principal;
+    done(true);
+  }
+
+  private verifyFailed(err: unknown, done: VerifyDone): void {
+    this.logger.error({ err }, 'handshake check failed');
+    done(false, 500);
+  }
+
+  private onConnection(socket: WebSocket, req: VerifiedRequest): void {
+    const principal = req[PRINCIPAL];
     if (!principal) {
       // Only verified upgrades reach here; anything else is a bug, and is closed, not served.
       socket.terminate();
       return;
     }
-    this.principals.delete(req);
+    req[PRINCIPAL] = undefined;
     this.metrics.connectionAccepted();
     const connection = this.registry.register(
       socket,

@@ -37,7 +37,8 @@ export class HandshakeGate {
     private readonly authenticator: HandshakeAuthenticator,
   ) {}
 
-  async admit(request: UpgradeRequest): Promise<HandshakeOutcome> {
+  /** Synchronous unless the token verifier is asynchronous (JWKS, a custom lookup). */
+  admit(request: UpgradeRequest): HandshakeOutcome | Promise<HandshakeOutcome> {
     const allowed = this.options.allowedOrigins;
     // Browsers always send Origin; other clients (servers, CLIs) send none and are not the
     // cross-site risk the allow-list is for.
@@ -51,13 +52,16 @@ export class HandshakeGate {
     if (this.registry.size + this.pending >= this.options.maxConnections) {
       return refused(503, 'capacity', { 'Retry-After': '5' });
     }
+    const outcome = this.authenticator.authenticate(request);
+    if (!(outcome instanceof Promise)) return outcome;
+    // Counted while the verifier works, so a burst of slow handshakes cannot overshoot the
+    // limit. The upgrade completes synchronously after this, so the connection is in the
+    // registry by the time the next handshake is counted.
     this.pending++;
-    try {
-      return await this.authenticator.authenticate(request);
-    } finally {
-      // The upgrade completes synchronously after this, so the connection is in the registry
-      // by the time the next handshake is counted.
+    const settled = () => {
       this.pending--;
-    }
+    };
+    outcome.then(settled, settled);
+    return outcome;
   }
 }
