@@ -24,10 +24,6 @@ export type MessageCallback = (
   context: RequestContext,
 ) => Promise<unknown>;
 
-/**
- * The gateway's record of one open socket. Only the protocol layer sees this class; everything
- * above it gets {@link ConnectionInfo}.
- */
 /** What every connection of an instance shares: counters and the limits it enforces. */
 export interface ConnectionContext {
   readonly traffic: TrafficStats;
@@ -123,19 +119,27 @@ export class ClientConnection implements ConnectionInfo {
   }
 }
 
-const bySocket = new WeakMap<object, ClientConnection>();
+/**
+ * Where a socket keeps its record. A property rather than a WeakMap: every handshake would add an
+ * ephemeron entry, which the garbage collector processes at extra cost while connections churn.
+ */
+const CONNECTION = Symbol('gateway connection');
+
+interface WithConnection {
+  [CONNECTION]?: ClientConnection;
+}
 
 /** Links a socket to its record, for guards and parameter decorators that only see the socket. */
 export function attachConnection(
   socket: object,
   connection: ClientConnection,
 ): void {
-  bySocket.set(socket, connection);
+  (socket as WithConnection)[CONNECTION] = connection;
 }
 
 /** The record of a socket accepted by the gateway, or undefined for anything else. */
 export function connectionOf(socket: unknown): ClientConnection | undefined {
   return typeof socket === 'object' && socket !== null
-    ? bySocket.get(socket)
+    ? (socket as WithConnection)[CONNECTION]
     : undefined;
 }

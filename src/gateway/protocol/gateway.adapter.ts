@@ -28,6 +28,7 @@ import {
   type ClientConnection,
   type MessageCallback,
 } from './connection.js';
+import { ConnectionLog } from './connection-log.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { drainConnections } from './drain.js';
 import {
@@ -50,6 +51,20 @@ type VerifyDone = (
   message?: string,
   headers?: OutgoingHttpHeaders,
 ) => void;
+
+const LOG_CONTEXT = 'Gateway';
+
+// Socket listeners shared by every connection (ws calls them with the socket as `this`), rather
+// than two closures allocated per handshake.
+function recordCloseCause(this: WebSocket, err: Error): void {
+  // ws follows every protocol error (1002, 1007, 1009) with the matching close frame.
+  const connection = connectionOf(this);
+  if (connection) connection.closeCause ??= err.message;
+}
+function markAlive(this: WebSocket): void {
+  const connection = connectionOf(this);
+  if (connection) connection.alive = true;
+}
 
 /** Where `verify` leaves the principal for `onConnection`: the same request object reaches both. */
 const PRINCIPAL = Symbol('principal');
@@ -95,7 +110,8 @@ function refuse(
  * A host application adds one line: `app.useWebSocketAdapter(new GatewayAdapter(app))`.
  */
 export class GatewayAdapter extends AbstractWsAdapter {
-  private readonly logger = new Logger('Gateway');
+  private readonly logger = new Logger(LOG_CONTEXT);
+  private connectionLog!: ConnectionLog;
   private server?: WebSocketServer;
   private options!: ResolvedGatewayOptions;
   private registry!: ConnectionRegistry;
@@ -142,6 +158,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
     this.drain = this.app.get(DrainState, { strict: false });
     this.traffic = this.app.get(TrafficStats, { strict: false });
     this.metrics = this.app.get(GatewayMetrics, { strict: false });
+    this.connectionLog = new ConnectionLog(LOG_CONTEXT, this.logger);
     this.warnOnOtherPath(options?.path);
 
     const server = new WebSocketServer({
@@ -309,26 +326,12 @@ export class GatewayAdapter extends AbstractWsAdapter {
       principal,
       req.socket.remoteAddress ?? 'unknown',
     );
-    socket.on('error', (err) => {
-      // ws follows every protocol error (1002, 1007, 1009) with the matching close frame.
-      connection.closeCause ??= err.message;
-    });
-    socket.on('pong', () => {
-      connection.alive = true;
-    });
+    socket.on('error', recordCloseCause);
+    socket.on('pong', markAlive);
     socket.once('close', (code: number, reason: Buffer) =>
       this.onClose(connection, code, reason),
     );
-    const forwardedFor = req.headers['x-forwarded-for'];
-    this.logger.log(
-      {
-        connection: connection.id,
-        principal: principal.subject,
-        remote: connection.remoteAddress,
-        ...(forwardedFor ? { forwardedFor } : {}),
-      },
-      'connection opened',
-    );
+    this.connectionLog.opened(connection, req.headers['x-forwarded-for']);
     this.events.emit('connected', connection);
   }
 
@@ -341,19 +344,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
     // Listeners (rooms, presence hooks) still find the connection in the registry.
     this.events.emit('disconnected', connection, { code, reason });
     this.registry.unregister(connection);
-    this.logger.log(
-      {
-        connection: connection.id,
-        principal: connection.principal.subject,
-        remote: connection.remoteAddress,
-        code,
-        reason,
-        durationMs: Date.now() - connection.openedAt,
-        messagesIn: connection.messagesIn,
-        messagesOut: connection.messagesOut,
-      },
-      'connection closed',
-    );
+    this.connectionLog.closed(connection, code, reason);
   }
 
   /** The connection's edge: nothing thrown here may reach the socket's emitter or the process. */

@@ -1,0 +1,98 @@
+import type { Logger } from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
+import { describe, expect, it } from 'vitest';
+import type { WebSocket } from 'ws';
+import { TrafficStats } from '../telemetry/traffic-stats.js';
+import { ClientConnection } from './connection.js';
+import { ConnectionLog } from './connection-log.js';
+import { WriteCoalescer } from './write-coalescer.js';
+
+function connection(): ClientConnection {
+  const c = new ClientConnection(
+    'inst-1',
+    {} as WebSocket,
+    { subject: 'alice', scopes: [] },
+    '10.0.0.7',
+    {
+      traffic: new TrafficStats(),
+      writes: new WriteCoalescer(),
+      maxBufferedBytes: 1024,
+      rateLimit: { perSecond: 10, burst: 10 },
+    },
+  );
+  c.messagesIn = 3;
+  c.messagesOut = 2;
+  return c;
+}
+
+const expectedClose = {
+  connection: 'inst-1',
+  principal: 'alice',
+  remote: '10.0.0.7',
+  code: 1000,
+  reason: 'bye',
+  messagesIn: 3,
+  messagesOut: 2,
+};
+
+// The fallback runs first: nestjs-pino's root logger, once made, stays for the whole file.
+describe('ConnectionLog', () => {
+  it('writes through Nest’s logger when the application has no pino root logger', () => {
+    expect(PinoLogger.root).toBeUndefined();
+    const calls: [object, string][] = [];
+    const nest = {
+      log: (fields: object, msg: string) => calls.push([fields, msg]),
+    } as unknown as Logger;
+    const log = new ConnectionLog('Gateway', nest);
+    const c = connection();
+    log.opened(c, '203.0.113.9');
+    log.closed(c, 1000, 'bye');
+    expect(calls[0]).toEqual([
+      {
+        connection: 'inst-1',
+        principal: 'alice',
+        remote: '10.0.0.7',
+        forwardedFor: '203.0.113.9',
+      },
+      'connection opened',
+    ]);
+    expect(calls[1][0]).toMatchObject(expectedClose);
+    expect(typeof (calls[1][0] as { durationMs: unknown }).durationMs).toBe(
+      'number',
+    );
+    expect(calls[1][1]).toBe('connection closed');
+  });
+
+  it('writes to the pino root logger, with the context, when nestjs-pino made one', () => {
+    const lines: Record<string, unknown>[] = [];
+    new PinoLogger({
+      pinoHttp: [
+        { level: 'info' },
+        { write: (line: string) => lines.push(JSON.parse(line)) },
+      ],
+    });
+    const nest = {
+      log: () => {
+        throw new Error('the Nest logger must not be used');
+      },
+    } as unknown as Logger;
+    const log = new ConnectionLog('Gateway', nest);
+    const c = connection();
+    log.opened(c, undefined);
+    log.closed(c, 1000, 'bye');
+    expect(lines[0]).toMatchObject({
+      level: 30,
+      context: 'Gateway',
+      connection: 'inst-1',
+      principal: 'alice',
+      remote: '10.0.0.7',
+      msg: 'connection opened',
+    });
+    expect(lines[0]).not.toHaveProperty('forwardedFor');
+    expect(lines[1]).toMatchObject({
+      ...expectedClose,
+      context: 'Gateway',
+      msg: 'connection closed',
+    });
+  });
+});
