@@ -109,7 +109,8 @@ describe('GatewayClient in a browser (e2e, Chromium)', () => {
   });
   afterAll(async () => {
     await browser?.close();
-    await new Promise((done) => site?.server.close(done));
+    // When setup failed there is nothing to close, and nothing would call `done`.
+    if (site) await new Promise((done) => site.server.close(done));
     await gateway?.close();
   });
 

@@ -14,6 +14,8 @@ import {
   MessageBody,
   SubscribeMessage,
   WebSocketGateway,
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
 } from '@nestjs/websockets';
 import { IsString, Length } from 'class-validator';
 import type { AddressInfo } from 'node:net';
@@ -314,6 +316,58 @@ describe('GatewayModule with a message bus of the host’s own (e2e)', () => {
       await Promise.all([sender.close(), receiver.close()]);
     } finally {
       await Promise.all([one.app.close(), two.app.close()]);
+    }
+  });
+});
+
+/** A host gateway with Nest's connection hooks: its binding must run at the handshake. */
+@WebSocketGateway()
+class HookedGateway implements OnGatewayConnection, OnGatewayDisconnect {
+  readonly calls: string[] = [];
+  handleConnection(client: unknown) {
+    this.calls.push(`connected:${typeof client}`);
+  }
+  handleDisconnect() {
+    this.calls.push('disconnected');
+  }
+  @SubscribeMessage('hooked.ping')
+  ping() {
+    return 'pong';
+  }
+}
+
+describe('GatewayModule with Nest’s connection hooks (e2e)', () => {
+  it('calls handleConnection at the handshake and handleDisconnect at the close, with no message sent', async () => {
+    @Module({
+      imports: [GatewayModule.forRoot({ auth: { tokens: ['t1'] } })],
+      providers: [HookedGateway],
+    })
+    class HookedHost {}
+    const host = await startModule(HookedHost);
+    try {
+      const gateway = host.app.get(HookedGateway);
+      const quiet = await connect(host.wsUrl, { token: 't1' });
+      await eventually(
+        () => gateway.calls.length === 1,
+        'handleConnection for a client that sent nothing',
+      );
+      expect(gateway.calls).toEqual(['connected:object']);
+      await quiet.close();
+      await eventually(
+        () => gateway.calls.length === 2,
+        'handleDisconnect for that client',
+      );
+      expect(gateway.calls[1]).toBe('disconnected');
+
+      const talker = await connect(host.wsUrl, { token: 't1' });
+      expect(await talker.request('hooked.ping', null, 1)).toEqual({
+        event: 'hooked.ping',
+        data: 'pong',
+        id: 1,
+      });
+      await talker.close();
+    } finally {
+      await host.app.close();
     }
   });
 });

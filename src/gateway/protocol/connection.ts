@@ -43,6 +43,8 @@ export class ClientConnection implements ConnectionInfo {
   readonly openedAt = Date.now();
   /** Handlers of every gateway on the server, by event name: one lookup per message. */
   readonly handlers = new Map<string, MessageCallback>();
+  /** Whether Nest has bound the gateways' handlers to this client yet (see GatewayAdapter). */
+  gatewaysBound = false;
   readonly rateLimiter: RateLimiter;
   messagesIn = 0;
   messagesOut = 0;

@@ -1,4 +1,5 @@
 import { Logger, type INestApplicationContext } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
 import {
   AbstractWsAdapter,
   type MessageMappingProperties,
@@ -28,6 +29,7 @@ import {
   type ClientConnection,
   type MessageCallback,
 } from './connection.js';
+import { gatewaysHaveConnectionHooks } from './connection-hooks.js';
 import { ConnectionLog } from './connection-log.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { drainConnections } from './drain.js';
@@ -127,6 +129,10 @@ export class GatewayAdapter extends AbstractWsAdapter {
     head: Buffer,
   ) => void;
   private readonly duplicateEvents = new Set<string>();
+  /** Nest's per-connection binding, one per gateway. */
+  private readonly gatewayBindings: ((client: WebSocket) => void)[] = [];
+  /** Whether the bindings run at the handshake (a gateway has connection hooks). */
+  private bindEagerly = true;
 
   constructor(private readonly app: INestApplicationContext) {
     super(app);
@@ -159,6 +165,9 @@ export class GatewayAdapter extends AbstractWsAdapter {
     this.traffic = this.app.get(TrafficStats, { strict: false });
     this.metrics = this.app.get(GatewayMetrics, { strict: false });
     this.connectionLog = new ConnectionLog(LOG_CONTEXT, this.logger);
+    this.bindEagerly = gatewaysHaveConnectionHooks(
+      this.app.get(DiscoveryService, { strict: false }),
+    );
     this.warnOnOtherPath(options?.path);
 
     const server = new WebSocketServer({
@@ -172,7 +181,6 @@ export class GatewayAdapter extends AbstractWsAdapter {
       verifyClient: (info: { req: IncomingMessage }, done: VerifyDone) =>
         this.verify(info.req, done),
     });
-    // Registered before Nest's own listener, so the connection exists when handlers bind.
     server.on('connection', (socket: WebSocket, req: IncomingMessage) =>
       this.onConnection(socket, req),
     );
@@ -186,6 +194,19 @@ export class GatewayAdapter extends AbstractWsAdapter {
     );
     this.heartbeat.start();
     return server;
+  }
+
+  /**
+   * Nest's per-connection binding for one gateway (its hooks, its handlers bound to the client),
+   * run by {@link bindGateways}: at the handshake when a gateway has connection hooks, otherwise
+   * at the client's first message. Most connections of a busy gateway are short or only listen,
+   * and the binding was a tenth of what a handshake cost.
+   */
+  bindClientConnect(
+    _server: WebSocketServer,
+    callback: (client: WebSocket) => void,
+  ): void {
+    this.gatewayBindings.push(callback);
   }
 
   bindMessageHandlers(
@@ -203,12 +224,6 @@ export class GatewayAdapter extends AbstractWsAdapter {
         continue;
       }
       connection.handlers.set(message, callback as MessageCallback);
-    }
-    // Several gateways bind to the same client; one listener serves them all.
-    if (client.listenerCount('message') === 0) {
-      client.on('message', (data: RawData, isBinary: boolean) =>
-        this.onMessage(connection, data, isBinary),
-      );
     }
   }
 
@@ -331,8 +346,18 @@ export class GatewayAdapter extends AbstractWsAdapter {
     socket.once('close', (code: number, reason: Buffer) =>
       this.onClose(connection, code, reason),
     );
+    socket.on('message', (data: RawData, isBinary: boolean) =>
+      this.onMessage(connection, data, isBinary),
+    );
     this.connectionLog.opened(connection, req.headers['x-forwarded-for']);
     this.events.emit('connected', connection);
+    if (this.bindEagerly) this.bindGateways(connection);
+  }
+
+  /** Runs Nest's per-connection binding of every gateway (see {@link bindClientConnect}). */
+  private bindGateways(connection: ClientConnection): void {
+    connection.gatewaysBound = true;
+    for (const bind of this.gatewayBindings) bind(connection.socket);
   }
 
   private onClose(
@@ -358,6 +383,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
     // Text frames arrive as one Buffer (binaryType 'nodebuffer', fragments joined by ws).
     const buffer = data as Buffer;
     try {
+      if (!connection.gatewaysBound) this.bindGateways(connection);
       const verdict = connection.rateLimiter.take(Date.now());
       if (verdict !== 'allow') {
         this.refuseOverRate(connection, buffer, isBinary, verdict);
