@@ -1,5 +1,9 @@
 import { Fleet } from '../load/fleet.js';
-import { BENCH_TOKEN, type RunningServer } from '../servers/launch.js';
+import {
+  BENCH_TOKEN,
+  type RunningServer,
+  type ServerKind,
+} from '../servers/launch.js';
 import { Histogram } from '../support/histogram.js';
 import { sourceAddresses } from '../support/ports.js';
 import {
@@ -40,7 +44,6 @@ async function measure(
   server: RunningServer,
 ): Promise<Measurement> {
   const { profile, machine } = ctx;
-  await checkRefusal(fleet, server);
   const { startUs, endUs } = windowOf(
     profile.handshake.warmupMs,
     profile.handshake.measureMs,
@@ -65,7 +68,7 @@ async function measure(
   const hps = opened / (profile.handshake.measureMs / 1000);
   if (opened === 0)
     throw new Error(`handshakes on ${server.label}: none completed`);
-  const notes = ['a wrong token is refused with 401'];
+  const notes: string[] = [];
   if (failed > 0)
     notes.push(
       `${failed} handshake(s) failed: ${results.find((r) => r.firstError)?.firstError}`,
@@ -82,6 +85,31 @@ async function measure(
     serverCoreBusy: sample.serverCoreBusy,
     loadCoreBusy: sample.loadCoreBusy,
     notes,
+  };
+}
+
+const median = (xs: number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/** Each value (and CPU figure) is the median over the rounds; notes are kept once. */
+function medianOf(rounds: Measurement[]): Measurement {
+  const pick = (get: (m: Measurement) => number | undefined) => {
+    const xs = rounds.map(get).filter((x): x is number => x !== undefined);
+    return xs.length > 0 ? median(xs) : undefined;
+  };
+  const values: Record<string, number> = {};
+  for (const key of Object.keys(rounds[0].values))
+    values[key] = median(rounds.map((m) => m.values[key]));
+  return {
+    values,
+    serverCpu: pick((m) => m.serverCpu),
+    loadCpu: pick((m) => m.loadCpu),
+    serverCoreBusy: pick((m) => m.serverCoreBusy),
+    loadCoreBusy: pick((m) => m.loadCoreBusy),
+    notes: [...new Set(rounds.flatMap((m) => m.notes))],
   };
 }
 
@@ -126,9 +154,29 @@ export async function handshakeScenario(ctx: Context): Promise<CaseResult[]> {
     notes: [],
   };
   try {
+    const rounds: Record<ServerKind, Measurement[]> = {
+      gateway: [],
+      plain: [],
+    };
+    for (const kind of order(0)) await checkRefusal(fleet, pair[kind]);
+    for (let round = 0; round < ctx.profile.handshake.rounds; round++) {
+      for (const kind of order(round)) {
+        ctx.log(`handshakes: ${kind}, round ${round + 1}`);
+        rounds[kind].push(await measure(ctx, fleet, pair[kind]));
+      }
+    }
     for (const kind of order(0)) {
-      ctx.log(`handshakes: ${kind}`);
-      result[kind] = await measure(ctx, fleet, pair[kind]);
+      result[kind] = medianOf(rounds[kind]);
+      result[kind].notes.unshift('a wrong token is refused with 401');
+    }
+    if (rounds.gateway.length > 1) {
+      const ratios = rounds.gateway.map(
+        (g, i) => g.values.hps / rounds.plain[i].values.hps,
+      );
+      result.notes.push(
+        `median of ${ratios.length} alternating rounds; handshakes/s gw/plain per round: ` +
+          ratios.map((r) => r.toFixed(2)).join(', '),
+      );
     }
   } finally {
     await fleet.stop();
