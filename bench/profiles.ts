@@ -4,10 +4,12 @@
  */
 export interface Profile {
   name: 'full' | 'smoke';
+  /** Echo throughput; `rounds` alternating windows per server and case, reported as medians. */
   echo: {
     cases: Array<{ connections: number; inFlight: number }>;
     warmupMs: number;
     measureMs: number;
+    rounds: number;
   };
   fanout: {
     /**
@@ -65,8 +67,9 @@ export const FULL: Profile = {
       { connections: 1000, inFlight: 1 },
       { connections: 1000, inFlight: 32 },
     ],
-    warmupMs: 1000,
-    measureMs: 3000,
+    warmupMs: 500,
+    measureMs: 2000,
+    rounds: 3,
   },
   fanout: {
     cases: [
@@ -96,6 +99,8 @@ export const SMOKE: Profile = {
     ],
     warmupMs: 100,
     measureMs: 400,
+    // Two, so that the smoke run exercises the medians and the per-round note.
+    rounds: 2,
   },
   fanout: {
     cases: [{ receivers: 20, rate: 20 }],

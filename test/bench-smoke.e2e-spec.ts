@@ -62,6 +62,8 @@ describe('the benchmark, smoke profile (e2e)', () => {
     ]) {
       expect(smoke.output).toContain(row);
     }
+    // Echo runs two alternating rounds per server in the smoke profile: the medians' path.
+    expect(smoke.output).toContain('median of 2 alternating rounds');
     expect(smoke.output).not.toContain('FAILED');
   }, 80_000);
 });

@@ -68,6 +68,67 @@ export function order(caseIndex: number): ServerKind[] {
   return caseIndex % 2 === 0 ? ['gateway', 'plain'] : ['plain', 'gateway'];
 }
 
+const median = (xs: number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/** Each value and CPU figure the median over the rounds; each distinct note once. */
+function medianOf(rounds: Measurement[]): Measurement {
+  const pick = (get: (m: Measurement) => number | undefined) => {
+    const xs = rounds.map(get).filter((x): x is number => x !== undefined);
+    return xs.length > 0 ? median(xs) : undefined;
+  };
+  const values: Record<string, number> = {};
+  for (const key of Object.keys(rounds[0].values))
+    values[key] = median(rounds.map((m) => m.values[key]));
+  return {
+    values,
+    serverCpu: pick((m) => m.serverCpu),
+    loadCpu: pick((m) => m.loadCpu),
+    serverCoreBusy: pick((m) => m.serverCoreBusy),
+    loadCoreBusy: pick((m) => m.loadCoreBusy),
+    notes: [...new Set(rounds.flatMap((m) => m.notes))],
+  };
+}
+
+/**
+ * Measures both servers `rounds` times, alternating which goes first, and fills the case with
+ * each server's medians; with more than one round, a note lists the gateway/plain ratio of
+ * `key` round by round. On a shared VM one window's rate can swing by a third from the next: a
+ * median of alternating windows is what a single pair of windows cannot be, repeatable.
+ */
+export async function alternatingRounds(
+  ctx: Context,
+  result: CaseResult,
+  rounds: number,
+  key: string,
+  measureOne: (kind: ServerKind, round: number) => Promise<Measurement>,
+): Promise<void> {
+  const runs: Record<ServerKind, Measurement[]> = { gateway: [], plain: [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const kind of order(round)) {
+      ctx.log(
+        `${result.scenario} ${result.name}: ${kind}` +
+          (rounds > 1 ? `, round ${round + 1} of ${rounds}` : ''),
+      );
+      runs[kind].push(await measureOne(kind, round));
+    }
+  }
+  result.gateway = medianOf(runs.gateway);
+  result.plain = medianOf(runs.plain);
+  if (rounds > 1) {
+    const ratios = runs.gateway.map(
+      (g, i) => g.values[key] / runs.plain[i].values[key],
+    );
+    result.notes.push(
+      `median of ${rounds} alternating rounds; gw/plain per round: ` +
+        ratios.map((r) => r.toFixed(2)).join(', '),
+    );
+  }
+}
+
 /** The window's instants: it opens after `warmupMs` (and a little slack for the commands to arrive). */
 export function windowOf(
   warmupMs: number,

@@ -3,9 +3,9 @@ import { BENCH_TOKEN, type RunningServer } from '../servers/launch.js';
 import { Histogram } from '../support/histogram.js';
 import { sourceAddresses } from '../support/ports.js';
 import {
+  alternatingRounds,
   CPU_PER_OP,
   loadCpuOf,
-  order,
   requireOpened,
   sampleWindow,
   windowOf,
@@ -121,7 +121,7 @@ export async function echoScenario(ctx: Context): Promise<CaseResult[]> {
   );
   const out: CaseResult[] = [];
   try {
-    for (const [i, { connections, inFlight }] of cases.entries()) {
+    for (const { connections, inFlight } of cases) {
       const name = `${connections.toLocaleString('en-US')} conns × ${inFlight} in flight`;
       const result: CaseResult = {
         scenario: 'echo',
@@ -129,16 +129,13 @@ export async function echoScenario(ctx: Context): Promise<CaseResult[]> {
         metrics: metrics(inFlight),
         notes: [],
       };
-      for (const kind of order(i)) {
-        ctx.log(`echo ${name}: ${kind}`);
-        result[kind] = await measure(
-          ctx,
-          fleet,
-          pair[kind],
-          connections,
-          inFlight,
-        );
-      }
+      await alternatingRounds(
+        ctx,
+        result,
+        ctx.profile.echo.rounds,
+        'rps',
+        (kind) => measure(ctx, fleet, pair[kind], connections, inFlight),
+      );
       out.push(result);
     }
   } finally {

@@ -1,12 +1,9 @@
 import { Fleet } from '../load/fleet.js';
-import {
-  BENCH_TOKEN,
-  type RunningServer,
-  type ServerKind,
-} from '../servers/launch.js';
+import { BENCH_TOKEN, type RunningServer } from '../servers/launch.js';
 import { Histogram } from '../support/histogram.js';
 import { sourceAddresses } from '../support/ports.js';
 import {
+  alternatingRounds,
   CPU_PER_OP,
   loadCpuOf,
   order,
@@ -88,31 +85,6 @@ async function measure(
   };
 }
 
-const median = (xs: number[]): number => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
-/** Each value (and CPU figure) is the median over the rounds; notes are kept once. */
-function medianOf(rounds: Measurement[]): Measurement {
-  const pick = (get: (m: Measurement) => number | undefined) => {
-    const xs = rounds.map(get).filter((x): x is number => x !== undefined);
-    return xs.length > 0 ? median(xs) : undefined;
-  };
-  const values: Record<string, number> = {};
-  for (const key of Object.keys(rounds[0].values))
-    values[key] = median(rounds.map((m) => m.values[key]));
-  return {
-    values,
-    serverCpu: pick((m) => m.serverCpu),
-    loadCpu: pick((m) => m.loadCpu),
-    serverCoreBusy: pick((m) => m.serverCoreBusy),
-    loadCoreBusy: pick((m) => m.loadCoreBusy),
-    notes: [...new Set(rounds.flatMap((m) => m.notes))],
-  };
-}
-
 /**
  * (5) Connection rate: connect (static token checked at the upgrade), wait for open, close;
  * many such cycles in parallel.
@@ -154,30 +126,16 @@ export async function handshakeScenario(ctx: Context): Promise<CaseResult[]> {
     notes: [],
   };
   try {
-    const rounds: Record<ServerKind, Measurement[]> = {
-      gateway: [],
-      plain: [],
-    };
     for (const kind of order(0)) await checkRefusal(fleet, pair[kind]);
-    for (let round = 0; round < ctx.profile.handshake.rounds; round++) {
-      for (const kind of order(round)) {
-        ctx.log(`handshakes: ${kind}, round ${round + 1}`);
-        rounds[kind].push(await measure(ctx, fleet, pair[kind]));
-      }
-    }
-    for (const kind of order(0)) {
-      result[kind] = medianOf(rounds[kind]);
-      result[kind].notes.unshift('a wrong token is refused with 401');
-    }
-    if (rounds.gateway.length > 1) {
-      const ratios = rounds.gateway.map(
-        (g, i) => g.values.hps / rounds.plain[i].values.hps,
-      );
-      result.notes.push(
-        `median of ${ratios.length} alternating rounds; handshakes/s gw/plain per round: ` +
-          ratios.map((r) => r.toFixed(2)).join(', '),
-      );
-    }
+    await alternatingRounds(
+      ctx,
+      result,
+      ctx.profile.handshake.rounds,
+      'hps',
+      (kind) => measure(ctx, fleet, pair[kind]),
+    );
+    for (const kind of order(0))
+      result[kind]!.notes.unshift('a wrong token is refused with 401');
   } finally {
     await fleet.stop();
   }
