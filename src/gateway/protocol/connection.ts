@@ -41,17 +41,22 @@ const SLOW_CLOSE_GRACE_MS = 1_000;
  */
 export class ClientConnection implements ConnectionInfo {
   readonly openedAt = Date.now();
-  /** Handlers of every gateway on the server, by event name: one lookup per message. */
-  readonly handlers = new Map<string, MessageCallback>();
-  /** Whether Nest has bound the gateways' handlers to this client yet (see GatewayAdapter). */
+  /**
+   * Handlers of every gateway on the server, by event name (one lookup per message), once Nest
+   * has bound them to this client: at its first message (see GatewayAdapter). A connection that
+   * only listens never needs them.
+   */
+  handlers?: Map<string, MessageCallback>;
+  /** Whether Nest has bound the gateways' handlers to this client yet. */
   gatewaysBound = false;
-  readonly rateLimiter: RateLimiter;
+  /** Made at the first message, as full as it was at the handshake. */
+  private rateLimiter?: RateLimiter;
   messagesIn = 0;
   messagesOut = 0;
   /** Heard from since the last heartbeat (a message or a pong). */
   alive = true;
   /** Why the server is closing the connection, for the close log line. */
-  closeCause?: string;
+  closeCause: string | undefined = undefined;
 
   constructor(
     readonly id: string,
@@ -59,9 +64,15 @@ export class ClientConnection implements ConnectionInfo {
     readonly principal: Principal,
     readonly remoteAddress: string,
     private readonly context: ConnectionContext,
-  ) {
-    const { perSecond, burst } = context.rateLimit;
-    this.rateLimiter = new RateLimiter(perSecond, burst, this.openedAt);
+  ) {}
+
+  /** Takes a token from this connection's bucket for a message arriving at `now` (ms). */
+  takeToken(now: number): 'allow' | 'refuse' | 'close' {
+    if (!this.rateLimiter) {
+      const { perSecond, burst } = this.context.rateLimit;
+      this.rateLimiter = new RateLimiter(perSecond, burst, this.openedAt);
+    }
+    return this.rateLimiter.take(now);
   }
 
   /** Sends a serialized frame, counted under `event`; false when it could not be sent. */

@@ -217,13 +217,14 @@ export class GatewayAdapter extends AbstractWsAdapter {
   ): void {
     const connection = connectionOf(client);
     if (!connection) return;
+    const bound = (connection.handlers ??= new Map());
     for (const { message, callback } of handlers) {
       if (typeof message !== 'string') continue;
-      if (connection.handlers.has(message)) {
+      if (bound.has(message)) {
         this.warnDuplicate(message);
         continue;
       }
-      connection.handlers.set(message, callback as MessageCallback);
+      bound.set(message, callback as MessageCallback);
     }
   }
 
@@ -384,7 +385,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
     const buffer = data as Buffer;
     try {
       if (!connection.gatewaysBound) this.bindGateways(connection);
-      const verdict = connection.rateLimiter.take(Date.now());
+      const verdict = connection.takeToken(Date.now());
       if (verdict !== 'allow') {
         this.refuseOverRate(connection, buffer, isBinary, verdict);
         return;
@@ -412,7 +413,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
         connection.sendError(mapError(err).payload, id);
         return;
       }
-      const handler = connection.handlers.get(envelope.event);
+      const handler = connection.handlers?.get(envelope.event);
       // Only handler names become metric labels: clients choose event names, not label sets.
       this.traffic.received(
         handler ? envelope.event : 'unknown',
