@@ -80,6 +80,8 @@ function pathOf(url: string | undefined): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
+function ignoreSocketError(): void {}
+
 /** Answers an upgrade request with a plain HTTP error and closes the TCP connection. */
 function refuse(
   socket: Duplex,
@@ -93,6 +95,9 @@ function refuse(
     'Content-Length': Buffer.byteLength(body),
     ...headers,
   }).map(([name, value]) => `${name}: ${String(value)}`);
+  // The peer may reset while it is answered; the socket is being closed either way, and an
+  // 'error' without a listener would be an uncaught exception.
+  socket.on('error', ignoreSocketError);
   socket.once('finish', () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${status} ${body}\r\n${lines.join('\r\n')}\r\n\r\n${body}`,
@@ -261,10 +266,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    // Until ws takes the socket over, a reset from the peer must not become an uncaught error.
-    socket.on('error', (err) =>
-      this.logger.debug({ err: err.message }, 'handshake socket error'),
-    );
+    // A socket error is handled by refuse() below or, from handleUpgrade on, by ws.
     try {
       if (pathOf(req.url) !== this.options.path) {
         this.metrics.handshakeRejected('path');
