@@ -43,6 +43,8 @@ export interface Profile {
     warmupMs: number;
     measureMs: number;
     rounds: number;
+    /** Rounds of the diagnostic case: the gateway at `LOG_LEVEL=warn`. */
+    quietRounds: number;
   };
   /** Load workers in every case, at least. */
   minWorkers: number;
@@ -81,7 +83,13 @@ export const FULL: Profile = {
   },
   cluster: { receivers: 10_000, rate: 5, warmupMs: 1500, measureMs: 4000 },
   memory: { connections: [10_000, 50_000], settleMs: 1000, freshServers: true },
-  handshake: { concurrency: 32, warmupMs: 500, measureMs: 2000, rounds: 5 },
+  handshake: {
+    concurrency: 32,
+    warmupMs: 500,
+    measureMs: 2000,
+    rounds: 5,
+    quietRounds: 3,
+  },
   minWorkers: 2,
   socketsPerWorker: 8000,
   sourceAddresses: 8,
@@ -109,7 +117,13 @@ export const SMOKE: Profile = {
   },
   cluster: { receivers: 20, rate: 20, warmupMs: 200, measureMs: 500 },
   memory: { connections: [200], settleMs: 100, freshServers: false },
-  handshake: { concurrency: 4, warmupMs: 100, measureMs: 400, rounds: 1 },
+  handshake: {
+    concurrency: 4,
+    warmupMs: 100,
+    measureMs: 400,
+    rounds: 1,
+    quietRounds: 1,
+  },
   minWorkers: 2,
   socketsPerWorker: 8000,
   sourceAddresses: 2,

@@ -1,5 +1,9 @@
 import { Fleet } from '../load/fleet.js';
-import { BENCH_TOKEN, type RunningServer } from '../servers/launch.js';
+import {
+  BENCH_TOKEN,
+  startServer,
+  type RunningServer,
+} from '../servers/launch.js';
 import { Histogram } from '../support/histogram.js';
 import { sourceAddresses } from '../support/ports.js';
 import {
@@ -125,6 +129,24 @@ export async function handshakeScenario(ctx: Context): Promise<CaseResult[]> {
     ],
     notes: [],
   };
+  // Diagnostic, no target: the same gateway logging at warn, without its two info lines per
+  // connection (opened, closed), against the same plain server. The difference between the two
+  // cases is what those lines cost.
+  const quiet: CaseResult = {
+    scenario: 'handshakes',
+    name: `${parallel} in parallel, gateway at LOG_LEVEL=warn`,
+    metrics: [
+      {
+        key: 'hps',
+        label: 'handshakes/s',
+        unit: '/s',
+        better: 'higher',
+      },
+      CPU_PER_OP('handshake'),
+    ],
+    notes: [],
+  };
+  let quietGateway: RunningServer | undefined;
   try {
     for (const kind of order(0)) await checkRefusal(fleet, pair[kind]);
     await alternatingRounds(
@@ -136,8 +158,24 @@ export async function handshakeScenario(ctx: Context): Promise<CaseResult[]> {
     );
     for (const kind of order(0))
       result[kind]!.notes.unshift('a wrong token is refused with 401');
+
+    quietGateway = await startServer('gateway', {
+      label: 'gateway-log-warn',
+      pinCores: ctx.machine.pinning.server,
+      env: { LOG_LEVEL: 'warn' },
+    });
+    const quietPair = { gateway: quietGateway, plain: pair.plain };
+    await checkRefusal(fleet, quietGateway);
+    await alternatingRounds(
+      ctx,
+      quiet,
+      ctx.profile.handshake.quietRounds,
+      'hps',
+      (kind) => measure(ctx, fleet, quietPair[kind]),
+    );
   } finally {
+    await quietGateway?.stop();
     await fleet.stop();
   }
-  return [result];
+  return quiet.gateway ? [result, quiet] : [result];
 }

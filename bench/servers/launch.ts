@@ -45,6 +45,8 @@ export interface StartOptions {
   pinCores?: string;
   /** Gateway only: fan out through this Redis with this channel prefix. */
   redis?: { url: string; prefix: string };
+  /** Gateway only: settings over {@link GATEWAY_ENV} (a variant such as `LOG_LEVEL=warn`). */
+  env?: Record<string, string>;
 }
 
 /** What the gateway runs with in every scenario (printed with the results). */
@@ -112,6 +114,7 @@ export async function startServer(
       ? {
           ...base,
           ...GATEWAY_ENV,
+          ...options.env,
           PORT: String(port),
           ...(options.redis
             ? {
