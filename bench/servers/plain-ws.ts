@@ -13,7 +13,7 @@
  *
  * Environment: PORT (default 8766), HOST (default 127.0.0.1), AUTH_TOKENS (comma-separated).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { createServer, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
@@ -26,8 +26,7 @@ if (tokens.length === 0) {
   process.exit(1);
 }
 
-const digest = (token: string) =>
-  createHash('sha256').update(token).digest('base64');
+const digest = (token: string) => hash('sha256', token, 'base64');
 const principals = new Map<string, string>(
   tokens.map((token, i) => [digest(token), `token-${i + 1}`]),
 );
