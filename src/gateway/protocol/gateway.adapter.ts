@@ -110,6 +110,8 @@ function refuse(
  * - authenticates at the upgrade request (401 and no socket on failure);
  * - serves every gateway of the application from one server at the configured path, looking
  *   handlers up in a map, once per message;
+ * - binds a gateway's handlers to a client at its first message, not at the handshake, unless a
+ *   gateway implements `OnGatewayConnection` or `OnGatewayDisconnect`;
  * - answers what the stock adapter drops: malformed JSON, unknown events, plain text;
  * - passes each request's id through to the reply and to error frames;
  * - closes with 1001 and drains on shutdown instead of terminating clients.
@@ -297,10 +299,14 @@ export class GatewayAdapter extends AbstractWsAdapter {
       return this.verifyFailed(err, done);
     }
     if (outcome instanceof Promise) {
-      outcome.then(
-        (settled) => this.conclude(req, settled, done),
-        (err: unknown) => this.verifyFailed(err, done),
-      );
+      outcome
+        .then(
+          (settled) => this.conclude(req, settled, done),
+          (err: unknown) => this.verifyFailed(err, done),
+        )
+        // conclude() runs the upgrade and onConnection: a bug there must not become an
+        // unhandled rejection, which would end the process.
+        .catch((err: unknown) => this.logger.error({ err }, 'upgrade failed'));
     } else {
       this.conclude(req, outcome, done);
     }
