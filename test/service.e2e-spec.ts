@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createServer, type AddressInfo } from 'node:net';
 import {
   runGateway,
   spawnGateway,
@@ -162,6 +166,50 @@ describe('the service as shipped: node dist/main.js (e2e)', () => {
         .lines()
         .find((l) => l.msg === 'connections drained');
       expect(drained).toMatchObject({ closed: 300, terminated: 1 });
+    });
+  });
+
+  describe('a port already in use', () => {
+    it('exits 1 with a fatal log line naming EADDRINUSE', async () => {
+      const taken = createServer();
+      await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+      const { port } = taken.address() as AddressInfo;
+      try {
+        const gateway = runGateway({
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          AUTH_TOKENS: 'busy-port-token',
+        });
+        expect(await gateway.exited).toBe(1);
+        const fatal = gateway
+          .lines()
+          .find((l) => l.msg === 'the gateway could not start');
+        expect(fatal, gateway.output()).toMatchObject({ level: 60 });
+        expect(JSON.stringify(fatal)).toContain('EADDRINUSE');
+      } finally {
+        await new Promise((done) => taken.close(done));
+      }
+    });
+  });
+
+  describe('the log buffer', () => {
+    it('is written out when the process exits without a shutdown', () => {
+      // A line logged just before process.exit(), with no app.close() to flush it: the
+      // destination's exit hook must write it.
+      const script = [
+        "import 'reflect-metadata';",
+        `const { LogDestination } = await import(${JSON.stringify(pathToFileURL(resolve(import.meta.dirname, '../dist/logging/log-destination.js')).href)});`,
+        'const destination = new LogDestination();',
+        'destination.stream.write(\'{"msg":"last words"}\\n\');',
+        'process.exit(3);',
+      ].join('\n');
+      const run = spawnSync(
+        process.execPath,
+        ['--input-type=module', '-e', script],
+        { cwd: resolve(import.meta.dirname, '..'), encoding: 'utf8' },
+      );
+      expect(run.status, run.stderr).toBe(3);
+      expect(run.stdout).toBe('{"msg":"last words"}\n');
     });
   });
 
