@@ -206,8 +206,8 @@ export class GatewayAdapter extends AbstractWsAdapter {
   /**
    * Nest's per-connection binding for one gateway (its hooks, its handlers bound to the client),
    * run by {@link bindGateways}: at the handshake when a gateway has connection hooks, otherwise
-   * at the client's first message. Most connections of a busy gateway are short or only listen,
-   * and the binding was a tenth of what a handshake cost.
+   * at the client's first message. Most connections of a busy gateway are short or only listen;
+   * binding at the handshake cost about 7 % more CPU per handshake, and a listener's memory.
    */
   bindClientConnect(
     _server: WebSocketServer,
