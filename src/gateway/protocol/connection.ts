@@ -42,13 +42,11 @@ const SLOW_CLOSE_GRACE_MS = 1_000;
 export class ClientConnection implements ConnectionInfo {
   readonly openedAt = Date.now();
   /**
-   * Handlers of every gateway on the server, by event name (one lookup per message), once Nest
-   * has bound them to this client: at its first message (see GatewayAdapter). A connection that
-   * only listens never needs them.
+   * Handlers of every gateway on the server, by event name (one lookup per message); undefined
+   * until Nest has bound them to this client, at its first message (see GatewayAdapter). A
+   * connection that only listens never needs them.
    */
   handlers?: Map<string, MessageCallback>;
-  /** Whether Nest has bound the gateways' handlers to this client yet. */
-  gatewaysBound = false;
   /** Made at the first message, as full as it was at the handshake. */
   private rateLimiter?: RateLimiter;
   messagesIn = 0;

@@ -365,7 +365,8 @@ export class GatewayAdapter extends AbstractWsAdapter {
 
   /** Runs Nest's per-connection binding of every gateway (see {@link bindClientConnect}). */
   private bindGateways(connection: ClientConnection): void {
-    connection.gatewaysBound = true;
+    // The table's presence is what marks the connection bound, even if no gateway has a handler.
+    connection.handlers = new Map();
     for (const bind of this.gatewayBindings) bind(connection.socket);
   }
 
@@ -392,7 +393,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
     // Text frames arrive as one Buffer (binaryType 'nodebuffer', fragments joined by ws).
     const buffer = data as Buffer;
     try {
-      if (!connection.gatewaysBound) this.bindGateways(connection);
+      if (!connection.handlers) this.bindGateways(connection);
       const verdict = connection.takeToken(Date.now());
       if (verdict !== 'allow') {
         this.refuseOverRate(connection, buffer, isBinary, verdict);
