@@ -31,6 +31,7 @@ import { LoggingModule } from './logging/logging.module.js';
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         perMessageDeflate: config.perMessageDeflate,
         shutdownDrainMs: config.shutdownDrainMs,
+        closeGraceMs: config.closeGraceMs,
         redis: config.redis,
         maxRoomsPerConnection: config.maxRoomsPerConnection,
       }),

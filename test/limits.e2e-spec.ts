@@ -337,6 +337,140 @@ describe('slow consumer: a peer that never reads is cut off, a fast reader is se
   });
 });
 
+describe('slow consumer: the limit measures what a client left unread across turns, not one burst (e2e)', () => {
+  const MAX_BUFFERED = 256 * 1024;
+  let gateway: RunningApp;
+  let registry: ConnectionRegistry;
+
+  beforeAll(async () => {
+    gateway = await startApp({ gateway: { maxBufferedBytes: MAX_BUFFERED } });
+    registry = gateway.app.get(ConnectionRegistry);
+  });
+  afterAll(async () => {
+    await gateway.close();
+  });
+
+  it('one broadcast larger than the limit reaches a reader whose buffer was empty', async () => {
+    const sender = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    const reader = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    const text = 'y'.repeat(300_000);
+    expect(await sender.request('broadcast', text, 1)).toMatchObject({
+      event: 'broadcast',
+      id: 1,
+    });
+    const push = await reader.nextJson();
+    expect((push.data as { data: string }).data).toBe(text);
+    expect(await reader.request('echo', 'still here', 2)).toMatchObject({
+      data: 'still here',
+    });
+    await Promise.all([sender.close(), reader.close()]);
+    await eventually(() => registry.size === 0, 'the registry to empty');
+  });
+
+  it('50 broadcasts of 500 kB in bursts of 5: a fast reader gets all 50, a client that never reads is cut off', async () => {
+    const sender = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    const reader = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    const sleeper = await RawWsClient.connect(gateway.wsUrl, {
+      token: TEST_TOKEN,
+      paused: true,
+    });
+    await eventually(() => registry.size === 3, 'three connections');
+    const slow = registry.all().at(-1)!;
+    const text = 'z'.repeat(500_000);
+    const frameBytes = Buffer.byteLength(
+      JSON.stringify({
+        event: 'broadcast',
+        data: { from: slow.id, data: { seq: 49, text } },
+      }),
+    );
+    const BURSTS = 10;
+    const PER_BURST = 5;
+    let mostBuffered = 0;
+    for (let b = 0; b < BURSTS; b++) {
+      for (let i = 0; i < PER_BURST; i++) {
+        sender.sendJson({
+          event: 'broadcast',
+          data: { seq: b * PER_BURST + i, text },
+        });
+      }
+      for (let i = 0; i < PER_BURST; i++)
+        expect((await sender.nextJson()).event).toBe('broadcast');
+      if (slow.socket.readyState === slow.socket.OPEN)
+        mostBuffered = Math.max(mostBuffered, slow.socket.bufferedAmount);
+      // A reader that keeps up: it has every push of this burst before the next one comes.
+      await eventually(
+        () => reader.pending >= (b + 1) * PER_BURST,
+        `the reader to have burst ${b + 1}`,
+      );
+    }
+    for (let seq = 0; seq < BURSTS * PER_BURST; seq++) {
+      const push = await reader.nextJson();
+      expect((push.data as { data: { seq: number } }).data.seq).toBe(seq);
+    }
+    expect(await reader.request('echo', 'kept up', 1)).toMatchObject({
+      data: 'kept up',
+    });
+    // The non-reader was cut off, and what the server held for it stayed within the limit plus
+    // one turn's frames.
+    await eventually(() => registry.size === 2, 'the non-reader to be removed');
+    expect(slow.closeCause).toBe('too slow to read');
+    expect(mostBuffered).toBeLessThanOrEqual(
+      MAX_BUFFERED + PER_BURST * frameBytes,
+    );
+    sleeper.resume();
+    expect([1013, 'end', 'reset']).toContain(await sleeper.closed);
+    await Promise.all([sender.close(), reader.close()]);
+    await eventually(() => registry.size === 0, 'the registry to empty');
+  });
+  it('a requester that stops reading gets one answer per accepted request, then 1013', async () => {
+    const client = await RawWsClient.connect(gateway.wsUrl, {
+      token: TEST_TOKEN,
+      paused: true,
+    });
+    await eventually(() => registry.size === 1, 'one connection');
+    const record = registry.all()[0];
+    const COUNT = 60;
+    const data = 'e'.repeat(200_000);
+    client.write(
+      Buffer.concat(
+        Array.from({ length: COUNT }, (_, i) =>
+          frame({
+            opcode: Opcode.TEXT,
+            payload: JSON.stringify({ event: 'echo', data, id: i + 1 }),
+          }),
+        ),
+      ),
+    );
+    await eventually(() => record.closing, 'the server to give up on it');
+    // Read at once: the close frame waits behind the backlog for a second at most.
+    client.resume();
+    const answers = new Map<unknown, Record<string, unknown>[]>();
+    for (;;) {
+      const f = await client.nextDataFrame();
+      if (f.opcode === Opcode.CLOSE) {
+        expect(f.code).toBe(1013);
+        break;
+      }
+      const json = JSON.parse(f.text!) as Record<string, unknown>;
+      answers.set(json.id, [...(answers.get(json.id) ?? []), json]);
+    }
+    const ids = [...answers.keys()] as number[];
+    expect(ids.length).toBeGreaterThan(0);
+    // The accepted requests are a prefix of what was sent, each answered exactly once.
+    expect(ids.sort((a, b) => a - b)).toEqual(
+      Array.from({ length: ids.length }, (_, i) => i + 1),
+    );
+    const dropped = [...answers.values()].filter(([a]) => a.event === 'error');
+    for (const list of answers.values()) expect(list).toHaveLength(1);
+    expect(dropped.length).toBeGreaterThan(0);
+    expect(dropped[0][0].data).toEqual({
+      code: 'INTERNAL',
+      message: 'the reply was dropped: the client reads too slowly',
+    });
+    await eventually(() => registry.size === 0, 'the registry to empty');
+  });
+});
+
 describe('heartbeats: a peer that never answers pings is terminated and cleaned up (e2e)', () => {
   const INTERVAL = 300;
   let gateway: RunningApp;

@@ -167,6 +167,12 @@ export class EnvironmentVariables {
   SHUTDOWN_DRAIN_MS?: number;
 
   @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer number of milliseconds' })
+  @Min(0, { message: 'must not be negative' })
+  WS_CLOSE_GRACE_MS?: number;
+
+  @IsOptional()
   @Matches(/^rediss?:\/\/\S+$/, {
     message: 'must be a redis:// or rediss:// URL',
   })

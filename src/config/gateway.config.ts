@@ -47,6 +47,7 @@ export const gatewayConfig = registerAs('gateway', () => {
     perMessageDeflate: env.WS_PERMESSAGE_DEFLATE,
     maxPayloadBytes: env.WS_MAX_PAYLOAD,
     shutdownDrainMs: env.SHUTDOWN_DRAIN_MS,
+    closeGraceMs: env.WS_CLOSE_GRACE_MS,
     redis: env.REDIS_URL
       ? { url: env.REDIS_URL, channelPrefix: env.REDIS_CHANNEL_PREFIX }
       : undefined,

@@ -29,6 +29,7 @@ describe('resolveGatewayOptions', () => {
       maxBufferedBytes: 4 * 1024 * 1024,
       heartbeatIntervalMs: 30_000,
       shutdownDrainMs: 10_000,
+      closeGraceMs: 3_000,
       maxRoomsPerConnection: 100,
     };
     expect(resolveGatewayOptions()).toEqual(expected);
@@ -91,6 +92,7 @@ describe('resolveGatewayOptions', () => {
         auth: { tokens: ['a', 'b'], disabled: true },
         maxPayloadBytes: 4096,
         shutdownDrainMs: 0,
+        closeGraceMs: 250,
         maxRoomsPerConnection: 1,
         redis: { url: 'rediss://cache:6380/1', channelPrefix: 'chat:' },
       }),
@@ -105,6 +107,7 @@ describe('resolveGatewayOptions', () => {
       maxBufferedBytes: 4 * 1024 * 1024,
       heartbeatIntervalMs: 30_000,
       shutdownDrainMs: 0,
+      closeGraceMs: 250,
       maxRoomsPerConnection: 1,
       redis: { url: 'rediss://cache:6380/1', channelPrefix: 'chat:' },
     });
@@ -157,6 +160,7 @@ describe('resolveGatewayOptions', () => {
     ['a negative drain time', { shutdownDrainMs: -1 }, /^shutdownDrainMs: /],
     ['a fractional drain time', { shutdownDrainMs: 0.5 }, /^shutdownDrainMs: /],
     ['a string drain time', { shutdownDrainMs: '10' }, /^shutdownDrainMs: /],
+    ['a negative close grace', { closeGraceMs: -1 }, /^closeGraceMs: /],
     [
       'a zero room limit',
       { maxRoomsPerConnection: 0 },

@@ -96,6 +96,12 @@ export interface GatewayOptions {
   heartbeatIntervalMs?: number;
   /** How long shutdown waits for clients to close after the 1001 close frame. Default 10 s. */
   shutdownDrainMs?: number;
+  /**
+   * How long a close the server decides (1001, 1008, 1013, 4401) waits for the handlers of
+   * requests it already accepted, so that each gets its reply before the close frame. A handler
+   * still running then is answered `INTERNAL`. Default 3 s; 0: answer at once.
+   */
+  closeGraceMs?: number;
   /** Set: fan out through Redis. Unset: in memory, one instance (the embedded default). */
   redis?: GatewayRedisOptions;
   /** A message bus of your own (NATS, Kafka...), used instead of `redis` and the in-memory one. */
@@ -125,6 +131,7 @@ export interface ResolvedGatewayOptions {
   readonly maxBufferedBytes: number;
   readonly heartbeatIntervalMs: number;
   readonly shutdownDrainMs: number;
+  readonly closeGraceMs: number;
   readonly redis?: { readonly url: string; readonly channelPrefix: string };
   readonly bus?: MessageBus;
   readonly maxRoomsPerConnection: number;
@@ -144,6 +151,7 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
   maxBufferedBytes: 4 * 1024 * 1024,
   heartbeatIntervalMs: 30_000,
   shutdownDrainMs: 10_000,
+  closeGraceMs: 3_000,
   maxRoomsPerConnection: 100,
 });
 
@@ -258,6 +266,8 @@ export function resolveGatewayOptions(
   checker.nonNegative('heartbeatIntervalMs', heartbeatIntervalMs);
   const shutdownDrainMs = options.shutdownDrainMs ?? d.shutdownDrainMs;
   checker.nonNegative('shutdownDrainMs', shutdownDrainMs);
+  const closeGraceMs = options.closeGraceMs ?? d.closeGraceMs;
+  checker.nonNegative('closeGraceMs', closeGraceMs);
   const maxRoomsPerConnection =
     options.maxRoomsPerConnection ?? d.maxRoomsPerConnection;
   checker.positive('maxRoomsPerConnection', maxRoomsPerConnection);
@@ -311,6 +321,7 @@ export function resolveGatewayOptions(
     maxBufferedBytes,
     heartbeatIntervalMs,
     shutdownDrainMs,
+    closeGraceMs,
     redis,
     bus,
     maxRoomsPerConnection,

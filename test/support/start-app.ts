@@ -56,6 +56,7 @@ export async function startApp(
     path: undefined,
     maxPayloadBytes: undefined,
     shutdownDrainMs: 2_000,
+    closeGraceMs: undefined,
     redis: undefined,
     maxRoomsPerConnection: undefined,
     allowedOrigins: undefined,

@@ -18,6 +18,7 @@ function connection(): ClientConnection {
       writes: new WriteCoalescer(),
       maxBufferedBytes: 1024,
       rateLimit: { perSecond: 10, burst: 10 },
+      closeGraceMs: 1000,
     },
   );
   c.messagesIn = 3;

@@ -38,6 +38,7 @@ export class ConnectionRegistry implements LocalDelivery {
       writes: new WriteCoalescer(),
       maxBufferedBytes: options.maxBufferedBytes,
       rateLimit: options.rateLimit,
+      closeGraceMs: options.closeGraceMs,
     };
   }
 
@@ -85,7 +86,7 @@ export class ConnectionRegistry implements LocalDelivery {
     const bytes = Buffer.byteLength(frame);
     let sent = 0;
     for (const connection of this.connections.values()) {
-      if (connection.id !== exceptId && connection.write(frame, bytes)) sent++;
+      if (connection.id !== exceptId && connection.write(frame)) sent++;
     }
     this.traffic.sent(event, bytes, sent);
     return sent;
@@ -100,8 +101,7 @@ export class ConnectionRegistry implements LocalDelivery {
     const bytes = Buffer.byteLength(frame);
     let sent = 0;
     for (const id of connectionIds) {
-      if (id !== exceptId && this.connections.get(id)?.write(frame, bytes))
-        sent++;
+      if (id !== exceptId && this.connections.get(id)?.write(frame)) sent++;
     }
     this.traffic.sent(event, bytes, sent);
     return sent;

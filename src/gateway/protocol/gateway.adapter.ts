@@ -378,6 +378,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
     const reason = connection.closeCause ?? reasonBuffer.toString();
     // Listeners (rooms, presence hooks) still find the connection in the registry.
     this.events.emit('disconnected', connection, { code, reason });
+    connection.closed();
     this.registry.unregister(connection);
     this.connectionLog.closed(connection, code, reason);
   }
@@ -388,8 +389,11 @@ export class GatewayAdapter extends AbstractWsAdapter {
     data: RawData,
     isBinary: boolean,
   ): void {
-    connection.messagesIn++;
     connection.alive = true;
+    // Once the server has decided to close, it accepts nothing more: only what it accepted before
+    // is answered (see ClientConnection.close).
+    if (connection.closing) return;
+    connection.messagesIn++;
     // Text frames arrive as one Buffer (binaryType 'nodebuffer', fragments joined by ws).
     const buffer = data as Buffer;
     try {
@@ -438,6 +442,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
         envelope.event,
         envelope.id,
       );
+      connection.accepted(request);
       void handler(envelope.data, request).then(
         (result) => this.settle(request, result),
         (err: unknown) => this.fail(request, err),

@@ -8,15 +8,19 @@ import {
 } from './frames.js';
 import { RequestContext } from './request-context.js';
 
-/** Our own ClientConnection reduced to what RequestContext uses: `send` and `sendError`, recorded. */
+/** Our own ClientConnection reduced to what RequestContext uses, recorded. */
 class RecordingConnection {
   readonly frames: string[] = [];
-  send(frame: string): boolean {
+  answeredCount = 0;
+  sendReply(frame: string): boolean {
     this.frames.push(frame);
     return true;
   }
   sendError(payload: ErrorPayload, id: string | number | undefined): boolean {
-    return this.send(errorFrame(payload, id));
+    return this.sendReply(errorFrame(payload, id));
+  }
+  answered(): void {
+    this.answeredCount++;
   }
 }
 
@@ -105,6 +109,7 @@ describe('RequestContext', () => {
     expect(connection.frames).toEqual([
       '{"event":"echo","data":"first","id":1}',
     ]);
+    expect(connection.answeredCount).toBe(1);
   });
 
   it('ignores a failure after the reply', () => {
@@ -124,6 +129,7 @@ describe('RequestContext', () => {
       '{"event":"error","data":{"code":"BAD_REQUEST","message":"nope"},"id":"r9"}',
     ]);
     expect(context.isSettled).toBe(true);
+    expect(connection.answeredCount).toBe(1);
   });
 
   it('sends an error frame without an id key when the request had none', () => {
@@ -141,6 +147,8 @@ describe('RequestContext', () => {
     expect(context.isSettled).toBe(true);
     context.fail(BAD);
     expect(connection.frames).toEqual([]);
+    // Settled without a frame still releases a close that waits for it.
+    expect(connection.answeredCount).toBe(1);
   });
 
   it('acknowledges an undefined result with data null when there is an id', () => {

@@ -28,6 +28,7 @@ export class RequestContext {
     if (this.settled) return;
     if (data === undefined && this.id === undefined) {
       this.settled = true;
+      this.connection.answered(this);
       return;
     }
     // Serialize before settling: a result JSON cannot carry (a BigInt, a cycle) throws here,
@@ -38,7 +39,8 @@ export class RequestContext {
       this.id,
     );
     this.settled = true;
-    this.connection.send(frame, this.event);
+    this.connection.sendReply(frame, this.event, this.id);
+    this.connection.answered(this);
   }
 
   /** Sends an error frame with the request's id. */
@@ -46,5 +48,6 @@ export class RequestContext {
     if (this.settled) return;
     this.settled = true;
     this.connection.sendError(payload, this.id);
+    this.connection.answered(this);
   }
 }

@@ -14,6 +14,12 @@ type WithRawSocket = WebSocket & { _socket?: Socket | null };
 export class WriteCoalescer {
   private held: Socket[] = [];
   private scheduled = false;
+  /**
+   * Advances each time held sockets are uncorked. A connection that saw another value at its
+   * previous write is writing in a new turn: what its socket still buffers then is what the
+   * kernel did not take since, not this turn's burst.
+   */
+  turn = 0;
 
   /** Corks the socket under `ws` until the end of this turn, once per turn. */
   hold(ws: WebSocket): void {
@@ -29,6 +35,7 @@ export class WriteCoalescer {
 
   private readonly flush = (): void => {
     this.scheduled = false;
+    this.turn++;
     const held = this.held;
     this.held = [];
     // uncork() on a socket destroyed meanwhile is a no-op.
