@@ -174,7 +174,7 @@ describe('GatewayClient against the real gateway (e2e)', () => {
   });
 
   describe('pushes', () => {
-    it('delivers broadcast, room messages and a host event to on() handlers; off() stops them', async () => {
+    it('delivers broadcast, room messages and a host event to onPush() handlers; its remover and offPush() stop them', async () => {
       const alice = await connected();
       const bob = await connected();
       await alice.join('lobby');
@@ -197,20 +197,76 @@ describe('GatewayClient against the real gateway (e2e)', () => {
       });
 
       const ticks: unknown[] = [];
-      const off = alice.on('probe.tick', (data) => ticks.push(data));
+      const tocks: unknown[] = [];
+      const tock = (data: unknown) => tocks.push(data);
+      const off = alice.onPush('probe.tick', (data) => ticks.push(data));
+      alice.onPush('probe.tick', tock);
       await alice.request('client-probe.push', {
         event: 'probe.tick',
         data: 1,
       });
       off();
+      alice.offPush('probe.tick', tock);
       await alice.request('client-probe.push', {
         event: 'probe.tick',
         data: 2,
       });
       expect(ticks).toEqual([1]);
+      expect(tocks).toEqual([1]);
 
       await alice.leave('lobby');
       expect(alice.rooms).toEqual([]);
+    });
+
+    it('delivers a push of any event name to the app, lifecycle names included, and never to lifecycle handlers', async () => {
+      const client = await connected();
+      const lifecycle = [
+        'open',
+        'close',
+        'connectError',
+        'reconnecting',
+        'reconnected',
+        'reconnectFailed',
+        'tokenExpired',
+        'state',
+        'frame',
+        'text',
+      ] as const;
+      const names = [
+        ...lifecycle,
+        'broadcast',
+        'message',
+        'error',
+        'game.state',
+        'push:state',
+        '',
+        '__proto__',
+        'constructor',
+        'état ✓',
+      ];
+      const seen: string[] = [];
+      for (const event of lifecycle) {
+        if (event !== 'frame') client.on(event, () => seen.push(event));
+      }
+      const frames: string[] = [];
+      client.on('frame', (text) => frames.push(text));
+
+      for (const event of names) {
+        const pushed = nextPush(client, event);
+        await client.request('client-probe.push', {
+          event,
+          data: { pushed: event },
+        });
+        expect(await pushed).toEqual({ pushed: event });
+      }
+      // Each push was also one frame, and no lifecycle handler took one for its own event.
+      expect(seen).toEqual([]);
+      expect(
+        frames
+          .filter((text) => !text.includes('"id"'))
+          .map((text) => JSON.parse(text).event),
+      ).toEqual(names);
+      expect(client.state).toBe('open');
     });
 
     it('delivers an error frame without id (a send() with no reply awaited) as an "error" push', async () => {

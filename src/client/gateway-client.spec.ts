@@ -263,11 +263,13 @@ describe('GatewayClient (unit)', () => {
     }
   });
 
-  it('never hands a push named like a lifecycle event to lifecycle handlers', async () => {
+  it('hands a push named like a lifecycle event to onPush handlers, never to on handlers', async () => {
     const { client: c } = client();
     const closes: unknown[] = [];
+    const pushes: unknown[] = [];
     const frames: string[] = [];
     c.on('close', (info) => closes.push(info));
+    c.onPush('close', (data) => pushes.push(data));
     c.on('frame', (text) => frames.push(text));
     void c.connect();
     await settle();
@@ -275,6 +277,30 @@ describe('GatewayClient (unit)', () => {
     await settle();
     latest().receive('{"event":"close","data":{"code":1}}');
     expect(closes).toEqual([]);
+    expect(pushes).toEqual([{ code: 1 }]);
     expect(frames).toEqual(['{"event":"close","data":{"code":1}}']);
+  });
+
+  it('still delivers pushes to on(), once() and off() under a name that is not a lifecycle one (the old form)', async () => {
+    const { client: c } = client();
+    const seen: unknown[] = [];
+    const kept = (data: unknown) => seen.push(['on', data]);
+    c.on('game.tick', kept);
+    c.once('game.tick', (data: unknown) => seen.push(['once', data]));
+    // The two forms share the pushes: off() removes what onPush() added.
+    const viaOnPush = (data: unknown) => seen.push(['onPush', data]);
+    c.onPush('game.tick', viaOnPush);
+    c.off('game.tick', viaOnPush);
+    void c.connect();
+    await settle();
+    latest().open();
+    await settle();
+    latest().receive('{"event":"game.tick","data":1}');
+    c.off('game.tick', kept);
+    latest().receive('{"event":"game.tick","data":2}');
+    expect(seen).toEqual([
+      ['on', 1],
+      ['once', 1],
+    ]);
   });
 });

@@ -95,7 +95,10 @@ export interface CloseInfo {
   willReconnect: boolean;
 }
 
-/** The events of the connection itself. Their names are reserved: pushes never use them. */
+/**
+ * The events of the connection itself, for `on`. A push is never one of them, whatever its name:
+ * pushes reach `onPush` handlers.
+ */
 export interface LifecycleEvents {
   /** The connection is open (and, after a reconnect, the rooms joined again). */
   open: { reconnected: boolean };
@@ -127,7 +130,7 @@ export interface LifecycleEvents {
   text: string;
 }
 
-/** The pushes of protocol v1 and their data; a host's own events are `unknown`. */
+/** The pushes of protocol v1 and their data, for `onPush`; a host's own events are `unknown`. */
 export interface PushEvents {
   broadcast: BroadcastPush;
   message: RoomMessagePush;
@@ -142,6 +145,7 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
+/** Which names `on` keeps for the connection; any other goes to the pushes (the old form). */
 const LIFECYCLE: ReadonlySet<string> = new Set<keyof LifecycleEvents>([
   'open',
   'close',
@@ -199,6 +203,11 @@ interface Waiter {
   reject(err: Error): void;
 }
 
+type Handler = (...args: any[]) => void;
+
+/** Handlers by event name. */
+type Handlers = Map<string, Set<Handler>>;
+
 const defaultClock: ClientClock = {
   setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
   clearTimeout: (handle) =>
@@ -207,9 +216,9 @@ const defaultClock: ClientClock = {
 
 /**
  * A client of the gateway's protocol v1, for Node 20 (through `ws`) and browsers (the global
- * `WebSocket`). Requests are matched to replies by id; pushes reach `on(event)` handlers; a drop
- * is followed by reconnection with backoff, the rooms joined again, and the frames sent while
- * disconnected delivered then.
+ * `WebSocket`). Requests are matched to replies by id; pushes reach `onPush(event)` handlers and
+ * the connection's own events `on(event)` handlers; a drop is followed by reconnection with
+ * backoff, the rooms joined again, and the frames sent while disconnected delivered then.
  */
 export class GatewayClient {
   private readonly url: string;
@@ -221,7 +230,9 @@ export class GatewayClient {
   private readonly clock: ClientClock;
   private readonly random: () => number;
   private readonly queue: SendQueue<Queued>;
-  private readonly handlers = new Map<string, Set<(...args: any[]) => void>>();
+  // Two namespaces: a server may push any event name, `state` or `close` included.
+  private readonly lifecycleHandlers: Handlers = new Map();
+  private readonly pushHandlers: Handlers = new Map();
   private readonly pending = new Map<RequestId, Pending>();
   private readonly joined = new Set<string>();
   private Socket?: WebSocketConstructor;
@@ -452,32 +463,40 @@ export class GatewayClient {
   }
 
   /**
-   * Listens to a lifecycle event, or to pushes of an event (`broadcast`, `message`, `error`, or a
-   * host's own). Returns a function that removes the handler.
+   * Listens to a lifecycle event (`open`, `close`, `state`, ...); pushes go to {@link GatewayClient.onPush}.
+   * Returns a function that removes the handler.
    */
   on<K extends keyof LifecycleEvents>(
     event: K,
     handler: (info: LifecycleEvents[K]) => void,
   ): () => void;
+  /**
+   * @deprecated Use `onPush`: here a push named like a lifecycle event never arrives.
+   */
   on<K extends keyof PushEvents>(
     event: K,
     handler: PushHandler<PushEvents[K]>,
   ): () => void;
+  /**
+   * @deprecated Use `onPush`: here a push named like a lifecycle event never arrives.
+   */
   on(event: string, handler: PushHandler): () => void;
-  on(event: string, handler: (...args: any[]) => void): () => void {
-    let set = this.handlers.get(event);
-    if (!set) this.handlers.set(event, (set = new Set()));
-    set.add(handler);
+  on(event: string, handler: Handler): () => void {
+    if (!LIFECYCLE.has(event)) return this.onPush(event, handler);
+    add(this.lifecycleHandlers, event, handler);
     return () => this.off(event, handler);
   }
 
-  /** Listens once. */
+  /** Listens to a lifecycle event once. */
   once<K extends keyof LifecycleEvents>(
     event: K,
     handler: (info: LifecycleEvents[K]) => void,
   ): () => void;
+  /**
+   * @deprecated Use `onPush` and call the function it returns.
+   */
   once(event: string, handler: PushHandler): () => void;
-  once(event: string, handler: (...args: any[]) => void): () => void {
+  once(event: string, handler: Handler): () => void {
     const off = this.on(event, (...args: unknown[]) => {
       off();
       handler(...args);
@@ -485,25 +504,39 @@ export class GatewayClient {
     return off;
   }
 
-  /** Removes a handler given to `on`. */
-  off(event: string, handler: (...args: any[]) => void): void {
-    this.handlers.get(event)?.delete(handler);
+  /** Removes a handler given to `on` or `once`. */
+  off(event: string, handler: Handler): void {
+    if (LIFECYCLE.has(event)) {
+      this.lifecycleHandlers.get(event)?.delete(handler);
+    } else {
+      this.offPush(event, handler);
+    }
   }
 
-  private emit(event: string, ...args: unknown[]): void {
-    const set = this.handlers.get(event);
-    if (!set) return;
-    // A copy: a handler that adds another must not have it called for this same emission.
-    for (const handler of Array.from(set)) {
-      try {
-        handler(...args);
-      } catch (err) {
-        // As EventTarget does: the other handlers still run, the error is reported, not eaten.
-        queueMicrotask(() => {
-          throw err;
-        });
-      }
-    }
+  /**
+   * Listens to the pushes of an event: the protocol's (`broadcast`, `message`, `error`) or any
+   * name a host's server sends, lifecycle names included. Returns a function that removes it.
+   */
+  onPush<K extends keyof PushEvents>(
+    event: K,
+    handler: PushHandler<PushEvents[K]>,
+  ): () => void;
+  onPush<T = unknown>(event: string, handler: PushHandler<T>): () => void;
+  onPush(event: string, handler: PushHandler): () => void {
+    add(this.pushHandlers, event, handler);
+    return () => this.offPush(event, handler);
+  }
+
+  /** Removes a handler given to `onPush`. */
+  offPush(event: string, handler: PushHandler<any>): void {
+    this.pushHandlers.get(event)?.delete(handler);
+  }
+
+  private emit<K extends keyof LifecycleEvents>(
+    event: K,
+    info: LifecycleEvents[K],
+  ): void {
+    dispatch(this.lifecycleHandlers, event, [info]);
   }
 
   private setState(next: ClientState): void {
@@ -731,8 +764,7 @@ export class GatewayClient {
       }
       return;
     }
-    if (LIFECYCLE.has(frame.event)) return;
-    this.emit(frame.event, frame.data, frame);
+    dispatch(this.pushHandlers, frame.event, [frame.data, frame]);
   }
 
   /** An open connection closed. */
@@ -812,6 +844,28 @@ export class GatewayClient {
     }
     this.queue.drain();
     for (const waiter of this.connectWaiters.splice(0)) waiter.reject(error);
+  }
+}
+
+function add(handlers: Handlers, event: string, handler: Handler): void {
+  let set = handlers.get(event);
+  if (!set) handlers.set(event, (set = new Set()));
+  set.add(handler);
+}
+
+function dispatch(handlers: Handlers, event: string, args: unknown[]): void {
+  const set = handlers.get(event);
+  if (!set) return;
+  // A copy: a handler that adds another must not have it called for this same emission.
+  for (const handler of Array.from(set)) {
+    try {
+      handler(...args);
+    } catch (err) {
+      // As EventTarget does: the other handlers still run, the error is reported, not eaten.
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
   }
 }
 

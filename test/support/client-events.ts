@@ -20,7 +20,7 @@ export function nextEvent<K extends keyof LifecycleEvents>(
   });
 }
 
-/** The next push of an event (`broadcast`, `message`, a host's own): its data. */
+/** The next push of an event (`broadcast`, `message`, a host's own, whatever its name): its data. */
 export function nextPush<T = unknown>(
   client: GatewayClient,
   event: string,
@@ -31,7 +31,8 @@ export function nextPush<T = unknown>(
       off();
       reject(new Error(`no "${event}" push within ${timeoutMs} ms`));
     }, timeoutMs);
-    const off = client.once(event, (data: T) => {
+    const off = client.onPush<T>(event, (data) => {
+      off();
       clearTimeout(timer);
       resolve(data);
     });
