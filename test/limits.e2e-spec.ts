@@ -255,6 +255,139 @@ describe('rate limit: RATE_LIMITED with the id, then 1008 for a flood (e2e)', ()
   });
 });
 
+describe('byte and fan-out budgets: what a connection makes the server do (e2e)', () => {
+  const BYTES_PER_SECOND = 100_000;
+  const BYTES_BURST = 200_000;
+  const FANOUT_PER_SECOND = 150_000;
+  let gateway: RunningApp;
+  let registry: ConnectionRegistry;
+
+  beforeAll(async () => {
+    gateway = await startApp({
+      gateway: {
+        maxPayloadBytes: 100_000,
+        rateLimit: {
+          perSecond: 1_000,
+          burst: 1_000,
+          bytesPerSecond: BYTES_PER_SECOND,
+          bytesBurst: BYTES_BURST,
+          fanoutBytesPerSecond: FANOUT_PER_SECOND,
+        },
+      },
+    });
+    registry = gateway.app.get(ConnectionRegistry);
+  });
+  afterAll(async () => {
+    await gateway.close();
+  });
+
+  it('bytes received: past the byte burst a request is refused with its id, within the message rate', async () => {
+    const client = await RawWsClient.connect(gateway.wsUrl, {
+      token: TEST_TOKEN,
+    });
+    const data = 'b'.repeat(90_000);
+    client.write(
+      Buffer.concat(
+        [1, 2, 3].map((id) =>
+          frame({
+            opcode: Opcode.TEXT,
+            payload: JSON.stringify({ event: 'echo', data, id }),
+          }),
+        ),
+      ),
+    );
+    const answers = await Promise.all([1, 2, 3].map(() => client.nextJson()));
+    const byId = new Map(answers.map((a) => [a.id, a]));
+    expect(byId.get(1)).toMatchObject({ event: 'echo', id: 1 });
+    expect(byId.get(2)).toMatchObject({ event: 'echo', id: 2 });
+    expect(byId.get(3)).toEqual({
+      event: 'error',
+      data: {
+        code: 'RATE_LIMITED',
+        message: `over ${BYTES_PER_SECOND} bytes per second (burst ${BYTES_BURST}); slow down`,
+      },
+      id: 3,
+    });
+    // Small messages still fit what is left of the bucket.
+    expect(await client.request('echo', 'small', 4)).toEqual({
+      event: 'echo',
+      data: 'small',
+      id: 4,
+    });
+    client.close(1000);
+    await client.closed;
+  });
+
+  it('bytes received: refused bytes past the byte burst within a second close the connection 1008', async () => {
+    const client = await RawWsClient.connect(gateway.wsUrl, {
+      token: TEST_TOKEN,
+    });
+    const data = 'f'.repeat(95_000);
+    client.write(
+      Buffer.concat(
+        Array.from({ length: 8 }, (_, i) =>
+          frame({
+            opcode: Opcode.TEXT,
+            payload: JSON.stringify({ event: 'echo', data, id: i + 1 }),
+          }),
+        ),
+      ),
+    );
+    // 2 accepted, 2 refused (190 kB refused), the 5th refusal passes the 200 kB burst: 1008.
+    const frames: Record<string, unknown>[] = [];
+    for (;;) {
+      const f = await client.nextDataFrame();
+      if (f.opcode === Opcode.CLOSE) {
+        expect(f.code).toBe(1008);
+        break;
+      }
+      frames.push(JSON.parse(f.text!) as Record<string, unknown>);
+    }
+    expect(frames.filter((f) => f.event === 'echo')).toHaveLength(2);
+    expect(frames.filter((f) => f.event === 'error')).toHaveLength(2);
+    await eventually(() => registry.size === 0, 'the flooder to leave');
+  });
+
+  it('fan-out: a broadcast to many is charged size x recipients; the next waits until it is paid back', async () => {
+    const listeners = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        connect(gateway.wsUrl, { token: TEST_TOKEN }),
+      ),
+    );
+    const sender = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    const data = 'o'.repeat(50_000);
+    // 5 x ~50 kB = ~250 kB out, past the 150 kB a second allows: a debt of ~100 kB.
+    expect(await sender.request('broadcast', data, 1)).toMatchObject({
+      event: 'broadcast',
+      id: 1,
+    });
+    for (const l of listeners) await l.nextJson();
+    expect(await sender.request('broadcast', 'tiny', 2)).toEqual({
+      event: 'error',
+      data: {
+        code: 'RATE_LIMITED',
+        message: `over ${FANOUT_PER_SECOND} bytes per second of fan-out (a message's size times its recipients); slow down`,
+      },
+      id: 2,
+    });
+    for (const l of listeners) await l.expectSilence(50);
+    // Paid back at 150 kB/s: well within two seconds.
+    await sleep(1_500);
+    expect(await sender.request('broadcast', 'again', 3)).toMatchObject({
+      event: 'broadcast',
+      id: 3,
+    });
+    for (const l of listeners)
+      expect((await l.nextJson()).data).toMatchObject({ data: 'again' });
+    // Another client was never charged for the sender's fan-out.
+    expect(await listeners[0].request('echo', 'free', 4)).toMatchObject({
+      data: 'free',
+    });
+    await Promise.all([sender, ...listeners].map((c) => c.close()));
+    await eventually(() => registry.size === 0, 'the registry to empty');
+  });
+});
+
 describe('slow consumer: a peer that never reads is cut off, a fast reader is served (e2e)', () => {
   const MAX_BUFFERED = 64 * 1024;
   let gateway: RunningApp;
@@ -343,7 +476,13 @@ describe('slow consumer: the limit measures what a client left unread across tur
   let registry: ConnectionRegistry;
 
   beforeAll(async () => {
-    gateway = await startApp({ gateway: { maxBufferedBytes: MAX_BUFFERED } });
+    gateway = await startApp({
+      gateway: {
+        maxBufferedBytes: MAX_BUFFERED,
+        // Only the send-buffer limit is under test: the byte budgets are far above the load.
+        rateLimit: { bytesPerSecond: 1e9, bytesBurst: 1e9 },
+      },
+    });
     registry = gateway.app.get(ConnectionRegistry);
   });
   afterAll(async () => {

@@ -133,6 +133,24 @@ export class EnvironmentVariables {
   @IsOptional()
   @Transform(toInteger)
   @IsInt({ message: 'must be an integer number of bytes' })
+  @Min(1, { message: 'must be at least 1' })
+  RATE_LIMIT_BYTES_PER_SEC?: number;
+
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer number of bytes' })
+  @Min(1, { message: 'must be at least 1' })
+  RATE_LIMIT_BYTES_BURST?: number;
+
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer number of bytes' })
+  @Min(1, { message: 'must be at least 1' })
+  RATE_LIMIT_FANOUT_BYTES_PER_SEC?: number;
+
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer number of bytes' })
   @Min(1024, { message: 'must be at least 1024 bytes' })
   MAX_BUFFERED_BYTES?: number;
 

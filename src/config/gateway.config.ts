@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { registerAs, type ConfigType } from '@nestjs/config';
+import type { GatewayRateLimitOptions } from '../gateway/gateway.options.js';
 import { validateEnvironment } from './validate-environment.js';
 
 /**
@@ -28,6 +29,13 @@ export const gatewayConfig = registerAs('gateway', () => {
       ? randomBytes(24).toString('base64url')
       : undefined;
   const origins = env.ALLOWED_ORIGINS?.split(',');
+  const rateLimit: GatewayRateLimitOptions = {
+    perSecond: env.RATE_LIMIT_PER_SEC,
+    burst: env.RATE_LIMIT_BURST,
+    bytesPerSecond: env.RATE_LIMIT_BYTES_PER_SEC,
+    bytesBurst: env.RATE_LIMIT_BYTES_BURST,
+    fanoutBytesPerSecond: env.RATE_LIMIT_FANOUT_BYTES_PER_SEC,
+  };
   return {
     path: env.WS_PATH,
     auth: {
@@ -38,10 +46,7 @@ export const gatewayConfig = registerAs('gateway', () => {
     },
     allowedOrigins: origins?.includes('*') ? undefined : origins,
     maxConnections: env.MAX_CONNECTIONS,
-    rateLimit:
-      env.RATE_LIMIT_PER_SEC || env.RATE_LIMIT_BURST
-        ? { perSecond: env.RATE_LIMIT_PER_SEC, burst: env.RATE_LIMIT_BURST }
-        : undefined,
+    rateLimit,
     maxBufferedBytes: env.MAX_BUFFERED_BYTES,
     heartbeatIntervalMs: env.WS_HEARTBEAT_MS,
     perMessageDeflate: env.WS_PERMESSAGE_DEFLATE,

@@ -153,6 +153,10 @@ describe('validateEnvironment', () => {
     ['WS_MAX_PAYLOAD', '268435457', 'must be at most 268435456 (256 MiB)'],
     ['SHUTDOWN_DRAIN_MS', '-5', 'must not be negative'],
     ['SHUTDOWN_DRAIN_MS', '10s', 'must be an integer number of milliseconds'],
+    ['WS_CLOSE_GRACE_MS', '-1', 'must not be negative'],
+    ['RATE_LIMIT_BYTES_PER_SEC', '0', 'must be at least 1'],
+    ['RATE_LIMIT_BYTES_BURST', '1MB', 'must be an integer number of bytes'],
+    ['RATE_LIMIT_FANOUT_BYTES_PER_SEC', '-3', 'must be at least 1'],
     [
       'REDIS_URL',
       'http://localhost:6379',

@@ -25,7 +25,13 @@ describe('resolveGatewayOptions', () => {
       maxPayloadBytes: 1024 * 1024,
       maxFragments: 1024,
       perMessageDeflate: false,
-      rateLimit: { perSecond: 100, burst: 200 },
+      rateLimit: {
+        perSecond: 100,
+        burst: 200,
+        bytesPerSecond: 1024 * 1024,
+        bytesBurst: 4 * 1024 * 1024,
+        fanoutBytesPerSecond: 64 * 1024 * 1024,
+      },
       maxBufferedBytes: 4 * 1024 * 1024,
       heartbeatIntervalMs: 30_000,
       shutdownDrainMs: 10_000,
@@ -36,6 +42,25 @@ describe('resolveGatewayOptions', () => {
     expect(resolveGatewayOptions({})).toEqual(expected);
     expect(resolveGatewayOptions({ auth: {} })).toEqual(expected);
     expect(GATEWAY_DEFAULTS).toEqual(expected);
+  });
+
+  it('gives the byte burst at least one largest message, and refuses a smaller one', () => {
+    expect(
+      resolveGatewayOptions({ maxPayloadBytes: 16 * 1024 * 1024 }).rateLimit
+        .bytesBurst,
+    ).toBe(16 * 1024 * 1024);
+    expect(
+      resolveGatewayOptions({ rateLimit: { bytesBurst: 2 * 1024 * 1024 } })
+        .rateLimit.bytesBurst,
+    ).toBe(2 * 1024 * 1024);
+    expect(
+      problemsOf({ maxPayloadBytes: 4096, rateLimit: { bytesBurst: 1000 } }),
+    ).toEqual([
+      'rateLimit.bytesBurst: must be at least maxPayloadBytes (4096), or the largest messages could never pass (got 1000)',
+    ]);
+    expect(problemsOf({ rateLimit: { fanoutBytesPerSecond: 0 } })[0]).toMatch(
+      /^rateLimit.fanoutBytesPerSecond: /,
+    );
   });
 
   it('stays in memory (no redis) unless redis is given', () => {
@@ -103,7 +128,13 @@ describe('resolveGatewayOptions', () => {
       maxPayloadBytes: 4096,
       maxFragments: 1024,
       perMessageDeflate: false,
-      rateLimit: { perSecond: 100, burst: 200 },
+      rateLimit: {
+        perSecond: 100,
+        burst: 200,
+        bytesPerSecond: 1024 * 1024,
+        bytesBurst: 4 * 1024 * 1024,
+        fanoutBytesPerSecond: 64 * 1024 * 1024,
+      },
       maxBufferedBytes: 4 * 1024 * 1024,
       heartbeatIntervalMs: 30_000,
       shutdownDrainMs: 0,

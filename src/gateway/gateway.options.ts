@@ -1,5 +1,6 @@
 import type { TokenVerifier } from './auth/token-verifier.js';
 import type { MessageBus } from './broadcast/message-bus.js';
+import type { RateLimits } from './protocol/rate-limiter.js';
 
 /** JWT verification with `jose`: one of `secret`, `publicKey` or `jwksUrl`. */
 export interface GatewayJwtOptions {
@@ -43,12 +44,25 @@ export interface GatewayRedisOptions {
   channelPrefix?: string;
 }
 
-/** Messages per connection: a token bucket. */
+/** What one connection may make the server do: token buckets of messages and bytes. */
 export interface GatewayRateLimitOptions {
-  /** Sustained rate. Default 100. */
+  /** Messages per second, sustained. Default 100. */
   perSecond?: number;
-  /** Bucket size: how many may come at once. Default 200. */
+  /** How many messages may come at once. Default 200. */
   burst?: number;
+  /** Bytes received per second, sustained, measured before parsing. Default 1 MiB. */
+  bytesPerSecond?: number;
+  /**
+   * How many bytes may come at once; at least `maxPayloadBytes`, so that any message that fits
+   * can pass. Default 4 MiB, or `maxPayloadBytes` when that is larger.
+   */
+  bytesBurst?: number;
+  /**
+   * Bytes per second a connection's messages may make the server send out (a broadcast's frame
+   * size times its recipients on this instance); a second's worth may go at once. Past it the
+   * connection's next messages are refused until the budget is paid back. Default 64 MiB.
+   */
+  fanoutBytesPerSecond?: number;
 }
 
 /**
@@ -127,7 +141,7 @@ export interface ResolvedGatewayOptions {
   readonly maxPayloadBytes: number;
   readonly maxFragments: number;
   readonly perMessageDeflate: boolean;
-  readonly rateLimit: { readonly perSecond: number; readonly burst: number };
+  readonly rateLimit: RateLimits;
   readonly maxBufferedBytes: number;
   readonly heartbeatIntervalMs: number;
   readonly shutdownDrainMs: number;
@@ -147,7 +161,13 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
   maxPayloadBytes: 1024 * 1024,
   maxFragments: 1024,
   perMessageDeflate: false,
-  rateLimit: Object.freeze({ perSecond: 100, burst: 200 }),
+  rateLimit: Object.freeze({
+    perSecond: 100,
+    burst: 200,
+    bytesPerSecond: 1024 * 1024,
+    bytesBurst: 4 * 1024 * 1024,
+    fanoutBytesPerSecond: 64 * 1024 * 1024,
+  }),
   maxBufferedBytes: 4 * 1024 * 1024,
   heartbeatIntervalMs: 30_000,
   shutdownDrainMs: 10_000,
@@ -253,12 +273,33 @@ export function resolveGatewayOptions(
   checker.positive('maxPayloadBytes', maxPayloadBytes);
   const maxFragments = options.maxFragments ?? d.maxFragments;
   checker.positive('maxFragments', maxFragments);
-  const rateLimit = {
-    perSecond: options.rateLimit?.perSecond ?? d.rateLimit.perSecond,
-    burst: options.rateLimit?.burst ?? d.rateLimit.burst,
+  const rate = options.rateLimit;
+  const rateLimit: RateLimits = {
+    perSecond: rate?.perSecond ?? d.rateLimit.perSecond,
+    burst: rate?.burst ?? d.rateLimit.burst,
+    bytesPerSecond: rate?.bytesPerSecond ?? d.rateLimit.bytesPerSecond,
+    bytesBurst:
+      rate?.bytesBurst ??
+      (isPositiveInt(maxPayloadBytes)
+        ? Math.max(d.rateLimit.bytesBurst, maxPayloadBytes)
+        : d.rateLimit.bytesBurst),
+    fanoutBytesPerSecond:
+      rate?.fanoutBytesPerSecond ?? d.rateLimit.fanoutBytesPerSecond,
   };
   checker.positive('rateLimit.perSecond', rateLimit.perSecond);
   checker.positive('rateLimit.burst', rateLimit.burst);
+  checker.positive('rateLimit.bytesPerSecond', rateLimit.bytesPerSecond);
+  checker.positive('rateLimit.bytesBurst', rateLimit.bytesBurst);
+  checker.positive(
+    'rateLimit.fanoutBytesPerSecond',
+    rateLimit.fanoutBytesPerSecond,
+  );
+  checker.check(
+    !isPositiveInt(rateLimit.bytesBurst) ||
+      !isPositiveInt(maxPayloadBytes) ||
+      rateLimit.bytesBurst >= maxPayloadBytes,
+    `rateLimit.bytesBurst: must be at least maxPayloadBytes (${String(maxPayloadBytes)}), or the largest messages could never pass (got ${String(rateLimit.bytesBurst)})`,
+  );
   const maxBufferedBytes = options.maxBufferedBytes ?? d.maxBufferedBytes;
   checker.positive('maxBufferedBytes', maxBufferedBytes);
   const heartbeatIntervalMs =

@@ -61,7 +61,7 @@ export async function startApp(
     maxRoomsPerConnection: undefined,
     allowedOrigins: undefined,
     maxConnections: undefined,
-    rateLimit: undefined,
+    rateLimit: {},
     maxBufferedBytes: undefined,
     heartbeatIntervalMs: undefined,
     perMessageDeflate: undefined,

@@ -1,3 +1,4 @@
+import { GATEWAY_DEFAULTS } from '../gateway.options.js';
 import type { Logger } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { describe, expect, it } from 'vitest';
@@ -17,7 +18,7 @@ function connection(): ClientConnection {
       traffic: new TrafficStats(),
       writes: new WriteCoalescer(),
       maxBufferedBytes: 1024,
-      rateLimit: { perSecond: 10, burst: 10 },
+      rateLimit: GATEWAY_DEFAULTS.rateLimit,
       closeGraceMs: 1000,
     },
   );

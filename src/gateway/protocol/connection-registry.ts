@@ -88,7 +88,7 @@ export class ConnectionRegistry implements LocalDelivery {
     for (const connection of this.connections.values()) {
       if (connection.id !== exceptId && connection.write(frame)) sent++;
     }
-    this.traffic.sent(event, bytes, sent);
+    this.fannedOut(exceptId, bytes, sent, event);
     return sent;
   }
 
@@ -105,6 +105,21 @@ export class ConnectionRegistry implements LocalDelivery {
     }
     this.traffic.sent(event, bytes, sent);
     return sent;
+  }
+
+  /**
+   * Counts a fan-out, and charges it to its sender when the sender is here (the one connection a
+   * fan-out skips): what a client's message costs the server grows with its recipients.
+   */
+  private fannedOut(
+    senderId: string | undefined,
+    bytes: number,
+    sent: number,
+    event: string,
+  ): void {
+    this.traffic.sent(event, bytes, sent);
+    if (senderId !== undefined && sent > 0)
+      this.connections.get(senderId)?.chargeFanout(bytes * sent);
   }
 
   close(connectionId: string, code: number, reason: string): boolean {

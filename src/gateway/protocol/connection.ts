@@ -2,7 +2,11 @@ import { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { TrafficStats } from '../telemetry/traffic-stats.js';
 import { CloseCode } from './close-codes.js';
-import { RateLimiter } from './rate-limiter.js';
+import {
+  RateLimiter,
+  type RateLimits,
+  type RateVerdict,
+} from './rate-limiter.js';
 import type { WriteCoalescer } from './write-coalescer.js';
 import type { RequestId } from './envelope.js';
 import { ErrorCode } from './error-codes.js';
@@ -30,7 +34,7 @@ export interface ConnectionContext {
   readonly traffic: TrafficStats;
   readonly writes: WriteCoalescer;
   readonly maxBufferedBytes: number;
-  readonly rateLimit: { readonly perSecond: number; readonly burst: number };
+  readonly rateLimit: RateLimits;
   readonly closeGraceMs: number;
 }
 
@@ -89,13 +93,18 @@ export class ClientConnection implements ConnectionInfo {
     private readonly context: ConnectionContext,
   ) {}
 
-  /** Takes a token from this connection's bucket for a message arriving at `now` (ms). */
-  takeToken(now: number): 'allow' | 'refuse' | 'close' {
-    if (!this.rateLimiter) {
-      const { perSecond, burst } = this.context.rateLimit;
-      this.rateLimiter = new RateLimiter(perSecond, burst, this.openedAt);
-    }
-    return this.rateLimiter.take(now);
+  /** Decides on a message of `size` bytes arriving at `now` (ms), against this connection's budget. */
+  takeToken(now: number, size: number): RateVerdict {
+    this.rateLimiter ??= new RateLimiter(this.context.rateLimit, this.openedAt);
+    return this.rateLimiter.take(now, size);
+  }
+
+  /**
+   * Charges this connection for `bytes` its message made the server send to others; further
+   * messages wait until the budget has paid it back.
+   */
+  chargeFanout(bytes: number): void {
+    this.rateLimiter?.chargeFanout(bytes, Date.now());
   }
 
   /** Sends a serialized frame, counted under `event`; false when it could not be sent. */

@@ -45,6 +45,7 @@ import { plainTextReply } from './frames.js';
 import { GatewayError } from './gateway-error.js';
 import { HandshakeGate } from './handshake-gate.js';
 import { Heartbeat } from './heartbeat.js';
+import type { RateRefusal } from './rate-limiter.js';
 import { RequestContext } from './request-context.js';
 
 type VerifyDone = (
@@ -136,6 +137,8 @@ export class GatewayAdapter extends AbstractWsAdapter {
     head: Buffer,
   ) => void;
   private readonly duplicateEvents = new Set<string>();
+  /** The text of each `RATE_LIMITED` refusal, made once from the limits. */
+  private rateMessages!: Record<RateRefusal, string>;
   /** Nest's per-connection binding, one per gateway. */
   private readonly gatewayBindings: ((client: WebSocket) => void)[] = [];
   /** Whether the bindings run at the handshake (a gateway has connection hooks). */
@@ -172,6 +175,12 @@ export class GatewayAdapter extends AbstractWsAdapter {
     this.traffic = this.app.get(TrafficStats, { strict: false });
     this.metrics = this.app.get(GatewayMetrics, { strict: false });
     this.connectionLog = new ConnectionLog(LOG_CONTEXT, this.logger);
+    const rate = this.options.rateLimit;
+    this.rateMessages = {
+      messages: `over ${rate.perSecond} messages per second (burst ${rate.burst}); slow down`,
+      bytes: `over ${rate.bytesPerSecond} bytes per second (burst ${rate.bytesBurst}); slow down`,
+      fanout: `over ${rate.fanoutBytesPerSecond} bytes per second of fan-out (a message's size times its recipients); slow down`,
+    };
     this.bindEagerly = gatewaysHaveConnectionHooks(
       this.app.get(DiscoveryService, { strict: false }),
     );
@@ -398,7 +407,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
     const buffer = data as Buffer;
     try {
       if (!connection.handlers) this.bindGateways(connection);
-      const verdict = connection.takeToken(Date.now());
+      const verdict = connection.takeToken(Date.now(), buffer.length);
       if (verdict !== 'allow') {
         this.refuseOverRate(connection, buffer, isBinary, verdict);
         return;
@@ -457,15 +466,15 @@ export class GatewayAdapter extends AbstractWsAdapter {
   }
 
   /**
-   * A message over the connection's rate: answered `RATE_LIMITED` (with the request's id when it
-   * has one, so the client can tell which request was refused), or, for a client that keeps
+   * A message over the connection's budget: answered `RATE_LIMITED` (with the request's id when
+   * it has one, so the client can tell which request was refused), or, for a client that keeps
    * flooding, the connection is closed with 1008.
    */
   private refuseOverRate(
     connection: ClientConnection,
     buffer: Buffer,
     isBinary: boolean,
-    verdict: 'refuse' | 'close',
+    verdict: RateRefusal | 'close',
   ): void {
     this.traffic.received('rate_limited', buffer.length);
     if (verdict === 'close') {
@@ -481,12 +490,8 @@ export class GatewayAdapter extends AbstractWsAdapter {
         id = err instanceof InvalidEnvelopeError ? err.id : undefined;
       }
     }
-    const { perSecond, burst } = this.options.rateLimit;
     connection.sendError(
-      {
-        code: ErrorCode.RATE_LIMITED,
-        message: `over ${perSecond} messages per second (burst ${burst}); slow down`,
-      },
+      { code: ErrorCode.RATE_LIMITED, message: this.rateMessages[verdict] },
       id,
     );
   }
