@@ -120,6 +120,49 @@ describe('the service as shipped: node dist/main.js (e2e)', () => {
     });
   });
 
+  describe('what a client controls in logs and headers', () => {
+    const token = 'client-controls-token';
+
+    describe('with no trusted proxy (the default)', () => {
+      let gateway: SpawnedGateway;
+
+      beforeAll(async () => {
+        gateway = await spawnGateway({ AUTH_TOKENS: token });
+      });
+      afterAll(async () => {
+        await gateway.stop();
+      });
+
+      it('sends no X-Powered-By header', async () => {
+        for (const path of ['/healthz', '/nope']) {
+          const res = await fetch(`http://127.0.0.1:${gateway.port}${path}`);
+          await res.text();
+          expect(res.headers.get('x-powered-by'), path).toBeNull();
+        }
+      });
+
+      it('answers an unknown path with a 404 that quotes neither the path nor its query', async () => {
+        const res = await fetch(
+          `http://127.0.0.1:${gateway.port}/nope?token=secret`,
+        );
+        expect(res.status).toBe(404);
+        const body = await res.text();
+        expect(body).not.toContain('nope');
+        expect(body).not.toContain('secret');
+      });
+
+      it('answers a badly encoded path with an error that does not quote it', async () => {
+        const res = await fetch(
+          `http://127.0.0.1:${gateway.port}/%FFbad?token=secret`,
+        );
+        expect(res.status).toBeGreaterThanOrEqual(400);
+        const body = await res.text();
+        expect(body).not.toContain('bad');
+        expect(body).not.toContain('secret');
+      });
+    });
+  });
+
   describe('shutdown', () => {
     it('drains several hundred clients with 1001 on SIGTERM and exits 0 within the drain time', async () => {
       const drainMs = 3_000;
