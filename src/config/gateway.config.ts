@@ -37,6 +37,7 @@ export const gatewayConfig = registerAs('gateway', () => {
       jwt,
     },
     allowedOrigins: origins?.includes('*') ? undefined : origins,
+    trustedProxies: env.TRUSTED_PROXIES?.split(','),
     maxConnections: env.MAX_CONNECTIONS,
     rateLimit:
       env.RATE_LIMIT_PER_SEC || env.RATE_LIMIT_BURST

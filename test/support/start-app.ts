@@ -59,6 +59,7 @@ export async function startApp(
     redis: undefined,
     maxRoomsPerConnection: undefined,
     allowedOrigins: undefined,
+    trustedProxies: undefined,
     maxConnections: undefined,
     rateLimit: undefined,
     maxBufferedBytes: undefined,
