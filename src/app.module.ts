@@ -24,6 +24,7 @@ import { LoggingModule } from './logging/logging.module.js';
           jwt: config.auth.jwt,
         },
         allowedOrigins: config.allowedOrigins,
+        trustedProxies: config.trustedProxies,
         maxConnections: config.maxConnections,
         maxPayloadBytes: config.maxPayloadBytes,
         rateLimit: config.rateLimit,

@@ -3,7 +3,8 @@
 # - Redis on 127.0.0.1:6379 (the e2e suites fan out through a real one); started if it is
 #   installed but not running;
 # - Debian's python3-websockets, the python-websockets client the tutorial e2e suite runs;
-# - Debian's chromium, the browser the client's browser e2e suite drives.
+# - Debian's chromium, the browser the client's browser e2e suite drives;
+# - Debian's haproxy, which the load balancer e2e suite runs with deploy/haproxy.cfg.
 # It fails with a clear message, never skips, when something cannot be had.
 set -euo pipefail
 
@@ -51,4 +52,13 @@ if [ ! -x /usr/bin/chromium ]; then
   { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ||
     die "cannot install chromium (needs root or passwordless sudo, and apt)"
+fi
+
+# Debian's HAProxy, which test/haproxy.e2e-spec.ts runs with the compose topology's
+# deploy/haproxy.cfg. Debian installs it in /usr/sbin.
+if [ ! -x /usr/sbin/haproxy ] && ! command -v haproxy >/dev/null 2>&1; then
+  echo "test/prepare: installing Debian's haproxy"
+  { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; } ||
+    die "cannot install haproxy (needs root or passwordless sudo, and apt)"
 fi

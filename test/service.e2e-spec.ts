@@ -120,6 +120,131 @@ describe('the service as shipped: node dist/main.js (e2e)', () => {
     });
   });
 
+  describe('what a client controls in logs and headers', () => {
+    const token = 'client-controls-token';
+    const spoofed = '198.51.100.66';
+
+    /** Opens and closes one connection with these headers; its `connection opened` line. */
+    async function openedLine(
+      gateway: SpawnedGateway,
+      headers: Record<string, string>,
+    ): Promise<LogLine> {
+      const before = new Set(
+        gateway
+          .lines()
+          .filter(byMsg('connection opened'))
+          .map((l) => l.connection),
+      );
+      const client = await connect(`ws://127.0.0.1:${gateway.port}/`, {
+        token,
+        headers,
+      });
+      await client.request('echo', 1, 1);
+      await client.close(1000);
+      return gateway.waitForLine(
+        (l) => l.msg === 'connection opened' && !before.has(l.connection),
+      );
+    }
+
+    describe('with no trusted proxy (the default)', () => {
+      let gateway: SpawnedGateway;
+
+      beforeAll(async () => {
+        gateway = await spawnGateway({ AUTH_TOKENS: token });
+      });
+      afterAll(async () => {
+        await gateway.stop();
+      });
+
+      it('logs the peer’s address and nothing of a spoofed X-Forwarded-For', async () => {
+        const line = await openedLine(gateway, {
+          'X-Forwarded-For': spoofed,
+        });
+        expect(line.remote).toBe('127.0.0.1');
+        await fetch(`http://127.0.0.1:${gateway.port}/nowhere`, {
+          headers: { 'X-Forwarded-For': spoofed },
+        });
+        await gateway.waitForLine(
+          (l) => (l.req as { path?: string } | undefined)?.path === '/nowhere',
+        );
+        expect(gateway.output()).not.toContain(spoofed);
+      });
+
+      it('sends no X-Powered-By header', async () => {
+        for (const path of ['/healthz', '/nope']) {
+          const res = await fetch(`http://127.0.0.1:${gateway.port}${path}`);
+          await res.text();
+          expect(res.headers.get('x-powered-by'), path).toBeNull();
+        }
+      });
+
+      it('answers an unknown path with a 404 that quotes neither the path nor its query', async () => {
+        const res = await fetch(
+          `http://127.0.0.1:${gateway.port}/nope?token=secret`,
+        );
+        expect(res.status).toBe(404);
+        const body = await res.text();
+        expect(body).not.toContain('nope');
+        expect(body).not.toContain('secret');
+      });
+
+      it('answers a badly encoded path with an error that does not quote it', async () => {
+        const res = await fetch(
+          `http://127.0.0.1:${gateway.port}/%FFbad?token=secret`,
+        );
+        expect(res.status).toBeGreaterThanOrEqual(400);
+        const body = await res.text();
+        expect(body).not.toContain('bad');
+        expect(body).not.toContain('secret');
+      });
+    });
+
+    describe('behind a trusted proxy (TRUSTED_PROXIES=127.0.0.1)', () => {
+      let gateway: SpawnedGateway;
+
+      beforeAll(async () => {
+        gateway = await spawnGateway({
+          AUTH_TOKENS: token,
+          TRUSTED_PROXIES: '127.0.0.1',
+        });
+      });
+      afterAll(async () => {
+        await gateway.stop();
+      });
+
+      it('logs the right-most untrusted address of X-Forwarded-For, and the proxy', async () => {
+        const line = await openedLine(gateway, {
+          'X-Forwarded-For': `${spoofed}, 203.0.113.7, 127.0.0.1`,
+        });
+        expect(line).toMatchObject({
+          remote: '203.0.113.7',
+          proxy: '127.0.0.1',
+        });
+        const closed = await gateway.waitForLine(
+          (l) =>
+            l.msg === 'connection closed' && l.connection === line.connection,
+        );
+        expect(closed.remote).toBe('203.0.113.7');
+        expect(gateway.output()).not.toContain(spoofed);
+      });
+
+      it('bounds what an overlong X-Forwarded-For puts in a line', async () => {
+        const many = `${'10.9.8.7, '.repeat(1_500)}203.0.113.8`;
+        expect(many.length).toBeGreaterThan(15_000);
+        const fromList = await openedLine(gateway, { 'X-Forwarded-For': many });
+        expect(fromList.remote).toBe('203.0.113.8');
+        expect(JSON.stringify(fromList).length).toBeLessThan(400);
+
+        const junk = await openedLine(gateway, {
+          'X-Forwarded-For': 'x'.repeat(15_000),
+        });
+        expect(junk.remote).toBe('127.0.0.1');
+        expect(JSON.stringify(junk).length).toBeLessThan(400);
+        expect(gateway.output()).not.toContain('x'.repeat(100));
+      });
+    });
+  });
+
   describe('shutdown', () => {
     it('drains several hundred clients with 1001 on SIGTERM and exits 0 within the drain time', async () => {
       const drainMs = 3_000;

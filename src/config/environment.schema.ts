@@ -9,7 +9,9 @@ import {
   Matches,
   Max,
   Min,
+  ValidateBy,
 } from 'class-validator';
+import { isProxyAddressOrBlock } from '../gateway/protocol/client-address.js';
 
 /** Log levels pino understands, from the most to the least verbose. */
 export const LOG_LEVELS = [
@@ -40,6 +42,9 @@ const toBoolean = ({ value }: { value: unknown }): unknown => {
   if (['false', '0', 'no', 'off'].includes(v)) return false;
   return value;
 };
+
+const isProxyList = (value: unknown): boolean =>
+  typeof value === 'string' && value.split(',').every(isProxyAddressOrBlock);
 
 /**
  * The environment variables the service reads, as DESIGN.md names them. Every one is optional;
@@ -111,6 +116,16 @@ export class EnvironmentVariables {
       'must be * or a comma-separated list of origins (https://app.example.com)',
   })
   ALLOWED_ORIGINS?: string;
+
+  @IsOptional()
+  @ValidateBy(
+    { name: 'isProxyList', validator: { validate: isProxyList } },
+    {
+      message:
+        'must be a comma-separated list of IP addresses or CIDR blocks (10.0.0.0/8) without spaces',
+    },
+  )
+  TRUSTED_PROXIES?: string;
 
   @IsOptional()
   @Transform(toInteger)

@@ -13,6 +13,7 @@ const KEYS = [
   'REDIS_URL',
   'REDIS_CHANNEL_PREFIX',
   'MAX_ROOMS_PER_CONNECTION',
+  'TRUSTED_PROXIES',
 ] as const;
 
 describe('gatewayConfig', () => {
@@ -126,6 +127,29 @@ describe('gatewayConfig', () => {
     const config = gatewayConfig();
     expect(config.maxRoomsPerConnection).toBe(12);
     expect(resolveGatewayOptions(config).maxRoomsPerConnection).toBe(12);
+  });
+
+  it('trusts no proxy without TRUSTED_PROXIES', () => {
+    process.env.AUTH_TOKENS = 't';
+    expect(gatewayConfig().trustedProxies).toBeUndefined();
+    expect(
+      resolveGatewayOptions(gatewayConfig()).trustedProxies,
+    ).toBeUndefined();
+  });
+
+  it('passes TRUSTED_PROXIES on as a list', () => {
+    process.env.AUTH_TOKENS = 't';
+    process.env.TRUSTED_PROXIES = '10.0.0.5,192.168.0.0/16';
+    const config = gatewayConfig();
+    expect(config.trustedProxies).toEqual(['10.0.0.5', '192.168.0.0/16']);
+    const proxies = resolveGatewayOptions(config).trustedProxies;
+    expect(proxies?.trusts('192.168.4.4')).toBe(true);
+    expect(proxies?.trusts('10.0.0.6')).toBe(false);
+  });
+
+  it('refuses a TRUSTED_PROXIES entry that is not an address', () => {
+    process.env.TRUSTED_PROXIES = 'haproxy';
+    expect(() => gatewayConfig()).toThrow(/TRUSTED_PROXIES: /);
   });
 
   it('refuses an http:// REDIS_URL', () => {

@@ -45,6 +45,7 @@ export const gatewayConfig = registerAs('gateway', () => {
       jwt,
     },
     allowedOrigins: origins?.includes('*') ? undefined : origins,
+    trustedProxies: env.TRUSTED_PROXIES?.split(','),
     maxConnections: env.MAX_CONNECTIONS,
     rateLimit,
     maxBufferedBytes: env.MAX_BUFFERED_BYTES,

@@ -206,6 +206,31 @@ describe('validateEnvironment', () => {
     );
   });
 
+  it('accepts TRUSTED_PROXIES as IP addresses and CIDR blocks, v4 and v6', () => {
+    const value = '127.0.0.1,10.0.0.0/8,::1,fd00::/8';
+    expect(
+      validateEnvironment({ TRUSTED_PROXIES: value }).TRUSTED_PROXIES,
+    ).toBe(value);
+  });
+
+  it.each([
+    ['a host name', 'lb.internal'],
+    ['an empty entry', '10.0.0.1,,10.0.0.2'],
+    ['a space after a comma', '10.0.0.1, 10.0.0.2'],
+    ['an address with a port', '10.0.0.1:8080'],
+    ['a prefix too long for IPv4', '10.0.0.0/33'],
+    ['a prefix too long for IPv6', 'fd00::/129'],
+    ['a prefix that is not a number', '10.0.0.0/eight'],
+    ['an IPv4 address out of range', '10.0.0.256'],
+  ])('refuses TRUSTED_PROXIES with %s', (_, value) => {
+    const err = errorFor({ TRUSTED_PROXIES: value });
+    expect(named(err)).toEqual(['TRUSTED_PROXIES']);
+    expect(err.problems[0]).toContain(
+      'must be a comma-separated list of IP addresses or CIDR blocks',
+    );
+    expect(err.problems[0]).toContain(`(got ${JSON.stringify(value)})`);
+  });
+
   it('names every bad variable in one error', () => {
     const err = errorFor({
       PORT: 'abc',

@@ -249,10 +249,39 @@ describe('resolveGatewayOptions', () => {
       { redis: { url: 'redis://r', channelPrefix: 5 } },
       /^redis\.channelPrefix: /,
     ],
+    [
+      'trusted proxies that are not a list',
+      { trustedProxies: '10.0.0.1' },
+      /^trustedProxies: /,
+    ],
+    [
+      'a trusted proxy that is a host name',
+      { trustedProxies: ['10.0.0.1', 'lb.internal'] },
+      /^trustedProxies: /,
+    ],
+    [
+      'a trusted proxy block with a bad prefix',
+      { trustedProxies: ['10.0.0.0/40'] },
+      /^trustedProxies: /,
+    ],
   ])('refuses %s', (_, options, pattern) => {
     const problems = problemsOf(options as unknown as GatewayOptions);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(pattern);
+  });
+
+  it('trusts the listed proxies, addresses and blocks, and no other', () => {
+    const { trustedProxies } = resolveGatewayOptions({
+      trustedProxies: ['127.0.0.1', '10.0.0.0/8', 'fd00::/8'],
+    });
+    expect(trustedProxies?.trusts('127.0.0.1')).toBe(true);
+    expect(trustedProxies?.trusts('10.200.0.1')).toBe(true);
+    expect(trustedProxies?.trusts('fd12::1')).toBe(true);
+    expect(trustedProxies?.trusts('127.0.0.2')).toBe(false);
+    expect(resolveGatewayOptions().trustedProxies).toBeUndefined();
+    expect(
+      resolveGatewayOptions({ trustedProxies: [] }).trustedProxies,
+    ).toBeUndefined();
   });
 
   it('names the offending value', () => {
@@ -260,6 +289,9 @@ describe('resolveGatewayOptions', () => {
     expect(problemsOf({ maxPayloadBytes: -5 })[0]).toContain('-5');
     expect(problemsOf({ shutdownDrainMs: -7 })[0]).toContain('-7');
     expect(problemsOf({ maxRoomsPerConnection: -9 })[0]).toContain('-9');
+    expect(problemsOf({ trustedProxies: ['lb.internal'] })[0]).toContain(
+      '"lb.internal"',
+    );
   });
 
   it('does not repeat a refused redis url, which may carry a password', () => {

@@ -1,5 +1,9 @@
 import type { TokenVerifier } from './auth/token-verifier.js';
 import type { MessageBus } from './broadcast/message-bus.js';
+import {
+  isProxyAddressOrBlock,
+  TrustedProxies,
+} from './protocol/client-address.js';
 import type { RateLimits } from './protocol/rate-limiter.js';
 
 /** JWT verification with `jose`: one of `secret`, `publicKey` or `jwksUrl`. */
@@ -78,6 +82,14 @@ export interface GatewayOptions {
    * Default: any, including none (non-browser clients send no `Origin`).
    */
   allowedOrigins?: readonly string[];
+  /**
+   * Reverse proxies (load balancers) in front of the gateway, by IP address or CIDR block
+   * (`10.0.0.5`, `10.0.0.0/8`, `fd00::/8`). A connection from one of them is logged with the
+   * client's address from `X-Forwarded-For`: the right-most one that is not such a proxy.
+   * Default none: `X-Forwarded-For` is ignored, as any client can send it, and the address is
+   * the TCP peer's.
+   */
+  trustedProxies?: readonly string[];
   /** Open connections per instance; past it the handshake gets 503. Default 10,000. */
   maxConnections?: number;
   /**
@@ -137,6 +149,8 @@ export interface ResolvedGatewayOptions {
   };
   /** Undefined: any origin. */
   readonly allowedOrigins?: ReadonlySet<string>;
+  /** Undefined: none, `X-Forwarded-For` is not read. */
+  readonly trustedProxies?: TrustedProxies;
   readonly maxConnections: number;
   readonly maxPayloadBytes: number;
   readonly maxFragments: number;
@@ -267,6 +281,19 @@ export function resolveGatewayOptions(
       'allowedOrigins: must be a list of origins such as https://app.example.com',
     );
   }
+  const proxies = options.trustedProxies;
+  if (proxies !== undefined) {
+    const isEntry = (p: unknown) =>
+      typeof p === 'string' && isProxyAddressOrBlock(p);
+    const valid = Array.isArray(proxies) && proxies.every(isEntry);
+    const bad = Array.isArray(proxies)
+      ? (proxies as readonly unknown[]).find((p) => !isEntry(p))
+      : proxies;
+    checker.check(
+      valid,
+      `trustedProxies: must be a list of IP addresses or CIDR blocks such as 10.0.0.0/8 (got ${JSON.stringify(bad)})`,
+    );
+  }
   const maxConnections = options.maxConnections ?? d.maxConnections;
   checker.positive('maxConnections', maxConnections);
   const maxPayloadBytes = options.maxPayloadBytes ?? d.maxPayloadBytes;
@@ -354,6 +381,7 @@ export function resolveGatewayOptions(
       disabled: options.auth?.disabled === true,
     },
     allowedOrigins: origins ? new Set(origins) : undefined,
+    trustedProxies: proxies?.length ? new TrustedProxies(proxies) : undefined,
     maxConnections,
     maxPayloadBytes,
     maxFragments,

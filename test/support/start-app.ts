@@ -60,6 +60,7 @@ export async function startApp(
     redis: undefined,
     maxRoomsPerConnection: undefined,
     allowedOrigins: undefined,
+    trustedProxies: undefined,
     maxConnections: undefined,
     rateLimit: {},
     maxBufferedBytes: undefined,

@@ -47,14 +47,14 @@ describe('ConnectionLog', () => {
     } as unknown as Logger;
     const log = new ConnectionLog('Gateway', nest);
     const c = connection();
-    log.opened(c, '203.0.113.9');
+    log.opened(c, '10.0.0.1');
     log.closed(c, 1000, 'bye');
     expect(calls[0]).toEqual([
       {
         connection: 'inst-1',
         principal: 'alice',
         remote: '10.0.0.7',
-        forwardedFor: '203.0.113.9',
+        proxy: '10.0.0.1',
       },
       'connection opened',
     ]);
@@ -90,7 +90,7 @@ describe('ConnectionLog', () => {
       remote: '10.0.0.7',
       msg: 'connection opened',
     });
-    expect(lines[0]).not.toHaveProperty('forwardedFor');
+    expect(lines[0]).not.toHaveProperty('proxy');
     expect(lines[1]).toMatchObject({
       ...expectedClose,
       context: 'Gateway',

@@ -27,17 +27,18 @@ export class ConnectionLog {
       : { info: (fields, msg) => fallback.log(fields, msg) };
   }
 
-  opened(
-    connection: ClientConnection,
-    forwardedFor: string | string[] | undefined,
-  ): void {
+  /**
+   * `proxy`: the trusted proxy the connection came through, when the client's address was taken
+   * from its `X-Forwarded-For` (see `trustedProxies`).
+   */
+  opened(connection: ClientConnection, proxy: string | undefined): void {
     this.sink.info(
-      forwardedFor
+      proxy
         ? {
             connection: connection.id,
             principal: connection.principal.subject,
             remote: connection.remoteAddress,
-            forwardedFor,
+            proxy,
           }
         : {
             connection: connection.id,

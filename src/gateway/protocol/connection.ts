@@ -18,6 +18,10 @@ export interface ConnectionInfo {
   /** Unique across instances: the instance id, a dash, a sequence number. */
   readonly id: string;
   readonly principal: Principal;
+  /**
+   * The client's IP address: the TCP peer's, or behind a trusted proxy (`trustedProxies`) the
+   * one that proxy forwarded in `X-Forwarded-For`.
+   */
   readonly remoteAddress: string;
   /** When the handshake completed, in ms since the epoch. */
   readonly openedAt: number;

@@ -81,6 +81,10 @@ function pathOf(url: string | undefined): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
+function peerOf(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
 function ignoreSocketError(): void {}
 
 /** Answers an upgrade request with a plain HTTP error and closes the TCP connection. */
@@ -330,7 +334,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
       const { status, reason, headers } = outcome.rejection;
       this.metrics.handshakeRejected(reason);
       this.logger.debug(
-        { reason, status, remote: req.socket.remoteAddress },
+        { reason, status, remote: this.clientAddress(req, peerOf(req)) },
         'handshake refused',
       );
       return done(false, status, STATUS_CODES[status], headers);
@@ -354,11 +358,9 @@ export class GatewayAdapter extends AbstractWsAdapter {
     }
     req[PRINCIPAL] = undefined;
     this.metrics.connectionAccepted();
-    const connection = this.registry.register(
-      socket,
-      principal,
-      req.socket.remoteAddress ?? 'unknown',
-    );
+    const peer = peerOf(req);
+    const client = this.clientAddress(req, peer);
+    const connection = this.registry.register(socket, principal, client);
     socket.on('error', recordCloseCause);
     socket.on('pong', markAlive);
     socket.once('close', (code: number, reason: Buffer) =>
@@ -367,9 +369,20 @@ export class GatewayAdapter extends AbstractWsAdapter {
     socket.on('message', (data: RawData, isBinary: boolean) =>
       this.onMessage(connection, data, isBinary),
     );
-    this.connectionLog.opened(connection, req.headers['x-forwarded-for']);
+    this.connectionLog.opened(connection, client === peer ? undefined : peer);
     this.events.emit('connected', connection);
     if (this.bindEagerly) this.bindGateways(connection);
+  }
+
+  /**
+   * Who the client is, for logs and {@link ClientConnection.remoteAddress}. `X-Forwarded-For` is
+   * read only from a trusted proxy: from anyone else it is whatever the client chose to write.
+   */
+  private clientAddress(req: IncomingMessage, peer: string): string {
+    const proxies = this.options.trustedProxies;
+    return proxies
+      ? proxies.clientAddress(peer, req.headers['x-forwarded-for'])
+      : peer;
   }
 
   /** Runs Nest's per-connection binding of every gateway (see {@link bindClientConnect}). */
