@@ -1,6 +1,11 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { pinoOptions } from './logger-options.js';
+import {
+  accessLogOptions,
+  bounded,
+  MAX_LOGGED_TEXT,
+  pinoOptions,
+} from './logger-options.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -46,5 +51,24 @@ describe('pinoOptions redaction', () => {
     };
     logger.info(fields, 'connection closed');
     expect(lines[0]).toMatchObject({ ...fields, msg: 'connection closed' });
+  });
+});
+
+describe('accessLogOptions', () => {
+  const serialize = accessLogOptions().serializers!.req as (
+    req: unknown,
+  ) => Record<string, unknown>;
+
+  it('logs the path without its query, and bounds what the client chose', () => {
+    const line = serialize({
+      method: 'GET',
+      url: `/${'p'.repeat(5_000)}?token=secret`,
+      headers: { 'user-agent': 'u'.repeat(15_000), authorization: 'Bearer x' },
+    });
+    expect(line.path).toBe(`/${'p'.repeat(MAX_LOGGED_TEXT - 1)}…`);
+    expect(line.userAgent).toBe(`${'u'.repeat(MAX_LOGGED_TEXT)}…`);
+    expect(JSON.stringify(line)).not.toMatch(/secret|Bearer/);
+    expect(bounded('short')).toBe('short');
+    expect(bounded(undefined)).toBeUndefined();
   });
 });

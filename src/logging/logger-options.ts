@@ -45,6 +45,19 @@ export function pinoOptions(config: LoggingConfig): LoggerOptions {
 }
 
 /**
+ * Client-chosen text in a log line is cut to this many characters: Node accepts 16 KiB of
+ * headers, and a request should not be able to write that much into every line.
+ */
+export const MAX_LOGGED_TEXT = 256;
+
+/** `text` cut to {@link MAX_LOGGED_TEXT} characters, marked with `…` where it was cut. */
+export function bounded(text: string | undefined): string | undefined {
+  return text === undefined || text.length <= MAX_LOGGED_TEXT
+    ? text
+    : `${text.slice(0, MAX_LOGGED_TEXT)}…`;
+}
+
+/**
  * The access log (pino-http). Requests are logged by path only: the query string may carry a
  * token (`?token=`), and headers are left out but for the user agent, so `Authorization` never
  * reaches a line. Redaction backs this up for anything logged under those names elsewhere.
@@ -57,9 +70,9 @@ export function accessLogOptions(): Options {
       ) => ({
         id: req.id,
         method: req.method,
-        path: pathOf(req.url),
+        path: bounded(pathOf(req.url)),
         remoteAddress: req.remoteAddress,
-        userAgent: req.headers?.['user-agent'],
+        userAgent: bounded(req.headers?.['user-agent']),
       }),
     },
     autoLogging: {
