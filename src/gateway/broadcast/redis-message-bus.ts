@@ -61,9 +61,6 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
     received: 0,
     malformed: 0,
   };
-  /** Delivery latency observer (publish to receipt, ms), set by the metrics module. */
-  onLatency?: (ms: number) => void;
-
   constructor(private readonly options: RedisBusOptions) {
     this.where = describe(options.url);
     const common: RedisOptions = {
@@ -163,8 +160,6 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
     }
     if (message.origin === this.options.instanceId) return;
     this.stats.received++;
-    if (message.sentAt !== undefined)
-      this.onLatency?.(Date.now() - message.sentAt);
     try {
       listener(message);
     } catch (err) {
