@@ -1,10 +1,7 @@
 import { ErrorCode } from '../protocol/error-codes.js';
 import { GatewayError } from '../protocol/gateway-error.js';
-import {
-  BROADCAST_CHANNEL,
-  BroadcastService,
-  instanceChannel,
-} from './broadcast.service.js';
+import { BroadcastService } from './broadcast.service.js';
+import { BROADCAST_CHANNEL, instanceChannel } from './channels.js';
 import { InMemoryHub, InMemoryMessageBus } from './in-memory-message-bus.js';
 import type { BusMessage } from './message-bus.js';
 import { RecordingDelivery } from '../testing/recording-delivery.js';

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { INSTANCE_ID } from '../instance-id.js';
 import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
+import { BROADCAST_CHANNEL, instanceChannel } from './channels.js';
 import { FanOut } from './fan-out.js';
 import { LOCAL_DELIVERY, type LocalDelivery } from './local-delivery.js';
 import {
@@ -14,12 +15,6 @@ import {
   type BusMessage,
   type MessageBus,
 } from './message-bus.js';
-
-/** The bus channel that carries broadcasts to every instance. */
-export const BROADCAST_CHANNEL = 'broadcast';
-
-/** The bus channel of one instance, for messages to one of its connections. */
-export const instanceChannel = (instanceId: string) => `instance:${instanceId}`;
 
 /** The instance a connection id belongs to (ids are `<instance>-<sequence>`). */
 function instanceOf(connectionId: string): string | undefined {

@@ -1,6 +1,7 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { decodeBusMessage, encodeBusMessage } from './bus-codec.js';
+import { redisChannel } from './channels.js';
 import type {
   BusListener,
   BusMessage,
@@ -99,7 +100,7 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
   }
 
   async publish(channel: string, message: BusMessage): Promise<number> {
-    const full = this.options.channelPrefix + channel;
+    const full = redisChannel(this.options.channelPrefix, channel);
     let receivers: number;
     try {
       receivers = await this.publisher.publish(full, encodeBusMessage(message));
@@ -117,7 +118,7 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
   }
 
   async subscribe(channel: string, listener: BusListener): Promise<void> {
-    const full = this.options.channelPrefix + channel;
+    const full = redisChannel(this.options.channelPrefix, channel);
     this.listeners.set(full, listener);
     // While Redis is away the wish is recorded; resubscribe() makes it true on 'ready'.
     if (this.subscriber.status !== 'ready') return;
@@ -132,7 +133,7 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
   }
 
   async unsubscribe(channel: string): Promise<void> {
-    const full = this.options.channelPrefix + channel;
+    const full = redisChannel(this.options.channelPrefix, channel);
     if (!this.listeners.delete(full) || this.subscriber.status !== 'ready')
       return;
     try {

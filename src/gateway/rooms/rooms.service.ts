@@ -9,6 +9,7 @@ import {
   LOCAL_DELIVERY,
   type LocalDelivery,
 } from '../broadcast/local-delivery.js';
+import { roomChannel } from '../broadcast/channels.js';
 import { FanOut } from '../broadcast/fan-out.js';
 import {
   MESSAGE_BUS,
@@ -44,9 +45,6 @@ export interface PublishReceipt {
   /** Instances it reached, this one included. */
   instances: number;
 }
-
-/** The bus channel of a room. */
-export const roomChannel = (room: string) => `room:${room}`;
 
 /**
  * Rooms: named groups of connections that receive `message` pushes. Membership is local to the
