@@ -1,7 +1,11 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { decodeBusMessage, encodeBusMessage } from './bus-codec.js';
-import { redisChannel } from './channels.js';
+import {
+  ChannelPrefixError,
+  isChannelPrefix,
+  redisChannel,
+} from './channels.js';
 import type {
   BusListener,
   BusMessage,
@@ -13,7 +17,10 @@ import type {
 export interface RedisBusOptions {
   /** `redis://[:password@]host[:port][/db]` or `rediss://...` */
   url: string;
-  /** Prepended to every channel, so that several deployments can share one Redis. */
+  /**
+   * Starts every channel name (`<prefix>|<channel>`), so that several deployments can share one
+   * Redis. Must not contain `|`.
+   */
   channelPrefix: string;
   /** This instance's id: messages it published itself are not handed back to it. */
   instanceId: string;
@@ -62,7 +69,10 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
     received: 0,
     malformed: 0,
   };
+  /** Throws {@link ChannelPrefixError} for a prefix with `|`, before connecting. */
   constructor(private readonly options: RedisBusOptions) {
+    if (!isChannelPrefix(options.channelPrefix))
+      throw new ChannelPrefixError(options.channelPrefix);
     this.where = describe(options.url);
     const common: RedisOptions = {
       enableOfflineQueue: false,
