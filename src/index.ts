@@ -47,7 +47,11 @@ export {
   type Broadcast,
   type BroadcastReceipt,
 } from './gateway/broadcast/broadcast.service.js';
-export { BROADCAST_CHANNEL } from './gateway/broadcast/channels.js';
+export {
+  BROADCAST_CHANNEL,
+  CHANNEL_PREFIX_SEPARATOR,
+  ChannelPrefixError,
+} from './gateway/broadcast/channels.js';
 export {
   RoomsService,
   type PublishReceipt,

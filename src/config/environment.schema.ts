@@ -9,7 +9,12 @@ import {
   Matches,
   Max,
   Min,
+  NotContains,
 } from 'class-validator';
+import {
+  CHANNEL_PREFIX_RULE,
+  CHANNEL_PREFIX_SEPARATOR,
+} from '../gateway/broadcast/channels.js';
 
 /** Log levels pino understands, from the most to the least verbose. */
 export const LOG_LEVELS = [
@@ -176,6 +181,8 @@ export class EnvironmentVariables {
   @Matches(/^[\w.:@/-]{0,64}$/, {
     message: 'must be at most 64 characters of A-Z a-z 0-9 _ - . : @ /',
   })
+  // The alphabet above leaves the separator out already; this says why it must stay out.
+  @NotContains(CHANNEL_PREFIX_SEPARATOR, { message: CHANNEL_PREFIX_RULE })
   REDIS_CHANNEL_PREFIX?: string;
 
   @IsOptional()
