@@ -168,12 +168,12 @@ describe.each(pairs)(
      * the receiving instance observes the message once, in a bucket of at most 2.5 s; the
      * publishing instance observes nothing.
      */
-    async function expectMeasured(send: () => Promise<unknown>) {
+    async function expectMeasured(event: string, send: () => Promise<unknown>) {
       const before = await Promise.all(
         [one, two].map((a) => scrapeMetrics(a.httpUrl)),
       );
       await send();
-      await receiver.nextJson();
+      expect((await receiver.nextJson()).event).toBe(event);
       const after = await Promise.all(
         [one, two].map((a) => scrapeMetrics(a.httpUrl)),
       );
@@ -188,17 +188,19 @@ describe.each(pairs)(
     }
 
     it('measures a broadcast', async () => {
-      await expectMeasured(() => sender.request('broadcast', 'all', 'b'));
+      await expectMeasured('broadcast', () =>
+        sender.request('broadcast', 'all', 'b'),
+      );
     });
 
     it('measures a room message', async () => {
-      await expectMeasured(() =>
+      await expectMeasured('message', () =>
         sender.request('publish', { room: 'measured', data: 'in' }, 'p'),
       );
     });
 
     it('measures a direct message', async () => {
-      await expectMeasured(() =>
+      await expectMeasured('notice', () =>
         one.app
           .get(BroadcastService)
           .sendToConnection(receiverId, 'notice', 'just you'),
