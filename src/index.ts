@@ -43,11 +43,15 @@ export type { Envelope, RequestId } from './gateway/protocol/envelope.js';
 // Services to inject anywhere in the host (HTTP controllers included).
 export { EchoService } from './gateway/echo/echo.service.js';
 export {
-  BROADCAST_CHANNEL,
   BroadcastService,
   type Broadcast,
   type BroadcastReceipt,
 } from './gateway/broadcast/broadcast.service.js';
+export {
+  BROADCAST_CHANNEL,
+  CHANNEL_PREFIX_SEPARATOR,
+  ChannelPrefixError,
+} from './gateway/broadcast/channels.js';
 export {
   RoomsService,
   type PublishReceipt,

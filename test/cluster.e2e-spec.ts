@@ -94,13 +94,13 @@ describe('two instances sharing one Redis (e2e)', () => {
 
   it('an instance listens on a room channel only while it has members there', async () => {
     const member = await on(two);
-    expect(await channels()).not.toContain(`${channelPrefix}room:quiet`);
+    expect(await channels()).not.toContain(`${channelPrefix}|room:quiet`);
     await member.request('join', { room: 'quiet' }, 1);
-    expect(await channels()).toContain(`${channelPrefix}room:quiet`);
+    expect(await channels()).toContain(`${channelPrefix}|room:quiet`);
     await member.request('leave', { room: 'quiet' }, 2);
     // The unsubscribe is not awaited by leave: Redis learns of it a moment later.
     await eventually(
-      async () => !(await channels()).includes(`${channelPrefix}room:quiet`),
+      async () => !(await channels()).includes(`${channelPrefix}|room:quiet`),
       'the room channel to be unsubscribed',
     );
   });

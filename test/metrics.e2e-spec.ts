@@ -1,7 +1,26 @@
+import { BroadcastService } from '../src/gateway/broadcast/broadcast.service.js';
+import {
+  InMemoryHub,
+  InMemoryMessageBus,
+} from '../src/gateway/broadcast/in-memory-message-bus.js';
+import { ConnectionRegistry } from '../src/gateway/protocol/connection-registry.js';
 import { getJson } from './support/http.js';
-import { sample } from './support/metrics.js';
-import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
-import { connect, handshakeStatus } from './support/ws-client.js';
+import { sample, sampleDelta, scrapeMetrics } from './support/metrics.js';
+import {
+  SHARED_REDIS_URL,
+  uniqueChannelPrefix,
+} from './support/redis-server.js';
+import {
+  startApp,
+  TEST_TOKEN,
+  type RunningApp,
+  type StartOptions,
+} from './support/start-app.js';
+import {
+  connect,
+  handshakeStatus,
+  type TestClient,
+} from './support/ws-client.js';
 
 describe('GET /metrics moves when things happen (e2e)', () => {
   let gateway: RunningApp;
@@ -98,3 +117,94 @@ describe('GET /metrics moves when things happen (e2e)', () => {
     expect(delta('path')).toBe(1);
   });
 });
+
+/** The start options of two instances that reach each other, one pair per kind of bus. */
+const pairs: Array<[string, () => [StartOptions, StartOptions]]> = [
+  [
+    'an in-memory hub',
+    () => {
+      const hub = new InMemoryHub();
+      return [
+        { bus: new InMemoryMessageBus(hub) },
+        { bus: new InMemoryMessageBus(hub) },
+      ];
+    },
+  ],
+  [
+    'Redis',
+    () => {
+      const gateway = {
+        redis: { url: SHARED_REDIS_URL, channelPrefix: uniqueChannelPrefix() },
+      };
+      return [{ gateway }, { gateway }];
+    },
+  ],
+];
+
+describe.each(pairs)(
+  'gateway_delivery_latency_seconds with two instances on %s (e2e)',
+  (_, options) => {
+    const LATENCY = 'gateway_delivery_latency_seconds';
+    let one: RunningApp;
+    let two: RunningApp;
+    let sender: TestClient;
+    let receiver: TestClient;
+    let receiverId: string;
+
+    beforeAll(async () => {
+      [one, two] = await Promise.all(options().map((o) => startApp(o)));
+      sender = await connect(one.wsUrl, { token: TEST_TOKEN });
+      receiver = await connect(two.wsUrl, { token: TEST_TOKEN });
+      receiverId = two.app.get(ConnectionRegistry).all().at(-1)!.id;
+      await receiver.request('join', { room: 'measured' }, 'j');
+    });
+    afterAll(async () => {
+      await Promise.all([sender?.close(), receiver?.close()]);
+      await Promise.all([one?.close(), two?.close()]);
+    });
+
+    /**
+     * Runs one fan-out from instance one to the client on instance two and reads both histograms:
+     * the receiving instance observes the message once, in a bucket of at most 2.5 s; the
+     * publishing instance observes nothing.
+     */
+    async function expectMeasured(event: string, send: () => Promise<unknown>) {
+      const before = await Promise.all(
+        [one, two].map((a) => scrapeMetrics(a.httpUrl)),
+      );
+      await send();
+      expect((await receiver.nextJson()).event).toBe(event);
+      const after = await Promise.all(
+        [one, two].map((a) => scrapeMetrics(a.httpUrl)),
+      );
+      expect(sampleDelta(before[1], after[1], `${LATENCY}_count`)).toBe(1);
+      expect(
+        sampleDelta(before[1], after[1], `${LATENCY}_bucket`, '{le="2.5"}'),
+      ).toBe(1);
+      expect(
+        sampleDelta(before[1], after[1], `${LATENCY}_sum`),
+      ).toBeGreaterThanOrEqual(0);
+      expect(sampleDelta(before[0], after[0], `${LATENCY}_count`)).toBe(0);
+    }
+
+    it('measures a broadcast', async () => {
+      await expectMeasured('broadcast', () =>
+        sender.request('broadcast', 'all', 'b'),
+      );
+    });
+
+    it('measures a room message', async () => {
+      await expectMeasured('message', () =>
+        sender.request('publish', { room: 'measured', data: 'in' }, 'p'),
+      );
+    });
+
+    it('measures a direct message', async () => {
+      await expectMeasured('notice', () =>
+        one.app
+          .get(BroadcastService)
+          .sendToConnection(receiverId, 'notice', 'just you'),
+      );
+    });
+  },
+);

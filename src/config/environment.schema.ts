@@ -9,8 +9,13 @@ import {
   Matches,
   Max,
   Min,
+  NotContains,
   ValidateBy,
 } from 'class-validator';
+import {
+  CHANNEL_PREFIX_RULE,
+  CHANNEL_PREFIX_SEPARATOR,
+} from '../gateway/broadcast/channels.js';
 import { isProxyAddressOrBlock } from '../gateway/protocol/client-address.js';
 
 /** Log levels pino understands, from the most to the least verbose. */
@@ -215,6 +220,8 @@ export class EnvironmentVariables {
   @Matches(/^[\w.:@/-]{0,64}$/, {
     message: 'must be at most 64 characters of A-Z a-z 0-9 _ - . : @ /',
   })
+  // The alphabet above leaves the separator out already; this says why it must stay out.
+  @NotContains(CHANNEL_PREFIX_SEPARATOR, { message: CHANNEL_PREFIX_RULE })
   REDIS_CHANNEL_PREFIX?: string;
 
   @IsOptional()

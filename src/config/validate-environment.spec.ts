@@ -58,6 +58,14 @@ describe('validateEnvironment', () => {
     expect(validateEnvironment({ PORT: ' 9000 ' }).PORT).toBe(9000);
   });
 
+  it('accepts a REDIS_CHANNEL_PREFIX with ":" anywhere', () => {
+    for (const prefix of ['P:', 'P:room:', 'acme:prod:'])
+      expect(
+        validateEnvironment({ REDIS_CHANNEL_PREFIX: prefix })
+          .REDIS_CHANNEL_PREFIX,
+      ).toBe(prefix);
+  });
+
   it.each([
     ['true', true],
     ['TRUE', true],
@@ -172,6 +180,11 @@ describe('validateEnvironment', () => {
       'REDIS_CHANNEL_PREFIX',
       'my app:',
       'must be at most 64 characters of A-Z a-z 0-9 _ - . : @ /',
+    ],
+    [
+      'REDIS_CHANNEL_PREFIX',
+      'P|',
+      'must not contain "|", which ends the prefix in every channel name',
     ],
     [
       'REDIS_CHANNEL_PREFIX',

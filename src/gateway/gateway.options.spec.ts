@@ -88,6 +88,27 @@ describe('resolveGatewayOptions', () => {
     ).toEqual({ url: 'redis://r', channelPrefix: '' });
   });
 
+  it.each(['P:', 'P:room:', 'acme:prod:', 'a/b@c.d-e_f'])(
+    'accepts the channel prefix %j (":" anywhere)',
+    (channelPrefix) => {
+      expect(
+        resolveGatewayOptions({ redis: { url: 'redis://r', channelPrefix } })
+          .redis?.channelPrefix,
+      ).toBe(channelPrefix);
+    },
+  );
+
+  it.each(['P|', '|', 'P|room:'])(
+    'refuses the channel prefix %j: "|" ends the prefix in channel names',
+    (channelPrefix) => {
+      expect(
+        problemsOf({ redis: { url: 'redis://r', channelPrefix } }),
+      ).toEqual([
+        `redis.channelPrefix: must not contain "|", which ends the prefix in every channel name (got ${JSON.stringify(channelPrefix)})`,
+      ]);
+    },
+  );
+
   it.each([
     'redis://localhost:6379',
     'redis://:secret@cache.internal:6380/2',

@@ -1,4 +1,5 @@
 import type { TokenVerifier } from './auth/token-verifier.js';
+import { CHANNEL_PREFIX_RULE, isChannelPrefix } from './broadcast/channels.js';
 import type { MessageBus } from './broadcast/message-bus.js';
 import {
   isProxyAddressOrBlock,
@@ -44,7 +45,10 @@ export interface GatewayAuthOptions {
 export interface GatewayRedisOptions {
   /** `redis://[:password@]host[:port][/db]`, or `rediss://` for TLS. */
   url: string;
-  /** Prepended to every channel name, so deployments can share one Redis. Default `gateway:`. */
+  /**
+   * Starts every channel name (`<prefix>|<channel>`), so deployments can share one Redis. Any
+   * string without `|`. Default `gateway:`.
+   */
   channelPrefix?: string;
 }
 
@@ -350,6 +354,12 @@ export function resolveGatewayOptions(
       typeof channelPrefix === 'string',
       'redis.channelPrefix: must be a string',
     );
+    if (typeof channelPrefix === 'string') {
+      checker.check(
+        isChannelPrefix(channelPrefix),
+        `redis.channelPrefix: ${CHANNEL_PREFIX_RULE} (got ${JSON.stringify(channelPrefix)})`,
+      );
+    }
     redis = { url, channelPrefix };
   }
   const verifier = options.auth?.verifier;

@@ -4,6 +4,10 @@ import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from '../../src/app.module.js';
 import {
+  MESSAGE_BUS,
+  type MessageBus,
+} from '../../src/gateway/broadcast/message-bus.js';
+import {
   gatewayConfig,
   type GatewayConfig,
 } from '../../src/config/gateway.config.js';
@@ -33,6 +37,11 @@ export interface StartOptions {
    * another on the port the first one had, so that a client finds it at the same URL.
    */
   port?: number;
+  /**
+   * A message bus in place of the one the settings choose: an `InMemoryMessageBus` on a hub
+   * shared with another app makes two instances in one process without Redis.
+   */
+  bus?: MessageBus;
 }
 
 export interface RunningApp {
@@ -82,15 +91,16 @@ export async function startApp(
       'silent',
     format: 'json',
   };
-  const moduleRef = await Test.createTestingModule({
+  const builder = Test.createTestingModule({
     imports: [AppModule],
     providers: options.providers ?? [],
   })
     .overrideProvider(gatewayConfig.KEY)
     .useValue(gateway)
     .overrideProvider(loggingConfig.KEY)
-    .useValue(logging)
-    .compile();
+    .useValue(logging);
+  if (options.bus) builder.overrideProvider(MESSAGE_BUS).useValue(options.bus);
+  const moduleRef = await builder.compile();
   const http = new HardenedExpressAdapter({
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
   });

@@ -1,10 +1,7 @@
 import { ErrorCode } from '../protocol/error-codes.js';
 import { GatewayError } from '../protocol/gateway-error.js';
-import {
-  BROADCAST_CHANNEL,
-  BroadcastService,
-  instanceChannel,
-} from './broadcast.service.js';
+import { BroadcastService } from './broadcast.service.js';
+import { BROADCAST_CHANNEL, instanceChannel } from './channels.js';
 import { InMemoryHub, InMemoryMessageBus } from './in-memory-message-bus.js';
 import type { BusMessage } from './message-bus.js';
 import { RecordingDelivery } from '../testing/recording-delivery.js';
@@ -101,7 +98,7 @@ describe('BroadcastService', () => {
     ]);
   });
 
-  it('publishes the serialized frame with its origin and the sender to exclude', async () => {
+  it('publishes the serialized frame with its origin, the sender to exclude and sentAt', async () => {
     const hub = new InMemoryHub();
     const { service } = await instance(hub, 'i1', []);
     const peer = new InMemoryMessageBus(hub);
@@ -109,14 +106,18 @@ describe('BroadcastService', () => {
     await peer.subscribe(BROADCAST_CHANNEL, (m) => {
       seen.push(m);
     });
+    const before = Date.now();
     await service.broadcast({ from: 'i1-7', data: { n: 1 }, exceptId: 'i1-7' });
-    expect(seen).toEqual([
-      {
-        origin: 'i1',
-        exceptId: 'i1-7',
-        frame: '{"event":"broadcast","data":{"from":"i1-7","data":{"n":1}}}',
-      },
-    ]);
+    const after = Date.now();
+    expect(seen).toHaveLength(1);
+    const { sentAt, ...rest } = seen[0];
+    expect(rest).toEqual({
+      origin: 'i1',
+      exceptId: 'i1-7',
+      frame: '{"event":"broadcast","data":{"from":"i1-7","data":{"n":1}}}',
+    });
+    expect(sentAt).toBeGreaterThanOrEqual(before);
+    expect(sentAt).toBeLessThanOrEqual(after);
   });
 
   it('gets its own broadcast from the bus no second time (the bus leaves the origin out)', async () => {

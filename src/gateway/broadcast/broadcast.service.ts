@@ -7,19 +7,14 @@ import {
 } from '@nestjs/common';
 import { INSTANCE_ID } from '../instance-id.js';
 import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
-import { GatewayError } from '../protocol/gateway-error.js';
+import { BROADCAST_CHANNEL, instanceChannel } from './channels.js';
+import { FanOut } from './fan-out.js';
 import { LOCAL_DELIVERY, type LocalDelivery } from './local-delivery.js';
 import {
   MESSAGE_BUS,
   type BusMessage,
   type MessageBus,
 } from './message-bus.js';
-
-/** The bus channel that carries broadcasts to every instance. */
-export const BROADCAST_CHANNEL = 'broadcast';
-
-/** The bus channel of one instance, for messages to one of its connections. */
-export const instanceChannel = (instanceId: string) => `instance:${instanceId}`;
 
 /** The instance a connection id belongs to (ids are `<instance>-<sequence>`). */
 function instanceOf(connectionId: string): string | undefined {
@@ -51,16 +46,20 @@ export interface BroadcastReceipt {
  */
 @Injectable()
 export class BroadcastService implements OnModuleInit, OnApplicationShutdown {
+  private readonly fanOut: FanOut;
+
   constructor(
     @Inject(LOCAL_DELIVERY) private readonly local: LocalDelivery,
-    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+    @Inject(MESSAGE_BUS) bus: MessageBus,
     @Inject(INSTANCE_ID) private readonly instanceId: string,
     @Optional() private readonly metrics?: GatewayMetrics,
-  ) {}
+  ) {
+    this.fanOut = new FanOut(bus, instanceId, metrics);
+  }
 
   async onModuleInit(): Promise<void> {
-    await this.bus.subscribe(BROADCAST_CHANNEL, this.deliverToAll);
-    await this.bus.subscribe(
+    await this.fanOut.subscribe(BROADCAST_CHANNEL, this.deliverToAll);
+    await this.fanOut.subscribe(
       instanceChannel(this.instanceId),
       this.deliverToOne,
     );
@@ -68,8 +67,8 @@ export class BroadcastService implements OnModuleInit, OnApplicationShutdown {
 
   /** After the connections have drained: until then, broadcasts from other instances still arrive. */
   async onApplicationShutdown(): Promise<void> {
-    await this.bus.unsubscribe(BROADCAST_CHANNEL);
-    await this.bus.unsubscribe(instanceChannel(this.instanceId));
+    await this.fanOut.unsubscribe(BROADCAST_CHANNEL);
+    await this.fanOut.unsubscribe(instanceChannel(this.instanceId));
   }
 
   /**
@@ -88,19 +87,12 @@ export class BroadcastService implements OnModuleInit, OnApplicationShutdown {
     });
     const recipients = this.local.sendToAll(frame, exceptId, 'broadcast');
     this.metrics?.fannedOut('broadcast', recipients);
-    let remote: number;
-    try {
-      remote = await this.bus.publish(BROADCAST_CHANNEL, {
-        origin: this.instanceId,
-        exceptId,
-        frame,
-      });
-    } catch {
-      // The cause (Redis down, slow) is in the bus's log lines and metrics, not for clients.
-      throw GatewayError.unavailable(
-        `broadcast reached ${recipients} local client(s) but not the other instances: the message bus is unavailable`,
-      );
-    }
+    const remote = await this.fanOut.publish(
+      BROADCAST_CHANNEL,
+      { exceptId, frame },
+      () =>
+        `broadcast reached ${recipients} local client(s) but not the other instances`,
+    );
     return { recipients, instances: 1 + remote };
   }
 
@@ -122,20 +114,12 @@ export class BroadcastService implements OnModuleInit, OnApplicationShutdown {
       return this.local.sendTo(connectionId, frame, 'direct');
     const instance = instanceOf(connectionId);
     if (!instance || instance === this.instanceId) return false;
-    try {
-      const reached = await this.bus.publish(instanceChannel(instance), {
-        origin: this.instanceId,
-        to: connectionId,
-        sentAt: Date.now(),
-        frame,
-      });
-      return reached > 0;
-    } catch {
-      // The cause (Redis down, slow) is in the bus's log lines and metrics, not for clients.
-      throw GatewayError.unavailable(
-        `the message could not reach instance ${instance}: the message bus is unavailable`,
-      );
-    }
+    const reached = await this.fanOut.publish(
+      instanceChannel(instance),
+      { to: connectionId, frame },
+      () => `the message could not reach instance ${instance}`,
+    );
+    return reached > 0;
   }
 
   private readonly deliverToAll = (message: BusMessage): void => {

@@ -9,7 +9,10 @@ export interface BusMessage {
   exceptId?: string;
   /** The one connection it is for, when it is not for a room or everyone. */
   to?: string;
-  /** When it was published (ms since the epoch), for the delivery latency metric. */
+  /**
+   * When it was published (ms since the epoch), for the delivery latency metric. The gateway's
+   * services always set it; a message without it is delivered but not measured.
+   */
   sentAt?: number;
   /** The serialized frame to deliver. */
   frame: string;
@@ -47,8 +50,6 @@ export interface MessageBus {
   isReady(): boolean;
   /** Counters for metrics, when the bus keeps them. */
   readonly stats?: BusStats;
-  /** Set by the metrics: called with the publish-to-receipt time (ms) of each message received. */
-  onLatency?: (ms: number) => void;
 }
 
 /** Injection token of the {@link MessageBus}. */

@@ -1,6 +1,11 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { decodeBusMessage, encodeBusMessage } from './bus-codec.js';
+import {
+  ChannelPrefixError,
+  isChannelPrefix,
+  redisChannel,
+} from './channels.js';
 import type {
   BusListener,
   BusMessage,
@@ -12,7 +17,10 @@ import type {
 export interface RedisBusOptions {
   /** `redis://[:password@]host[:port][/db]` or `rediss://...` */
   url: string;
-  /** Prepended to every channel, so that several deployments can share one Redis. */
+  /**
+   * Starts every channel name (`<prefix>|<channel>`), so that several deployments can share one
+   * Redis. Must not contain `|`.
+   */
   channelPrefix: string;
   /** This instance's id: messages it published itself are not handed back to it. */
   instanceId: string;
@@ -61,10 +69,10 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
     received: 0,
     malformed: 0,
   };
-  /** Delivery latency observer (publish to receipt, ms), set by the metrics module. */
-  onLatency?: (ms: number) => void;
-
+  /** Throws {@link ChannelPrefixError} for a prefix with `|`, before connecting. */
   constructor(private readonly options: RedisBusOptions) {
+    if (!isChannelPrefix(options.channelPrefix))
+      throw new ChannelPrefixError(options.channelPrefix);
     this.where = describe(options.url);
     const common: RedisOptions = {
       enableOfflineQueue: false,
@@ -102,7 +110,7 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
   }
 
   async publish(channel: string, message: BusMessage): Promise<number> {
-    const full = this.options.channelPrefix + channel;
+    const full = redisChannel(this.options.channelPrefix, channel);
     let receivers: number;
     try {
       receivers = await this.publisher.publish(full, encodeBusMessage(message));
@@ -120,7 +128,7 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
   }
 
   async subscribe(channel: string, listener: BusListener): Promise<void> {
-    const full = this.options.channelPrefix + channel;
+    const full = redisChannel(this.options.channelPrefix, channel);
     this.listeners.set(full, listener);
     // While Redis is away the wish is recorded; resubscribe() makes it true on 'ready'.
     if (this.subscriber.status !== 'ready') return;
@@ -135,7 +143,7 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
   }
 
   async unsubscribe(channel: string): Promise<void> {
-    const full = this.options.channelPrefix + channel;
+    const full = redisChannel(this.options.channelPrefix, channel);
     if (!this.listeners.delete(full) || this.subscriber.status !== 'ready')
       return;
     try {
@@ -163,8 +171,6 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
     }
     if (message.origin === this.options.instanceId) return;
     this.stats.received++;
-    if (message.sentAt !== undefined)
-      this.onLatency?.(Date.now() - message.sentAt);
     try {
       listener(message);
     } catch (err) {

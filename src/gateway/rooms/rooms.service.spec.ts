@@ -14,7 +14,8 @@ import { GatewayError } from '../protocol/gateway-error.js';
 import { RecordingDelivery } from '../testing/recording-delivery.js';
 import { UnavailableBus } from '../testing/unavailable-bus.js';
 import { ROOM_NAME_RULE } from './room-name.js';
-import { roomChannel, RoomsService } from './rooms.service.js';
+import { roomChannel } from '../broadcast/channels.js';
+import { RoomsService } from './rooms.service.js';
 
 /** A real in-memory bus that also counts what it was asked to do. */
 class CountingBus extends InMemoryMessageBus {

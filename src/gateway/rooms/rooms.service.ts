@@ -9,6 +9,8 @@ import {
   LOCAL_DELIVERY,
   type LocalDelivery,
 } from '../broadcast/local-delivery.js';
+import { roomChannel } from '../broadcast/channels.js';
+import { FanOut } from '../broadcast/fan-out.js';
 import {
   MESSAGE_BUS,
   type BusMessage,
@@ -44,9 +46,6 @@ export interface PublishReceipt {
   instances: number;
 }
 
-/** The bus channel of a room. */
-export const roomChannel = (room: string) => `room:${room}`;
-
 /**
  * Rooms: named groups of connections that receive `message` pushes. Membership is local to the
  * instance; a room message goes to the local members and, through the message bus, to the
@@ -65,15 +64,18 @@ export class RoomsService implements OnModuleInit {
   private readonly memberships = new Map<string, Set<string>>();
   /** room -> its bus subscription, while it is being made or held */
   private readonly subscriptions = new Map<string, Promise<void>>();
+  private readonly fanOut: FanOut;
 
   constructor(
     @Inject(LOCAL_DELIVERY) private readonly local: LocalDelivery,
-    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
-    @Inject(INSTANCE_ID) private readonly instanceId: string,
+    @Inject(MESSAGE_BUS) bus: MessageBus,
+    @Inject(INSTANCE_ID) instanceId: string,
     @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
     private readonly events: GatewayEvents,
     @Optional() private readonly metrics?: GatewayMetrics,
-  ) {}
+  ) {
+    this.fanOut = new FanOut(bus, instanceId, metrics);
+  }
 
   onModuleInit(): void {
     this.events.on('disconnected', (connection) =>
@@ -132,7 +134,7 @@ export class RoomsService implements OnModuleInit {
     if (first) {
       this.subscriptions.set(
         room,
-        this.bus.subscribe(roomChannel(room), (message) =>
+        this.fanOut.subscribe(roomChannel(room), (message) =>
           this.deliver(room, message),
         ),
       );
@@ -181,20 +183,12 @@ export class RoomsService implements OnModuleInit {
       ? this.local.sendToEach(members, frame, exceptId, 'message')
       : 0;
     this.metrics?.fannedOut('room', recipients);
-    let remote: number;
-    try {
-      remote = await this.bus.publish(roomChannel(room), {
-        origin: this.instanceId,
-        exceptId,
-        sentAt: Date.now(),
-        frame,
-      });
-    } catch {
-      // The cause (Redis down, slow) is in the bus's log lines and metrics, not for clients.
-      throw GatewayError.unavailable(
-        `the message reached ${recipients} member(s) here but not the other instances: the message bus is unavailable`,
-      );
-    }
+    const remote = await this.fanOut.publish(
+      roomChannel(room),
+      { exceptId, frame },
+      () =>
+        `the message reached ${recipients} member(s) here but not the other instances`,
+    );
     return { room, recipients, instances: 1 + remote };
   }
 
@@ -206,7 +200,7 @@ export class RoomsService implements OnModuleInit {
     if (members.size > 0) return;
     this.members.delete(room);
     this.subscriptions.delete(room);
-    this.bus.unsubscribe(roomChannel(room)).catch((err: unknown) => {
+    this.fanOut.unsubscribe(roomChannel(room)).catch((err: unknown) => {
       this.logger.warn({ err, room }, 'room unsubscribe failed');
     });
   }

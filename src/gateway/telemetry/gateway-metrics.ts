@@ -112,7 +112,7 @@ export class GatewayMetrics {
     });
     this.deliveryLatency = new Histogram({
       name: 'gateway_delivery_latency_seconds',
-      help: 'From publish on one instance to receipt on this one (cross-instance messages)',
+      help: 'From publish on one instance to receipt on this one (broadcast, room and direct messages)',
       buckets: [
         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
       ],
@@ -153,7 +153,6 @@ export class GatewayMetrics {
         },
       });
     }
-    bus.onLatency = (ms) => this.deliveryLatency.observe(ms / 1000);
   }
 
   connectionAccepted(): void {
@@ -169,5 +168,13 @@ export class GatewayMetrics {
 
   fannedOut(kind: 'broadcast' | 'room', recipients: number): void {
     this.fanoutRecipients.observe({ kind }, recipients);
+  }
+
+  /**
+   * A message published by another instance arrived here `latencyMs` after it was sent
+   * (broadcast, room or direct alike).
+   */
+  arrivedFromBus(latencyMs: number): void {
+    this.deliveryLatency.observe(latencyMs / 1000);
   }
 }
