@@ -22,6 +22,8 @@ describe('resolveGatewayOptions', () => {
       path: '/',
       auth: { tokens: [], disabled: false },
       maxConnections: 10_000,
+      maxConnectionsPerPrincipal: 0,
+      maxConnectionsPerAddress: 0,
       maxPayloadBytes: 1024 * 1024,
       maxFragments: 1024,
       perMessageDeflate: false,
@@ -98,6 +100,8 @@ describe('resolveGatewayOptions', () => {
       path: '/ws/v1',
       auth: { tokens: ['a', 'b'], disabled: true },
       maxConnections: 10_000,
+      maxConnectionsPerPrincipal: 0,
+      maxConnectionsPerAddress: 0,
       maxPayloadBytes: 4096,
       maxFragments: 1024,
       perMessageDeflate: false,
@@ -108,6 +112,21 @@ describe('resolveGatewayOptions', () => {
       maxRoomsPerConnection: 1,
       redis: { url: 'rediss://cache:6380/1', channelPrefix: 'chat:' },
     });
+  });
+
+  it('keeps per-principal and per-address caps, 0 turning them off', () => {
+    const resolved = resolveGatewayOptions({
+      maxConnectionsPerPrincipal: 3,
+      maxConnectionsPerAddress: 50,
+    });
+    expect(resolved.maxConnectionsPerPrincipal).toBe(3);
+    expect(resolved.maxConnectionsPerAddress).toBe(50);
+    const off = resolveGatewayOptions({
+      maxConnectionsPerPrincipal: 0,
+      maxConnectionsPerAddress: 0,
+    });
+    expect(off.maxConnectionsPerPrincipal).toBe(0);
+    expect(off.maxConnectionsPerAddress).toBe(0);
   });
 
   it('copies the token list, so later changes to the caller’s list do not leak in', () => {
@@ -186,6 +205,26 @@ describe('resolveGatewayOptions', () => {
       'a string room limit',
       { maxRoomsPerConnection: '10' },
       /^maxRoomsPerConnection: /,
+    ],
+    [
+      'a negative per-principal cap',
+      { maxConnectionsPerPrincipal: -1 },
+      /^maxConnectionsPerPrincipal: /,
+    ],
+    [
+      'a fractional per-principal cap',
+      { maxConnectionsPerPrincipal: 1.5 },
+      /^maxConnectionsPerPrincipal: /,
+    ],
+    [
+      'a string per-address cap',
+      { maxConnectionsPerAddress: '10' },
+      /^maxConnectionsPerAddress: /,
+    ],
+    [
+      'a negative per-address cap',
+      { maxConnectionsPerAddress: -2 },
+      /^maxConnectionsPerAddress: /,
     ],
     [
       'an http url for redis',

@@ -67,6 +67,19 @@ export interface GatewayOptions {
   /** Open connections per instance; past it the handshake gets 503. Default 10,000. */
   maxConnections?: number;
   /**
+   * Open connections one principal (by its `subject`) may hold on this instance; past it the
+   * handshake gets 429 with `Retry-After`, so one token cannot take every slot. Default 0: no
+   * cap, as clients may share one static token. Not applied with `auth.disabled`, where every
+   * client is the same `anonymous` principal (use `maxConnectionsPerAddress`).
+   */
+  maxConnectionsPerPrincipal?: number;
+  /**
+   * Open connections, and handshakes being verified, from one remote address on this instance;
+   * past it the handshake gets 429 with `Retry-After`, before the token is checked. Default 0:
+   * no cap. The address is the TCP peer's: behind a proxy or a NAT every client shares one.
+   */
+  maxConnectionsPerAddress?: number;
+  /**
    * Largest message accepted, in bytes; a larger frame closes the connection with 1009.
    * Default 1 MiB (python-websockets' `max_size`; `ws`'s own 100 MiB invites memory exhaustion).
    */
@@ -118,6 +131,10 @@ export interface ResolvedGatewayOptions {
   /** Undefined: any origin. */
   readonly allowedOrigins?: ReadonlySet<string>;
   readonly maxConnections: number;
+  /** 0: no cap. */
+  readonly maxConnectionsPerPrincipal: number;
+  /** 0: no cap. */
+  readonly maxConnectionsPerAddress: number;
   readonly maxPayloadBytes: number;
   readonly maxFragments: number;
   readonly perMessageDeflate: boolean;
@@ -137,6 +154,8 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
     disabled: false,
   }),
   maxConnections: 10_000,
+  maxConnectionsPerPrincipal: 0,
+  maxConnectionsPerAddress: 0,
   maxPayloadBytes: 1024 * 1024,
   maxFragments: 1024,
   perMessageDeflate: false,
@@ -241,6 +260,12 @@ export function resolveGatewayOptions(
   }
   const maxConnections = options.maxConnections ?? d.maxConnections;
   checker.positive('maxConnections', maxConnections);
+  const maxConnectionsPerPrincipal =
+    options.maxConnectionsPerPrincipal ?? d.maxConnectionsPerPrincipal;
+  checker.nonNegative('maxConnectionsPerPrincipal', maxConnectionsPerPrincipal);
+  const maxConnectionsPerAddress =
+    options.maxConnectionsPerAddress ?? d.maxConnectionsPerAddress;
+  checker.nonNegative('maxConnectionsPerAddress', maxConnectionsPerAddress);
   const maxPayloadBytes = options.maxPayloadBytes ?? d.maxPayloadBytes;
   checker.positive('maxPayloadBytes', maxPayloadBytes);
   const maxFragments = options.maxFragments ?? d.maxFragments;
@@ -304,6 +329,8 @@ export function resolveGatewayOptions(
     },
     allowedOrigins: origins ? new Set(origins) : undefined,
     maxConnections,
+    maxConnectionsPerPrincipal,
+    maxConnectionsPerAddress,
     maxPayloadBytes,
     maxFragments,
     perMessageDeflate: options.perMessageDeflate === true,
