@@ -25,6 +25,8 @@ import { LoggingModule } from './logging/logging.module.js';
         },
         allowedOrigins: config.allowedOrigins,
         maxConnections: config.maxConnections,
+        maxConnectionsPerPrincipal: config.maxConnectionsPerPrincipal,
+        maxConnectionsPerAddress: config.maxConnectionsPerAddress,
         maxPayloadBytes: config.maxPayloadBytes,
         rateLimit: config.rateLimit,
         maxBufferedBytes: config.maxBufferedBytes,

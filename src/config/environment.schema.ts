@@ -121,6 +121,18 @@ export class EnvironmentVariables {
   @IsOptional()
   @Transform(toInteger)
   @IsInt({ message: 'must be an integer' })
+  @Min(0, { message: 'must not be negative (0 turns the cap off)' })
+  MAX_CONNECTIONS_PER_PRINCIPAL?: number;
+
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer' })
+  @Min(0, { message: 'must not be negative (0 turns the cap off)' })
+  MAX_CONNECTIONS_PER_ADDRESS?: number;
+
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer' })
   @Min(1, { message: 'must be at least 1' })
   RATE_LIMIT_PER_SEC?: number;
 

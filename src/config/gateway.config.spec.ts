@@ -13,6 +13,8 @@ const KEYS = [
   'REDIS_URL',
   'REDIS_CHANNEL_PREFIX',
   'MAX_ROOMS_PER_CONNECTION',
+  'MAX_CONNECTIONS_PER_PRINCIPAL',
+  'MAX_CONNECTIONS_PER_ADDRESS',
 ] as const;
 
 describe('gatewayConfig', () => {
@@ -126,6 +128,21 @@ describe('gatewayConfig', () => {
     const config = gatewayConfig();
     expect(config.maxRoomsPerConnection).toBe(12);
     expect(resolveGatewayOptions(config).maxRoomsPerConnection).toBe(12);
+  });
+
+  it('passes the per-principal and per-address caps on as numbers, off when unset', () => {
+    process.env.AUTH_TOKENS = 't';
+    const unset = resolveGatewayOptions(gatewayConfig());
+    expect(unset.maxConnectionsPerPrincipal).toBe(0);
+    expect(unset.maxConnectionsPerAddress).toBe(0);
+    process.env.MAX_CONNECTIONS_PER_PRINCIPAL = '3';
+    process.env.MAX_CONNECTIONS_PER_ADDRESS = '40';
+    const config = gatewayConfig();
+    expect(config.maxConnectionsPerPrincipal).toBe(3);
+    expect(config.maxConnectionsPerAddress).toBe(40);
+    const resolved = resolveGatewayOptions(config);
+    expect(resolved.maxConnectionsPerPrincipal).toBe(3);
+    expect(resolved.maxConnectionsPerAddress).toBe(40);
   });
 
   it('refuses an http:// REDIS_URL', () => {

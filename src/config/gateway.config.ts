@@ -38,6 +38,8 @@ export const gatewayConfig = registerAs('gateway', () => {
     },
     allowedOrigins: origins?.includes('*') ? undefined : origins,
     maxConnections: env.MAX_CONNECTIONS,
+    maxConnectionsPerPrincipal: env.MAX_CONNECTIONS_PER_PRINCIPAL,
+    maxConnectionsPerAddress: env.MAX_CONNECTIONS_PER_ADDRESS,
     rateLimit:
       env.RATE_LIMIT_PER_SEC || env.RATE_LIMIT_BURST
         ? { perSecond: env.RATE_LIMIT_PER_SEC, burst: env.RATE_LIMIT_BURST }

@@ -134,6 +134,27 @@ describe('validateEnvironment', () => {
     ).toBe(50);
   });
 
+  it('accepts 0 (off) and positive per-principal and per-address caps', () => {
+    expect(
+      validateEnvironment({
+        MAX_CONNECTIONS_PER_PRINCIPAL: '0',
+        MAX_CONNECTIONS_PER_ADDRESS: '0',
+      }),
+    ).toEqual({
+      MAX_CONNECTIONS_PER_PRINCIPAL: 0,
+      MAX_CONNECTIONS_PER_ADDRESS: 0,
+    });
+    expect(
+      validateEnvironment({
+        MAX_CONNECTIONS_PER_PRINCIPAL: '5',
+        MAX_CONNECTIONS_PER_ADDRESS: ' 20 ',
+      }),
+    ).toEqual({
+      MAX_CONNECTIONS_PER_PRINCIPAL: 5,
+      MAX_CONNECTIONS_PER_ADDRESS: 20,
+    });
+  });
+
   it.each([
     ['PORT', 'abc', 'must be an integer'],
     ['PORT', '70000', 'must be between 0 and 65535'],
@@ -179,6 +200,18 @@ describe('validateEnvironment', () => {
     ['MAX_ROOMS_PER_CONNECTION', '10001', 'must be between 1 and 10000'],
     ['MAX_ROOMS_PER_CONNECTION', '2.5', 'must be an integer'],
     ['MAX_ROOMS_PER_CONNECTION', 'many', 'must be an integer'],
+    [
+      'MAX_CONNECTIONS_PER_PRINCIPAL',
+      '-1',
+      'must not be negative (0 turns the cap off)',
+    ],
+    ['MAX_CONNECTIONS_PER_PRINCIPAL', 'ten', 'must be an integer'],
+    [
+      'MAX_CONNECTIONS_PER_ADDRESS',
+      '-3',
+      'must not be negative (0 turns the cap off)',
+    ],
+    ['MAX_CONNECTIONS_PER_ADDRESS', '1.5', 'must be an integer'],
   ])('refuses %s=%j: %s', (key, value, reason) => {
     const err = errorFor({ [key]: value });
     expect(err.problems).toHaveLength(1);

@@ -60,6 +60,8 @@ export async function startApp(
     maxRoomsPerConnection: undefined,
     allowedOrigins: undefined,
     maxConnections: undefined,
+    maxConnectionsPerPrincipal: undefined,
+    maxConnectionsPerAddress: undefined,
     rateLimit: undefined,
     maxBufferedBytes: undefined,
     heartbeatIntervalMs: undefined,
