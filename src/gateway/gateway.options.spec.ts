@@ -129,6 +129,29 @@ describe('resolveGatewayOptions', () => {
     expect(off.maxConnectionsPerAddress).toBe(0);
   });
 
+  it('leaves room permissions open (no policy, no ACL) by default', () => {
+    const resolved = resolveGatewayOptions();
+    expect(resolved.roomPolicy).toBeUndefined();
+    expect(resolved.roomAcl).toBeUndefined();
+  });
+
+  it('gives the room ACL the claim "rooms" and no common grants by default', () => {
+    expect(resolveGatewayOptions({ roomAcl: {} }).roomAcl).toEqual({
+      claim: 'rooms',
+      grants: [],
+    });
+    expect(
+      resolveGatewayOptions({
+        roomAcl: { claim: 'https://example.com/rooms', grants: ['join:lobby'] },
+      }).roomAcl,
+    ).toEqual({ claim: 'https://example.com/rooms', grants: ['join:lobby'] });
+  });
+
+  it('keeps a room policy of the host’s own', () => {
+    const roomPolicy = { authorize: () => true };
+    expect(resolveGatewayOptions({ roomPolicy }).roomPolicy).toBe(roomPolicy);
+  });
+
   it('copies the token list, so later changes to the caller’s list do not leak in', () => {
     const tokens = ['a'];
     const resolved = resolveGatewayOptions({ auth: { tokens } });
@@ -225,6 +248,32 @@ describe('resolveGatewayOptions', () => {
       'a negative per-address cap',
       { maxConnectionsPerAddress: -2 },
       /^maxConnectionsPerAddress: /,
+    ],
+    [
+      'a room policy without authorize',
+      { roomPolicy: { allow: () => true } },
+      /^roomPolicy: /,
+    ],
+    [
+      'a room grant without an action',
+      { roomAcl: { grants: ['lobby'] } },
+      /^roomAcl\.grants: "lobby" must be <action>:<room pattern>/,
+    ],
+    [
+      'a room grant with a regex',
+      { roomAcl: { grants: ['join:.+'] } },
+      /^roomAcl\.grants: /,
+    ],
+    [
+      'room grants that are not a list',
+      { roomAcl: { grants: 'join:lobby' } },
+      /^roomAcl\.grants: /,
+    ],
+    ['an empty ACL claim', { roomAcl: { claim: '' } }, /^roomAcl\.claim: /],
+    [
+      'both a room policy and a room ACL',
+      { roomPolicy: { authorize: () => true }, roomAcl: {} },
+      /^roomAcl: give roomPolicy or roomAcl, not both/,
     ],
     [
       'an http url for redis',

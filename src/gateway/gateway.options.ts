@@ -1,5 +1,11 @@
 import type { TokenVerifier } from './auth/token-verifier.js';
 import type { MessageBus } from './broadcast/message-bus.js';
+import {
+  DEFAULT_ROOM_ACL_CLAIM,
+  isRoomGrant,
+  ROOM_GRANT_RULE,
+} from './rooms/grant-room-policy.js';
+import type { RoomPolicy } from './rooms/room-policy.js';
 
 /** JWT verification with `jose`: one of `secret`, `publicKey` or `jwksUrl`. */
 export interface GatewayJwtOptions {
@@ -49,6 +55,21 @@ export interface GatewayRateLimitOptions {
   perSecond?: number;
   /** Bucket size: how many may come at once. Default 200. */
   burst?: number;
+}
+
+/**
+ * Room permissions without code: each principal may do what its grants say (see
+ * `GrantRoomPolicy`). A grant is `<action>:<room pattern>`, the action `join`, `publish`,
+ * `presence`, `history` or `*`, `*` in the pattern standing for any run of characters.
+ */
+export interface GatewayRoomAclOptions {
+  /**
+   * The claim listing a principal's grants (a list, or a string separated by spaces), besides
+   * its scopes prefixed `rooms:` (`rooms:join:chat/*`). Default `rooms`.
+   */
+  claim?: string;
+  /** Grants every principal has (static tokens have no scopes): `['join:lobby']`. Default none. */
+  grants?: readonly string[];
 }
 
 /**
@@ -115,6 +136,18 @@ export interface GatewayOptions {
   bus?: MessageBus;
   /** Rooms one connection may be in at once; a further `join` is `FORBIDDEN`. Default 100. */
   maxRoomsPerConnection?: number;
+  /**
+   * Who may join and publish to which room: a `RoomPolicy` of your own, asked before each
+   * client's `join` and `publish` (`false`: `FORBIDDEN`). `forRootAsync` can build it with
+   * injected services. Not with `roomAcl`.
+   */
+  roomPolicy?: RoomPolicy;
+  /**
+   * Set: rooms are allowed by grants from scopes, a claim and this list (see
+   * {@link GatewayRoomAclOptions}); a principal without a matching grant gets `FORBIDDEN`.
+   * Unset, and no `roomPolicy`: every principal may join and publish to every room.
+   */
+  roomAcl?: GatewayRoomAclOptions;
 }
 
 /** {@link GatewayOptions} with every default applied; what the providers inject. */
@@ -145,6 +178,11 @@ export interface ResolvedGatewayOptions {
   readonly redis?: { readonly url: string; readonly channelPrefix: string };
   readonly bus?: MessageBus;
   readonly maxRoomsPerConnection: number;
+  readonly roomPolicy?: RoomPolicy;
+  readonly roomAcl?: {
+    readonly claim: string;
+    readonly grants: readonly string[];
+  };
 }
 
 export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
@@ -232,6 +270,30 @@ function resolveJwt(
   return { ...jwt, clockToleranceSec };
 }
 
+function resolveRoomAcl(
+  acl: GatewayRoomAclOptions | undefined,
+  checker: Checker,
+): ResolvedGatewayOptions['roomAcl'] {
+  if (!acl) return undefined;
+  const claim = acl.claim ?? DEFAULT_ROOM_ACL_CLAIM;
+  checker.check(
+    typeof claim === 'string' && claim.length > 0,
+    'roomAcl.claim: must be a non-empty claim name',
+  );
+  const grants = acl.grants ?? [];
+  if (!Array.isArray(grants)) {
+    checker.check(false, 'roomAcl.grants: must be a list of grants');
+    return undefined;
+  }
+  for (const grant of grants as unknown[]) {
+    checker.check(
+      isRoomGrant(grant),
+      `roomAcl.grants: ${JSON.stringify(grant)} ${ROOM_GRANT_RULE}`,
+    );
+  }
+  return { claim, grants: [...(grants as string[])] };
+}
+
 /** Applies the defaults and checks the result; throws {@link GatewayOptionsError}. */
 export function resolveGatewayOptions(
   options: GatewayOptions = {},
@@ -317,6 +379,18 @@ export function resolveGatewayOptions(
       'bus: must implement MessageBus (publish, subscribe, unsubscribe, isReady)',
     );
   }
+  const roomPolicy = options.roomPolicy;
+  if (roomPolicy !== undefined) {
+    checker.check(
+      typeof roomPolicy?.authorize === 'function',
+      'roomPolicy: must have an authorize(principal, room, action) method',
+    );
+  }
+  const roomAcl = resolveRoomAcl(options.roomAcl, checker);
+  checker.check(
+    !(roomPolicy && roomAcl),
+    'roomAcl: give roomPolicy or roomAcl, not both (roomPolicy would ignore it)',
+  );
   if (checker.problems.length > 0)
     throw new GatewayOptionsError(checker.problems);
   return {
@@ -341,6 +415,8 @@ export function resolveGatewayOptions(
     redis,
     bus,
     maxRoomsPerConnection,
+    roomPolicy,
+    roomAcl,
   };
 }
 
