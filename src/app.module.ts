@@ -35,6 +35,7 @@ import { LoggingModule } from './logging/logging.module.js';
         shutdownDrainMs: config.shutdownDrainMs,
         redis: config.redis,
         maxRoomsPerConnection: config.maxRoomsPerConnection,
+        roomAcl: config.roomAcl,
       }),
     }),
     HealthModule,

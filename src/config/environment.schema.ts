@@ -9,7 +9,12 @@ import {
   Matches,
   Max,
   Min,
+  ValidateBy,
 } from 'class-validator';
+import {
+  isRoomGrant,
+  ROOM_GRANT_RULE,
+} from '../gateway/rooms/grant-room-policy.js';
 
 /** Log levels pino understands, from the most to the least verbose. */
 export const LOG_LEVELS = [
@@ -40,6 +45,28 @@ const toBoolean = ({ value }: { value: unknown }): unknown => {
   if (['false', '0', 'no', 'off'].includes(v)) return false;
   return value;
 };
+
+/** Refuses a setting of the room ACL while the ACL is off, where it would silently do nothing. */
+const OnlyWithRoomAcl = () =>
+  ValidateBy({
+    name: 'onlyWithRoomAcl',
+    validator: {
+      validate: (_value, args) =>
+        (args?.object as EnvironmentVariables | undefined)?.ROOM_ACL === true,
+      defaultMessage: () => 'only applies with ROOM_ACL=true',
+    },
+  });
+
+const RoomGrantList = () =>
+  ValidateBy({
+    name: 'roomGrantList',
+    validator: {
+      validate: (value) =>
+        typeof value === 'string' && value.split(',').every(isRoomGrant),
+      defaultMessage: () =>
+        `must be a comma-separated list of grants (join:lobby,publish:chat/*); each ${ROOM_GRANT_RULE}`,
+    },
+  });
 
 /**
  * The environment variables the service reads, as DESIGN.md names them. Every one is optional;
@@ -196,6 +223,23 @@ export class EnvironmentVariables {
   @Min(1, { message: 'must be between 1 and 10000' })
   @Max(10_000, { message: 'must be between 1 and 10000' })
   MAX_ROOMS_PER_CONNECTION?: number;
+
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'must be true or false' })
+  ROOM_ACL?: boolean;
+
+  @IsOptional()
+  @Matches(/^\S{1,256}$/, {
+    message: 'must be a claim name of at most 256 characters without spaces',
+  })
+  @OnlyWithRoomAcl()
+  ROOM_ACL_CLAIM?: string;
+
+  @IsOptional()
+  @RoomGrantList()
+  @OnlyWithRoomAcl()
+  ROOM_ACL_GRANTS?: string;
 
   @IsOptional()
   @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })

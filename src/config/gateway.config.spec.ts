@@ -15,6 +15,9 @@ const KEYS = [
   'MAX_ROOMS_PER_CONNECTION',
   'MAX_CONNECTIONS_PER_PRINCIPAL',
   'MAX_CONNECTIONS_PER_ADDRESS',
+  'ROOM_ACL',
+  'ROOM_ACL_CLAIM',
+  'ROOM_ACL_GRANTS',
 ] as const;
 
 describe('gatewayConfig', () => {
@@ -143,6 +146,28 @@ describe('gatewayConfig', () => {
     const resolved = resolveGatewayOptions(config);
     expect(resolved.maxConnectionsPerPrincipal).toBe(3);
     expect(resolved.maxConnectionsPerAddress).toBe(40);
+  });
+
+  it('leaves the room ACL off unless ROOM_ACL=true', () => {
+    process.env.AUTH_TOKENS = 't';
+    expect(gatewayConfig().roomAcl).toBeUndefined();
+    process.env.ROOM_ACL = 'false';
+    expect(gatewayConfig().roomAcl).toBeUndefined();
+  });
+
+  it('turns the room ACL on with ROOM_ACL=true, with its claim and common grants', () => {
+    process.env.AUTH_TOKENS = 't';
+    process.env.ROOM_ACL = 'true';
+    expect(resolveGatewayOptions(gatewayConfig()).roomAcl).toEqual({
+      claim: 'rooms',
+      grants: [],
+    });
+    process.env.ROOM_ACL_CLAIM = 'https://example.com/rooms';
+    process.env.ROOM_ACL_GRANTS = 'join:public/*,publish:public/hall';
+    expect(resolveGatewayOptions(gatewayConfig()).roomAcl).toEqual({
+      claim: 'https://example.com/rooms',
+      grants: ['join:public/*', 'publish:public/hall'],
+    });
   });
 
   it('refuses an http:// REDIS_URL', () => {

@@ -53,6 +53,12 @@ export const gatewayConfig = registerAs('gateway', () => {
       ? { url: env.REDIS_URL, channelPrefix: env.REDIS_CHANNEL_PREFIX }
       : undefined,
     maxRoomsPerConnection: env.MAX_ROOMS_PER_CONNECTION,
+    roomAcl: env.ROOM_ACL
+      ? {
+          claim: env.ROOM_ACL_CLAIM,
+          grants: env.ROOM_ACL_GRANTS?.split(','),
+        }
+      : undefined,
   };
 });
 

@@ -58,6 +58,7 @@ export async function startApp(
     shutdownDrainMs: 2_000,
     redis: undefined,
     maxRoomsPerConnection: undefined,
+    roomAcl: undefined,
     allowedOrigins: undefined,
     maxConnections: undefined,
     maxConnectionsPerPrincipal: undefined,
