@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
 import { RoomsService } from '../src/gateway/rooms/rooms.service.js';
@@ -285,5 +286,36 @@ describe('room permissions from grants, configured without code (ROOM_ACL) (e2e)
     const rooms = gateway.app.get(RoomsService);
     expect(rooms.memberCount('public/hall')).toBe(1);
     expect(rooms.memberCount('chat/lobby')).toBe(0);
+  });
+});
+
+describe('ROOM_ACL with only static tokens and no common grants (e2e)', () => {
+  it('warns at boot that every join and publish will be FORBIDDEN, and they are', async () => {
+    const warnings: string[] = [];
+    const spy = vi
+      .spyOn(Logger.prototype, 'warn')
+      .mockImplementation((message: unknown) => {
+        warnings.push(String(message));
+      });
+    let gateway: RunningApp | undefined;
+    try {
+      gateway = await startApp({
+        gateway: { roomAcl: { claim: undefined, grants: undefined } },
+      });
+    } finally {
+      spy.mockRestore();
+    }
+    try {
+      expect(warnings.filter((w) => w.includes('room ACL'))).toHaveLength(1);
+      const c = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+      expect(await c.request('join', { room: 'lobby' }, 1)).toMatchObject({
+        event: 'error',
+        data: { code: 'FORBIDDEN' },
+        id: 1,
+      });
+      await c.close();
+    } finally {
+      await gateway.close();
+    }
   });
 });

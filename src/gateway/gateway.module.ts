@@ -164,6 +164,18 @@ export class GatewayModule
         'no tokens configured: every handshake will be refused with 401',
       );
     }
+    const acl = this.options.roomAcl;
+    if (
+      acl &&
+      acl.grants.length === 0 &&
+      (this.options.auth.disabled ||
+        this.verifier instanceof StaticTokenVerifier)
+    ) {
+      // Static-token and anonymous principals carry no scopes or claims to hold grants.
+      this.logger.warn(
+        'the room ACL is on with no common grants, and no client can carry grants of its own: every join and publish will be FORBIDDEN',
+      );
+    }
   }
 
   /** Shutdown's first phase: readiness turns 503 and upgrades are refused from here on. */
