@@ -14,6 +14,7 @@ export {
   type GatewayOptions,
   type GatewayRateLimitOptions,
   type GatewayRedisOptions,
+  type GatewayRoomAclOptions,
   type ResolvedGatewayOptions,
 } from './gateway/gateway.options.js';
 export { GatewayAdapter } from './gateway/protocol/gateway.adapter.js';
@@ -58,6 +59,7 @@ export {
   type RoomMessage,
 } from './gateway/rooms/rooms.service.js';
 export { ROOM_NAME_PATTERN } from './gateway/rooms/room-name.js';
+export { RoomAccess } from './gateway/rooms/room-access.js';
 export {
   GatewayEvents,
   type CloseInfo,
@@ -65,7 +67,8 @@ export {
 } from './gateway/lifecycle/gateway-events.js';
 export { GatewayMetrics } from './gateway/telemetry/gateway-metrics.js';
 
-// Seams: token verification and the message bus, with the implementations that ship.
+// Seams: token verification, the message bus and room permissions, with the implementations
+// that ship.
 export {
   TOKEN_VERIFIER,
   type TokenVerifier,
@@ -89,3 +92,11 @@ export {
   RedisMessageBus,
   type RedisBusOptions,
 } from './gateway/broadcast/redis-message-bus.js';
+export {
+  ALLOW_ALL_ROOMS,
+  ROOM_ACTIONS,
+  ROOM_POLICY,
+  type RoomAction,
+  type RoomPolicy,
+} from './gateway/rooms/room-policy.js';
+export { GrantRoomPolicy } from './gateway/rooms/grant-room-policy.js';

@@ -24,6 +24,7 @@ import {
   connect,
   handshakeStatus,
   HandshakeRefused,
+  TestClient,
   type ConnectOptions,
 } from './support/ws-client.js';
 
@@ -279,9 +280,11 @@ describe('JWT (RS256) with a PEM public key, no static tokens (e2e)', () => {
 /** A JWKS endpoint on 127.0.0.1: the key set on /jwks, garbage on /garbage. */
 class JwksServer {
   keys: JWK[] = [];
-  private readonly server: Server = createServer((req, res) =>
-    this.answer(req.url ?? '', res),
-  );
+  /** How long each answer waits, so that handshakes can pile up behind one fetch. */
+  delayMs = 0;
+  private readonly server: Server = createServer((req, res) => {
+    setTimeout(() => this.answer(req.url ?? '', res), this.delayMs);
+  });
 
   async start(): Promise<void> {
     await new Promise<void>((resolve) =>
@@ -367,4 +370,57 @@ describe('JWT (ES256) from a JWKS endpoint (e2e)', () => {
       expect(app().app.get(ConnectionRegistry).size).toBe(0);
     },
   );
+});
+
+describe('maxConnectionsPerPrincipal with JWTs verified together (e2e)', () => {
+  const jwks = new JwksServer();
+  let gateway: RunningApp;
+  let es: CryptoKey;
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair('ES256');
+    es = pair.privateKey;
+    jwks.keys = [
+      { ...(await exportJWK(pair.publicKey)), kid: 'es-1', alg: 'ES256' },
+    ];
+    jwks.delayMs = 200;
+    await jwks.start();
+    gateway = await startApp({
+      gateway: {
+        maxConnectionsPerPrincipal: 2,
+        auth: { tokens: [], jwt: jwtConfig({ jwksUrl: jwks.url('/jwks') }) },
+      },
+    });
+  });
+  afterAll(async () => {
+    await gateway.close();
+    await jwks.stop();
+  });
+
+  it('six handshakes of one subject waiting on one key fetch: two get in, four get 429', async () => {
+    const token = await sign(es, { alg: 'ES256', kid: 'es-1' });
+    const outcomes = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        connect(gateway.wsUrl, { token }).catch((err: unknown) => err),
+      ),
+    );
+    const accepted = outcomes.filter(
+      (o): o is TestClient => o instanceof TestClient,
+    );
+    const refused = outcomes.filter(
+      (o): o is HandshakeRefused => o instanceof HandshakeRefused,
+    );
+    expect(accepted).toHaveLength(2);
+    expect(refused.map((r) => r.status)).toEqual([429, 429, 429, 429]);
+    const registry = gateway.app.get(ConnectionRegistry);
+    expect(registry.size).toBe(2);
+
+    // Another subject is not held back by alice's connections.
+    const bob = await connect(gateway.wsUrl, {
+      token: await sign(es, { alg: 'ES256', kid: 'es-1' }, { sub: 'bob' }),
+    });
+    expect(registry.size).toBe(3);
+    await Promise.all([...accepted, bob].map((c) => c.close()));
+    await eventually(() => registry.size === 0, 'the registry to empty');
+  });
 });

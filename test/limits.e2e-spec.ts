@@ -157,6 +157,139 @@ describe('maxConnections: 503 past the limit, accepted again below it (e2e)', ()
   });
 });
 
+describe('maxConnectionsPerPrincipal: one token cannot take every slot (e2e)', () => {
+  const OTHER_TOKEN = 'other-token-9876543210';
+  let gateway: RunningApp;
+  let registry: ConnectionRegistry;
+
+  beforeAll(async () => {
+    // The review's case, scaled down: without the cap, one token held every slot of 5.
+    gateway = await startApp({
+      gateway: {
+        maxConnections: 5,
+        maxConnectionsPerPrincipal: 2,
+        auth: { tokens: [TEST_TOKEN, OTHER_TOKEN] },
+      },
+    });
+    registry = gateway.app.get(ConnectionRegistry);
+  });
+  afterAll(async () => {
+    await gateway.close();
+  });
+
+  it('a third connection of one token gets 429 with Retry-After; another token still gets in', async () => {
+    const before = await scrapeMetrics(gateway.httpUrl);
+    const first = await Promise.all(
+      [1, 2].map(() => connect(gateway.wsUrl, { token: TEST_TOKEN })),
+    );
+    const { answer, ended } = await rawHandshake(gateway.wsUrl, {
+      token: TEST_TOKEN,
+    });
+    expect(answer.statusLine).toBe('HTTP/1.1 429 Too Many Requests');
+    expect(answer.headers['retry-after']).toBe('10');
+    expect(answer.headers.upgrade).toBeUndefined();
+    await ended;
+    // A burst of the same token, all at once, does not get past the cap either.
+    const burst = await Promise.all(
+      [1, 2, 3].map(() =>
+        handshakeStatus(gateway.wsUrl, { token: TEST_TOKEN }),
+      ),
+    );
+    expect(burst.map((r) => (r as HandshakeRefused).status)).toEqual([
+      429, 429, 429,
+    ]);
+    expect(registry.size).toBe(2);
+
+    const other = await connect(gateway.wsUrl, { token: OTHER_TOKEN });
+    expect(await other.request('echo', 'still room', 1)).toMatchObject({
+      data: 'still room',
+    });
+    // The refused ones changed nothing for those inside.
+    expect(await first[0].request('echo', 'inside', 2)).toMatchObject({
+      data: 'inside',
+    });
+
+    await first[1].close();
+    await eventually(() => registry.size === 2, 'the closed one to leave');
+    const again = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    expect(registry.size).toBe(3);
+
+    const after = await scrapeMetrics(gateway.httpUrl);
+    expect(
+      sampleDelta(
+        before,
+        after,
+        'gateway_handshake_rejections_total',
+        '{reason="principal_limit"}',
+      ),
+    ).toBe(4);
+    await Promise.all([first[0].close(), other.close(), again.close()]);
+    await eventually(() => registry.size === 0, 'the registry to empty');
+  });
+});
+
+describe('maxConnectionsPerAddress: 429 for one address over its cap, others unaffected (e2e)', () => {
+  const OTHER_TOKEN = 'other-token-9876543210';
+  let gateway: RunningApp;
+  let registry: ConnectionRegistry;
+
+  beforeAll(async () => {
+    gateway = await startApp({
+      gateway: {
+        maxConnectionsPerAddress: 2,
+        auth: { tokens: [TEST_TOKEN, OTHER_TOKEN] },
+      },
+    });
+    registry = gateway.app.get(ConnectionRegistry);
+  });
+  afterAll(async () => {
+    await gateway.close();
+  });
+
+  // Loopback is all of 127/8 on Linux: a client bound to 127.0.0.2 is another address.
+  const from = (localAddress: string) => ({ wsOptions: { localAddress } });
+
+  it('a third connection from one address gets 429 whatever its token; another address gets in', async () => {
+    const before = await scrapeMetrics(gateway.httpUrl);
+    const inside = await Promise.all([
+      connect(gateway.wsUrl, { token: TEST_TOKEN }),
+      connect(gateway.wsUrl, { token: OTHER_TOKEN }),
+    ]);
+    for (const token of [TEST_TOKEN, OTHER_TOKEN, 'not-a-token']) {
+      const refused = await handshakeStatus(gateway.wsUrl, { token });
+      expect(refused).toBeInstanceOf(HandshakeRefused);
+      expect((refused as HandshakeRefused).status).toBe(429);
+      expect((refused as HandshakeRefused).headers['retry-after']).toBe('10');
+    }
+    expect(registry.size).toBe(2);
+
+    const elsewhere = await connect(gateway.wsUrl, {
+      token: TEST_TOKEN,
+      ...from('127.0.0.2'),
+    });
+    expect(await elsewhere.request('echo', 'other address', 1)).toMatchObject({
+      data: 'other address',
+    });
+    expect(registry.size).toBe(3);
+
+    await inside[0].close();
+    await eventually(() => registry.size === 2, 'the closed one to leave');
+    const again = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+
+    const after = await scrapeMetrics(gateway.httpUrl);
+    expect(
+      sampleDelta(
+        before,
+        after,
+        'gateway_handshake_rejections_total',
+        '{reason="address_limit"}',
+      ),
+    ).toBe(3);
+    await Promise.all([inside[1].close(), elsewhere.close(), again.close()]);
+    await eventually(() => registry.size === 0, 'the registry to empty');
+  });
+});
+
 describe('rate limit: RATE_LIMITED with the id, then 1008 for a flood (e2e)', () => {
   const PER_SECOND = 5;
   const BURST = 5;

@@ -31,6 +31,8 @@ import {
   RoomsService,
   type ConnectionInfo,
   type Principal,
+  type RoomAction,
+  type RoomPolicy,
   type TokenVerifier,
 } from '../src/index.js';
 import {
@@ -369,5 +371,130 @@ describe('GatewayModule with Nest’s connection hooks (e2e)', () => {
     } finally {
       await host.app.close();
     }
+  });
+});
+
+/** Who may post where, as a host would keep it in its database. */
+@Injectable()
+class RoomRules {
+  readonly asked: string[] = [];
+  /** Rooms only moderators may publish to. */
+  private readonly readOnly = new Set(['announcements']);
+
+  async mayPublish(principal: Principal, room: string): Promise<boolean> {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return !this.readOnly.has(room) || principal.scopes.includes('moderate');
+  }
+}
+
+@Module({ providers: [RoomRules], exports: [RoomRules] })
+class RoomRulesModule {}
+
+/** The host's policy: an asynchronous lookup for publish, staff rooms only for moderators. */
+class HostRoomPolicy implements RoomPolicy {
+  constructor(private readonly rules: RoomRules) {}
+  authorize(principal: Principal, room: string, action: RoomAction) {
+    this.rules.asked.push(`${principal.subject}:${action}:${room}`);
+    if (room.startsWith('staff/')) return principal.scopes.includes('moderate');
+    return action === 'publish' ? this.rules.mayPublish(principal, room) : true;
+  }
+}
+
+describe('GatewayModule with a room policy of the host’s own (e2e)', () => {
+  let host: Awaited<ReturnType<typeof startModule>>;
+
+  beforeAll(async () => {
+    @Module({
+      imports: [
+        GatewayModule.forRootAsync({
+          imports: [KeysModule, RoomRulesModule],
+          inject: [ApiKeyStore, RoomRules],
+          useFactory: (store: ApiKeyStore, rules: RoomRules) => ({
+            auth: { verifier: new ApiKeyVerifier(store) },
+            roomPolicy: new HostRoomPolicy(rules),
+          }),
+        }),
+      ],
+    })
+    class PolicyHost {}
+    host = await startModule(PolicyHost);
+  });
+  afterAll(async () => {
+    await host.app.close();
+  });
+
+  it('a publish the policy refuses is FORBIDDEN with its id, delivers nothing, and the connection stays open', async () => {
+    const alice = await connect(host.wsUrl, { token: 'key-alice' });
+    const bob = await connect(host.wsUrl, { token: 'key-bob' });
+    expect(
+      (await bob.request('join', { room: 'announcements' }, 1)).event,
+    ).toBe('join');
+    expect(
+      await alice.request(
+        'publish',
+        { room: 'announcements', data: 'free pizza' },
+        'p1',
+      ),
+    ).toEqual({
+      event: 'error',
+      data: {
+        code: 'FORBIDDEN',
+        message: 'not allowed to publish to room "announcements"',
+      },
+      id: 'p1',
+    });
+    await bob.expectSilence(150);
+    expect(host.app.get(RoomRules).asked).toContain(
+      'alice:publish:announcements',
+    );
+
+    // Still open, and allowed elsewhere.
+    expect(await alice.request('echo', 'still here', 2)).toEqual({
+      event: 'echo',
+      data: 'still here',
+      id: 2,
+    });
+    // The moderator may.
+    await alice.request('join', { room: 'announcements' }, 3);
+    expect(
+      (
+        await bob.request(
+          'publish',
+          { room: 'announcements', data: 'maintenance at noon' },
+          4,
+        )
+      ).data,
+    ).toEqual({ room: 'announcements', recipients: 1, instances: 1 });
+    expect(await alice.nextJson()).toEqual({
+      event: 'message',
+      data: {
+        room: 'announcements',
+        from: expect.any(String) as string,
+        data: 'maintenance at noon',
+      },
+    });
+    await Promise.all([alice.close(), bob.close()]);
+  });
+
+  it('a refused join is FORBIDDEN and does not subscribe', async () => {
+    const alice = await connect(host.wsUrl, { token: 'key-alice' });
+    const bob = await connect(host.wsUrl, { token: 'key-bob' });
+    expect(await alice.request('join', { room: 'staff/desk' }, 'j1')).toEqual({
+      event: 'error',
+      data: {
+        code: 'FORBIDDEN',
+        message: 'not allowed to join room "staff/desk"',
+      },
+      id: 'j1',
+    });
+    const rooms = host.app.get(RoomsService);
+    expect(rooms.memberCount('staff/desk')).toBe(0);
+    await bob.request('join', { room: 'staff/desk' }, 1);
+    expect(
+      (await bob.request('publish', { room: 'staff/desk', data: 'psst' }, 2))
+        .data,
+    ).toEqual({ room: 'staff/desk', recipients: 0, instances: 1 });
+    await alice.expectSilence(150);
+    await Promise.all([alice.close(), bob.close()]);
   });
 });

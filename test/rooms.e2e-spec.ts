@@ -1,3 +1,6 @@
+import { Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { SignJWT, type JWTPayload } from 'jose';
 import { RoomsService } from '../src/gateway/rooms/rooms.service.js';
 import { eventually } from './support/eventually.js';
 import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
@@ -154,5 +157,165 @@ describe('rooms on one instance (e2e)', () => {
       () => rooms.roomCount === 1 && rooms.memberCount('x') === 1,
       'alice to leave x and y',
     );
+  });
+});
+
+describe('room permissions from grants, configured without code (ROOM_ACL) (e2e)', () => {
+  const SECRET = randomBytes(32).toString('base64url');
+  let gateway: RunningApp;
+  let clients: TestClient[] = [];
+
+  /** A client with a JWT carrying the given scope and claims, or with the static token. */
+  async function client(claims?: JWTPayload): Promise<TestClient> {
+    const token = claims
+      ? await new SignJWT({
+          sub: 'someone',
+          exp: Math.floor(Date.now() / 1000) + 60,
+          ...claims,
+        })
+          .setProtectedHeader({ alg: 'HS256' })
+          .sign(new TextEncoder().encode(SECRET))
+      : TEST_TOKEN;
+    const c = await connect(gateway.wsUrl, { token });
+    clients.push(c);
+    return c;
+  }
+
+  const forbidden = (message: string, id: string | number) => ({
+    event: 'error',
+    data: { code: 'FORBIDDEN', message },
+    id,
+  });
+
+  beforeAll(async () => {
+    gateway = await startApp({
+      gateway: {
+        auth: {
+          tokens: [TEST_TOKEN],
+          jwt: {
+            secret: SECRET,
+            publicKey: undefined,
+            jwksUrl: undefined,
+            issuer: undefined,
+            audience: undefined,
+          },
+        },
+        roomAcl: { claim: 'rooms', grants: ['join:public/*'] },
+      },
+    });
+  });
+  afterAll(async () => {
+    await gateway.close();
+  });
+  afterEach(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    clients = [];
+    const rooms = gateway.app.get(RoomsService);
+    await eventually(() => rooms.roomCount === 0, 'every room to be left');
+  });
+
+  it('rooms:<action>:<pattern> scopes allow what they name; the rest is FORBIDDEN, connection open', async () => {
+    const writer = await client({
+      scope: 'chat rooms:join:chat/* rooms:publish:chat/lobby',
+    });
+    const reader = await client({ scope: 'rooms:join:chat/*' });
+    expect(await writer.request('join', { room: 'chat/lobby' }, 'j1')).toEqual({
+      event: 'join',
+      data: { room: 'chat/lobby' },
+      id: 'j1',
+    });
+    await reader.request('join', { room: 'chat/lobby' }, 'j2');
+    await reader.request('join', { room: 'chat/random' }, 'j3');
+    expect(await writer.request('join', { room: 'admin' }, 'j4')).toEqual(
+      forbidden('not allowed to join room "admin"', 'j4'),
+    );
+
+    expect(
+      (
+        await writer.request(
+          'publish',
+          { room: 'chat/lobby', data: 'hello' },
+          'p1',
+        )
+      ).data,
+    ).toEqual({ room: 'chat/lobby', recipients: 1, instances: 1 });
+    expect((await reader.nextJson()).data).toMatchObject({ data: 'hello' });
+
+    // Publish to a room it may join but not publish to: refused, nothing delivered.
+    expect(
+      await writer.request(
+        'publish',
+        { room: 'chat/random', data: 'sneaky' },
+        'p2',
+      ),
+    ).toEqual(forbidden('not allowed to publish to room "chat/random"', 'p2'));
+    expect(
+      await reader.request('publish', { room: 'chat/lobby', data: 'x' }, 'p3'),
+    ).toEqual(forbidden('not allowed to publish to room "chat/lobby"', 'p3'));
+    await reader.expectSilence(150);
+    await writer.expectSilence(150);
+    expect(await writer.request('echo', 'still open', 'e1')).toMatchObject({
+      data: 'still open',
+    });
+  });
+
+  it('grants listed in the claim count like scopes', async () => {
+    const p = await client({ rooms: ['join:news/*', 'publish:news/tips'] });
+    expect((await p.request('join', { room: 'news/today' }, 1)).event).toBe(
+      'join',
+    );
+    expect(
+      (await p.request('publish', { room: 'news/tips', data: 1 }, 2)).event,
+    ).toBe('publish');
+    expect(await p.request('join', { room: 'chat/lobby' }, 3)).toEqual(
+      forbidden('not allowed to join room "chat/lobby"', 3),
+    );
+  });
+
+  it('a static token has only the common grants (ROOM_ACL_GRANTS)', async () => {
+    const holder = await client();
+    expect(
+      (await holder.request('join', { room: 'public/hall' }, 1)).event,
+    ).toBe('join');
+    expect(
+      await holder.request('join', { room: 'chat/lobby' }, 2),
+    ).toMatchObject({ event: 'error', data: { code: 'FORBIDDEN' }, id: 2 });
+    expect(
+      await holder.request('publish', { room: 'public/hall', data: 'hi' }, 3),
+    ).toMatchObject({ event: 'error', data: { code: 'FORBIDDEN' }, id: 3 });
+    const rooms = gateway.app.get(RoomsService);
+    expect(rooms.memberCount('public/hall')).toBe(1);
+    expect(rooms.memberCount('chat/lobby')).toBe(0);
+  });
+});
+
+describe('ROOM_ACL with only static tokens and no common grants (e2e)', () => {
+  it('warns at boot that every join and publish will be FORBIDDEN, and they are', async () => {
+    const warnings: string[] = [];
+    const spy = vi
+      .spyOn(Logger.prototype, 'warn')
+      .mockImplementation((message: unknown) => {
+        warnings.push(String(message));
+      });
+    let gateway: RunningApp | undefined;
+    try {
+      gateway = await startApp({
+        gateway: { roomAcl: { claim: undefined, grants: undefined } },
+      });
+    } finally {
+      spy.mockRestore();
+    }
+    try {
+      expect(warnings.filter((w) => w.includes('room ACL'))).toHaveLength(1);
+      const c = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+      expect(await c.request('join', { room: 'lobby' }, 1)).toMatchObject({
+        event: 'error',
+        data: { code: 'FORBIDDEN' },
+        id: 1,
+      });
+      await c.close();
+    } finally {
+      await gateway.close();
+    }
   });
 });

@@ -67,7 +67,8 @@ export class ConnectionClosedError extends GatewayClientError {
 
 /**
  * The server refused the WebSocket handshake with an HTTP status (401: no or a wrong token; 403:
- * origin not allowed; 503: draining or full). Only known where the transport exposes the status
+ * origin not allowed; 429: the token or address holds its cap of connections; 503: draining or
+ * full). Only known where the transport exposes the status
  * (`ws` in Node); a browser reports a refused handshake as a close with 1006.
  */
 export class HandshakeRefusedError extends GatewayClientError {

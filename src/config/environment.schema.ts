@@ -17,6 +17,10 @@ import {
   CHANNEL_PREFIX_SEPARATOR,
 } from '../gateway/broadcast/channels.js';
 import { isProxyAddressOrBlock } from '../gateway/protocol/client-address.js';
+import {
+  isRoomGrant,
+  ROOM_GRANT_RULE,
+} from '../gateway/rooms/grant-room-policy.js';
 
 /** Log levels pino understands, from the most to the least verbose. */
 export const LOG_LEVELS = [
@@ -50,6 +54,28 @@ const toBoolean = ({ value }: { value: unknown }): unknown => {
 
 const isProxyList = (value: unknown): boolean =>
   typeof value === 'string' && value.split(',').every(isProxyAddressOrBlock);
+
+/** Refuses a setting of the room ACL while the ACL is off, where it would silently do nothing. */
+const OnlyWithRoomAcl = () =>
+  ValidateBy({
+    name: 'onlyWithRoomAcl',
+    validator: {
+      validate: (_value, args) =>
+        (args?.object as EnvironmentVariables | undefined)?.ROOM_ACL === true,
+      defaultMessage: () => 'only applies with ROOM_ACL=true',
+    },
+  });
+
+const RoomGrantList = () =>
+  ValidateBy({
+    name: 'roomGrantList',
+    validator: {
+      validate: (value) =>
+        typeof value === 'string' && value.split(',').every(isRoomGrant),
+      defaultMessage: () =>
+        `must be a comma-separated list of grants (join:lobby,publish:chat/*); each ${ROOM_GRANT_RULE}`,
+    },
+  });
 
 /**
  * The environment variables the service reads, as DESIGN.md names them. Every one is optional;
@@ -137,6 +163,18 @@ export class EnvironmentVariables {
   @IsInt({ message: 'must be an integer' })
   @Min(1, { message: 'must be at least 1' })
   MAX_CONNECTIONS?: number;
+
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer' })
+  @Min(0, { message: 'must not be negative (0 turns the cap off)' })
+  MAX_CONNECTIONS_PER_PRINCIPAL?: number;
+
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'must be an integer' })
+  @Min(0, { message: 'must not be negative (0 turns the cap off)' })
+  MAX_CONNECTIONS_PER_ADDRESS?: number;
 
   @IsOptional()
   @Transform(toInteger)
@@ -230,6 +268,23 @@ export class EnvironmentVariables {
   @Min(1, { message: 'must be between 1 and 10000' })
   @Max(10_000, { message: 'must be between 1 and 10000' })
   MAX_ROOMS_PER_CONNECTION?: number;
+
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'must be true or false' })
+  ROOM_ACL?: boolean;
+
+  @IsOptional()
+  @Matches(/^\S{1,256}$/, {
+    message: 'must be a claim name of at most 256 characters without spaces',
+  })
+  @OnlyWithRoomAcl()
+  ROOM_ACL_CLAIM?: string;
+
+  @IsOptional()
+  @RoomGrantList()
+  @OnlyWithRoomAcl()
+  ROOM_ACL_GRANTS?: string;
 
   @IsOptional()
   @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })

@@ -14,6 +14,11 @@ const KEYS = [
   'REDIS_CHANNEL_PREFIX',
   'MAX_ROOMS_PER_CONNECTION',
   'TRUSTED_PROXIES',
+  'MAX_CONNECTIONS_PER_PRINCIPAL',
+  'MAX_CONNECTIONS_PER_ADDRESS',
+  'ROOM_ACL',
+  'ROOM_ACL_CLAIM',
+  'ROOM_ACL_GRANTS',
 ] as const;
 
 describe('gatewayConfig', () => {
@@ -150,6 +155,43 @@ describe('gatewayConfig', () => {
   it('refuses a TRUSTED_PROXIES entry that is not an address', () => {
     process.env.TRUSTED_PROXIES = 'haproxy';
     expect(() => gatewayConfig()).toThrow(/TRUSTED_PROXIES: /);
+  });
+
+  it('passes the per-principal and per-address caps on as numbers, off when unset', () => {
+    process.env.AUTH_TOKENS = 't';
+    const unset = resolveGatewayOptions(gatewayConfig());
+    expect(unset.maxConnectionsPerPrincipal).toBe(0);
+    expect(unset.maxConnectionsPerAddress).toBe(0);
+    process.env.MAX_CONNECTIONS_PER_PRINCIPAL = '3';
+    process.env.MAX_CONNECTIONS_PER_ADDRESS = '40';
+    const config = gatewayConfig();
+    expect(config.maxConnectionsPerPrincipal).toBe(3);
+    expect(config.maxConnectionsPerAddress).toBe(40);
+    const resolved = resolveGatewayOptions(config);
+    expect(resolved.maxConnectionsPerPrincipal).toBe(3);
+    expect(resolved.maxConnectionsPerAddress).toBe(40);
+  });
+
+  it('leaves the room ACL off unless ROOM_ACL=true', () => {
+    process.env.AUTH_TOKENS = 't';
+    expect(gatewayConfig().roomAcl).toBeUndefined();
+    process.env.ROOM_ACL = 'false';
+    expect(gatewayConfig().roomAcl).toBeUndefined();
+  });
+
+  it('turns the room ACL on with ROOM_ACL=true, with its claim and common grants', () => {
+    process.env.AUTH_TOKENS = 't';
+    process.env.ROOM_ACL = 'true';
+    expect(resolveGatewayOptions(gatewayConfig()).roomAcl).toEqual({
+      claim: 'rooms',
+      grants: [],
+    });
+    process.env.ROOM_ACL_CLAIM = 'https://example.com/rooms';
+    process.env.ROOM_ACL_GRANTS = 'join:public/*,publish:public/hall';
+    expect(resolveGatewayOptions(gatewayConfig()).roomAcl).toEqual({
+      claim: 'https://example.com/rooms',
+      grants: ['join:public/*', 'publish:public/hall'],
+    });
   });
 
   it('refuses an http:// REDIS_URL', () => {

@@ -47,6 +47,8 @@ export const gatewayConfig = registerAs('gateway', () => {
     allowedOrigins: origins?.includes('*') ? undefined : origins,
     trustedProxies: env.TRUSTED_PROXIES?.split(','),
     maxConnections: env.MAX_CONNECTIONS,
+    maxConnectionsPerPrincipal: env.MAX_CONNECTIONS_PER_PRINCIPAL,
+    maxConnectionsPerAddress: env.MAX_CONNECTIONS_PER_ADDRESS,
     rateLimit,
     maxBufferedBytes: env.MAX_BUFFERED_BYTES,
     heartbeatIntervalMs: env.WS_HEARTBEAT_MS,
@@ -58,6 +60,12 @@ export const gatewayConfig = registerAs('gateway', () => {
       ? { url: env.REDIS_URL, channelPrefix: env.REDIS_CHANNEL_PREFIX }
       : undefined,
     maxRoomsPerConnection: env.MAX_ROOMS_PER_CONNECTION,
+    roomAcl: env.ROOM_ACL
+      ? {
+          claim: env.ROOM_ACL_CLAIM,
+          grants: env.ROOM_ACL_GRANTS?.split(','),
+        }
+      : undefined,
   };
 });
 

@@ -142,6 +142,27 @@ describe('validateEnvironment', () => {
     ).toBe(50);
   });
 
+  it('accepts 0 (off) and positive per-principal and per-address caps', () => {
+    expect(
+      validateEnvironment({
+        MAX_CONNECTIONS_PER_PRINCIPAL: '0',
+        MAX_CONNECTIONS_PER_ADDRESS: '0',
+      }),
+    ).toEqual({
+      MAX_CONNECTIONS_PER_PRINCIPAL: 0,
+      MAX_CONNECTIONS_PER_ADDRESS: 0,
+    });
+    expect(
+      validateEnvironment({
+        MAX_CONNECTIONS_PER_PRINCIPAL: '5',
+        MAX_CONNECTIONS_PER_ADDRESS: ' 20 ',
+      }),
+    ).toEqual({
+      MAX_CONNECTIONS_PER_PRINCIPAL: 5,
+      MAX_CONNECTIONS_PER_ADDRESS: 20,
+    });
+  });
+
   it.each([
     ['PORT', 'abc', 'must be an integer'],
     ['PORT', '70000', 'must be between 0 and 65535'],
@@ -196,6 +217,19 @@ describe('validateEnvironment', () => {
     ['MAX_ROOMS_PER_CONNECTION', '10001', 'must be between 1 and 10000'],
     ['MAX_ROOMS_PER_CONNECTION', '2.5', 'must be an integer'],
     ['MAX_ROOMS_PER_CONNECTION', 'many', 'must be an integer'],
+    [
+      'MAX_CONNECTIONS_PER_PRINCIPAL',
+      '-1',
+      'must not be negative (0 turns the cap off)',
+    ],
+    ['MAX_CONNECTIONS_PER_PRINCIPAL', 'ten', 'must be an integer'],
+    [
+      'MAX_CONNECTIONS_PER_ADDRESS',
+      '-3',
+      'must not be negative (0 turns the cap off)',
+    ],
+    ['MAX_CONNECTIONS_PER_ADDRESS', '1.5', 'must be an integer'],
+    ['ROOM_ACL', 'strict', 'must be true or false'],
   ])('refuses %s=%j: %s', (key, value, reason) => {
     const err = errorFor({ [key]: value });
     expect(err.problems).toHaveLength(1);
@@ -243,6 +277,46 @@ describe('validateEnvironment', () => {
     );
     expect(err.problems[0]).toContain(`(got ${JSON.stringify(value)})`);
   });
+
+  it('accepts the room ACL, its claim and its common grants', () => {
+    expect(
+      validateEnvironment({
+        ROOM_ACL: 'true',
+        ROOM_ACL_CLAIM: 'https://example.com/rooms',
+        ROOM_ACL_GRANTS: 'join:public/*,publish:public/hall,*:team:1',
+      }),
+    ).toEqual({
+      ROOM_ACL: true,
+      ROOM_ACL_CLAIM: 'https://example.com/rooms',
+      ROOM_ACL_GRANTS: 'join:public/*,publish:public/hall,*:team:1',
+    });
+  });
+
+  it.each([
+    ['no action', 'lobby'],
+    ['an unknown action', 'leave:lobby'],
+    ['an empty entry', 'join:a,,join:b'],
+    ['a space', 'join:a, join:b'],
+    ['a regex', 'join:.+'],
+  ])('refuses ROOM_ACL_GRANTS with %s', (_, value) => {
+    const err = errorFor({ ROOM_ACL: 'true', ROOM_ACL_GRANTS: value });
+    expect(named(err)).toEqual(['ROOM_ACL_GRANTS']);
+    expect(err.problems[0]).toContain(
+      'must be a comma-separated list of grants (join:lobby,publish:chat/*)',
+    );
+  });
+
+  it.each(['ROOM_ACL_CLAIM', 'ROOM_ACL_GRANTS'])(
+    'refuses %s without ROOM_ACL=true, where it would do nothing',
+    (key) => {
+      const value = key === 'ROOM_ACL_CLAIM' ? 'rooms' : 'join:lobby';
+      for (const env of [{}, { ROOM_ACL: 'false' }]) {
+        const err = errorFor({ ...env, [key]: value });
+        expect(named(err)).toEqual([key]);
+        expect(err.problems[0]).toContain('only applies with ROOM_ACL=true');
+      }
+    },
+  );
 
   it('names every bad variable in one error', () => {
     const err = errorFor({

@@ -14,13 +14,15 @@ import type { ConnectionInfo } from './protocol/connection.js';
 import { CurrentConnection } from './protocol/connection.decorators.js';
 import { GatewayExceptionFilter } from './protocol/gateway-exception.filter.js';
 import { GatewayValidationPipe } from './protocol/gateway-validation.pipe.js';
+import { RoomAccess } from './rooms/room-access.js';
 import { PublishDto, RoomDto } from './rooms/room.dto.js';
 import { RoomsService, type PublishReceipt } from './rooms/rooms.service.js';
 
 /**
  * The standard events of protocol v1: echo, broadcast, join, leave, publish. Each handler takes
- * the (validated) payload and hands it to a service;
- * replies carry the request's id, and errors become error frames, by the adapter and filter.
+ * the (validated) payload and hands it to a service; `join` and `publish` ask the room policy
+ * first. Replies carry the request's id, and errors become error frames, by the adapter and
+ * filter.
  */
 @WebSocketGateway()
 @UseGuards(WsAuthGuard)
@@ -31,6 +33,7 @@ export class EventsGateway {
     private readonly echoService: EchoService,
     private readonly broadcastService: BroadcastService,
     private readonly roomsService: RoomsService,
+    private readonly roomAccess: RoomAccess,
   ) {}
 
   @SubscribeMessage('echo')
@@ -55,6 +58,8 @@ export class EventsGateway {
     @MessageBody() { room }: RoomDto,
     @CurrentConnection() sender: ConnectionInfo,
   ): Promise<RoomDto> {
+    // Before joining: a refused join must not subscribe, even for a moment.
+    await this.roomAccess.check(sender.principal, room, 'join');
     await this.roomsService.join(sender.id, room);
     return { room };
   }
@@ -69,10 +74,11 @@ export class EventsGateway {
   }
 
   @SubscribeMessage('publish')
-  publish(
+  async publish(
     @MessageBody() { room, data }: PublishDto,
     @CurrentConnection() sender: ConnectionInfo,
   ): Promise<PublishReceipt> {
+    await this.roomAccess.check(sender.principal, room, 'publish');
     return this.roomsService.publish({
       room,
       from: sender.id,

@@ -37,6 +37,13 @@ import { GatewayEvents } from './lifecycle/gateway-events.js';
 import { ConnectionRegistry } from './protocol/connection-registry.js';
 import { GatewayEnhancer } from './protocol/gateway-enhancer.js';
 import { HandshakeGate } from './protocol/handshake-gate.js';
+import { GrantRoomPolicy } from './rooms/grant-room-policy.js';
+import { RoomAccess } from './rooms/room-access.js';
+import {
+  ALLOW_ALL_ROOMS,
+  ROOM_POLICY,
+  type RoomPolicy,
+} from './rooms/room-policy.js';
 import { RoomsService } from './rooms/rooms.service.js';
 import { GatewayMetrics } from './telemetry/gateway-metrics.js';
 import { TrafficStats } from './telemetry/traffic-stats.js';
@@ -86,6 +93,16 @@ import { TrafficStats } from './telemetry/traffic-stats.js';
           : new InMemoryMessageBus()),
       inject: [GATEWAY_OPTIONS, INSTANCE_ID],
     },
+    {
+      provide: ROOM_POLICY,
+      useFactory: ({
+        roomPolicy,
+        roomAcl,
+      }: ResolvedGatewayOptions): RoomPolicy =>
+        roomPolicy ??
+        (roomAcl ? new GrantRoomPolicy(roomAcl) : ALLOW_ALL_ROOMS),
+      inject: [GATEWAY_OPTIONS],
+    },
     ConnectionRegistry,
     { provide: LOCAL_DELIVERY, useExisting: ConnectionRegistry },
     HandshakeAuthenticator,
@@ -99,6 +116,7 @@ import { TrafficStats } from './telemetry/traffic-stats.js';
     EchoService,
     BroadcastService,
     RoomsService,
+    RoomAccess,
     GatewayEnhancer,
   ],
   exports: [
@@ -106,6 +124,7 @@ import { TrafficStats } from './telemetry/traffic-stats.js';
     INSTANCE_ID,
     TOKEN_VERIFIER,
     MESSAGE_BUS,
+    ROOM_POLICY,
     LOCAL_DELIVERY,
     ConnectionRegistry,
     HandshakeAuthenticator,
@@ -115,6 +134,7 @@ import { TrafficStats } from './telemetry/traffic-stats.js';
     EchoService,
     BroadcastService,
     RoomsService,
+    RoomAccess,
   ],
 })
 export class GatewayModule
@@ -142,6 +162,18 @@ export class GatewayModule
     ) {
       this.logger.warn(
         'no tokens configured: every handshake will be refused with 401',
+      );
+    }
+    const acl = this.options.roomAcl;
+    if (
+      acl &&
+      acl.grants.length === 0 &&
+      (this.options.auth.disabled ||
+        this.verifier instanceof StaticTokenVerifier)
+    ) {
+      // Static-token and anonymous principals carry no scopes or claims to hold grants.
+      this.logger.warn(
+        'the room ACL is on with no common grants, and no client can carry grants of its own: every join and publish will be FORBIDDEN',
       );
     }
   }

@@ -22,6 +22,8 @@ describe('resolveGatewayOptions', () => {
       path: '/',
       auth: { tokens: [], disabled: false },
       maxConnections: 10_000,
+      maxConnectionsPerPrincipal: 0,
+      maxConnectionsPerAddress: 0,
       maxPayloadBytes: 1024 * 1024,
       maxFragments: 1024,
       perMessageDeflate: false,
@@ -146,6 +148,8 @@ describe('resolveGatewayOptions', () => {
       path: '/ws/v1',
       auth: { tokens: ['a', 'b'], disabled: true },
       maxConnections: 10_000,
+      maxConnectionsPerPrincipal: 0,
+      maxConnectionsPerAddress: 0,
       maxPayloadBytes: 4096,
       maxFragments: 1024,
       perMessageDeflate: false,
@@ -163,6 +167,44 @@ describe('resolveGatewayOptions', () => {
       maxRoomsPerConnection: 1,
       redis: { url: 'rediss://cache:6380/1', channelPrefix: 'chat:' },
     });
+  });
+
+  it('keeps per-principal and per-address caps, 0 turning them off', () => {
+    const resolved = resolveGatewayOptions({
+      maxConnectionsPerPrincipal: 3,
+      maxConnectionsPerAddress: 50,
+    });
+    expect(resolved.maxConnectionsPerPrincipal).toBe(3);
+    expect(resolved.maxConnectionsPerAddress).toBe(50);
+    const off = resolveGatewayOptions({
+      maxConnectionsPerPrincipal: 0,
+      maxConnectionsPerAddress: 0,
+    });
+    expect(off.maxConnectionsPerPrincipal).toBe(0);
+    expect(off.maxConnectionsPerAddress).toBe(0);
+  });
+
+  it('leaves room permissions open (no policy, no ACL) by default', () => {
+    const resolved = resolveGatewayOptions();
+    expect(resolved.roomPolicy).toBeUndefined();
+    expect(resolved.roomAcl).toBeUndefined();
+  });
+
+  it('gives the room ACL the claim "rooms" and no common grants by default', () => {
+    expect(resolveGatewayOptions({ roomAcl: {} }).roomAcl).toEqual({
+      claim: 'rooms',
+      grants: [],
+    });
+    expect(
+      resolveGatewayOptions({
+        roomAcl: { claim: 'https://example.com/rooms', grants: ['join:lobby'] },
+      }).roomAcl,
+    ).toEqual({ claim: 'https://example.com/rooms', grants: ['join:lobby'] });
+  });
+
+  it('keeps a room policy of the host’s own', () => {
+    const roomPolicy = { authorize: () => true };
+    expect(resolveGatewayOptions({ roomPolicy }).roomPolicy).toBe(roomPolicy);
   });
 
   it('copies the token list, so later changes to the caller’s list do not leak in', () => {
@@ -242,6 +284,52 @@ describe('resolveGatewayOptions', () => {
       'a string room limit',
       { maxRoomsPerConnection: '10' },
       /^maxRoomsPerConnection: /,
+    ],
+    [
+      'a negative per-principal cap',
+      { maxConnectionsPerPrincipal: -1 },
+      /^maxConnectionsPerPrincipal: /,
+    ],
+    [
+      'a fractional per-principal cap',
+      { maxConnectionsPerPrincipal: 1.5 },
+      /^maxConnectionsPerPrincipal: /,
+    ],
+    [
+      'a string per-address cap',
+      { maxConnectionsPerAddress: '10' },
+      /^maxConnectionsPerAddress: /,
+    ],
+    [
+      'a negative per-address cap',
+      { maxConnectionsPerAddress: -2 },
+      /^maxConnectionsPerAddress: /,
+    ],
+    [
+      'a room policy without authorize',
+      { roomPolicy: { allow: () => true } },
+      /^roomPolicy: /,
+    ],
+    [
+      'a room grant without an action',
+      { roomAcl: { grants: ['lobby'] } },
+      /^roomAcl\.grants: "lobby" must be <action>:<room pattern>/,
+    ],
+    [
+      'a room grant with a regex',
+      { roomAcl: { grants: ['join:.+'] } },
+      /^roomAcl\.grants: /,
+    ],
+    [
+      'room grants that are not a list',
+      { roomAcl: { grants: 'join:lobby' } },
+      /^roomAcl\.grants: /,
+    ],
+    ['an empty ACL claim', { roomAcl: { claim: '' } }, /^roomAcl\.claim: /],
+    [
+      'both a room policy and a room ACL',
+      { roomPolicy: { authorize: () => true }, roomAcl: {} },
+      /^roomAcl: give roomPolicy or roomAcl, not both/,
     ],
     [
       'an http url for redis',

@@ -6,6 +6,12 @@ import {
   TrustedProxies,
 } from './protocol/client-address.js';
 import type { RateLimits } from './protocol/rate-limiter.js';
+import {
+  DEFAULT_ROOM_ACL_CLAIM,
+  isRoomGrant,
+  ROOM_GRANT_RULE,
+} from './rooms/grant-room-policy.js';
+import type { RoomPolicy } from './rooms/room-policy.js';
 
 /** JWT verification with `jose`: one of `secret`, `publicKey` or `jwksUrl`. */
 export interface GatewayJwtOptions {
@@ -74,6 +80,21 @@ export interface GatewayRateLimitOptions {
 }
 
 /**
+ * Room permissions without code: each principal may do what its grants say (see
+ * `GrantRoomPolicy`). A grant is `<action>:<room pattern>`, the action `join`, `publish`,
+ * `presence`, `history` or `*`, `*` in the pattern standing for any run of characters.
+ */
+export interface GatewayRoomAclOptions {
+  /**
+   * The claim listing a principal's grants (a list, or a string separated by spaces), besides
+   * its scopes prefixed `rooms:` (`rooms:join:chat/*`). Default `rooms`.
+   */
+  claim?: string;
+  /** Grants every principal has (static tokens have no scopes): `['join:lobby']`. Default none. */
+  grants?: readonly string[];
+}
+
+/**
  * Options of {@link GatewayModule}: `GatewayModule.forRoot({...})` or `forRootAsync(...)`.
  * Every field is optional; the defaults are safe on the open internet.
  */
@@ -96,6 +117,19 @@ export interface GatewayOptions {
   trustedProxies?: readonly string[];
   /** Open connections per instance; past it the handshake gets 503. Default 10,000. */
   maxConnections?: number;
+  /**
+   * Open connections one principal (by its `subject`) may hold on this instance; past it the
+   * handshake gets 429 with `Retry-After`, so one token cannot take every slot. Default 0: no
+   * cap, as clients may share one static token. Not applied with `auth.disabled`, where every
+   * client is the same `anonymous` principal (use `maxConnectionsPerAddress`).
+   */
+  maxConnectionsPerPrincipal?: number;
+  /**
+   * Open connections, and handshakes being verified, from one remote address on this instance;
+   * past it the handshake gets 429 with `Retry-After`, before the token is checked. Default 0:
+   * no cap. The address is the TCP peer's: behind a proxy or a NAT every client shares one.
+   */
+  maxConnectionsPerAddress?: number;
   /**
    * Largest message accepted, in bytes; a larger frame closes the connection with 1009.
    * Default 1 MiB (python-websockets' `max_size`; `ws`'s own 100 MiB invites memory exhaustion).
@@ -138,6 +172,18 @@ export interface GatewayOptions {
   bus?: MessageBus;
   /** Rooms one connection may be in at once; a further `join` is `FORBIDDEN`. Default 100. */
   maxRoomsPerConnection?: number;
+  /**
+   * Who may join and publish to which room: a `RoomPolicy` of your own, asked before each
+   * client's `join` and `publish` (`false`: `FORBIDDEN`). `forRootAsync` can build it with
+   * injected services. Not with `roomAcl`.
+   */
+  roomPolicy?: RoomPolicy;
+  /**
+   * Set: rooms are allowed by grants from scopes, a claim and this list (see
+   * {@link GatewayRoomAclOptions}); a principal without a matching grant gets `FORBIDDEN`.
+   * Unset, and no `roomPolicy`: every principal may join and publish to every room.
+   */
+  roomAcl?: GatewayRoomAclOptions;
 }
 
 /** {@link GatewayOptions} with every default applied; what the providers inject. */
@@ -156,6 +202,10 @@ export interface ResolvedGatewayOptions {
   /** Undefined: none, `X-Forwarded-For` is not read. */
   readonly trustedProxies?: TrustedProxies;
   readonly maxConnections: number;
+  /** 0: no cap. */
+  readonly maxConnectionsPerPrincipal: number;
+  /** 0: no cap. */
+  readonly maxConnectionsPerAddress: number;
   readonly maxPayloadBytes: number;
   readonly maxFragments: number;
   readonly perMessageDeflate: boolean;
@@ -167,6 +217,11 @@ export interface ResolvedGatewayOptions {
   readonly redis?: { readonly url: string; readonly channelPrefix: string };
   readonly bus?: MessageBus;
   readonly maxRoomsPerConnection: number;
+  readonly roomPolicy?: RoomPolicy;
+  readonly roomAcl?: {
+    readonly claim: string;
+    readonly grants: readonly string[];
+  };
 }
 
 export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
@@ -176,6 +231,8 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
     disabled: false,
   }),
   maxConnections: 10_000,
+  maxConnectionsPerPrincipal: 0,
+  maxConnectionsPerAddress: 0,
   maxPayloadBytes: 1024 * 1024,
   maxFragments: 1024,
   perMessageDeflate: false,
@@ -259,6 +316,30 @@ function resolveJwt(
   return { ...jwt, clockToleranceSec };
 }
 
+function resolveRoomAcl(
+  acl: GatewayRoomAclOptions | undefined,
+  checker: Checker,
+): ResolvedGatewayOptions['roomAcl'] {
+  if (!acl) return undefined;
+  const claim = acl.claim ?? DEFAULT_ROOM_ACL_CLAIM;
+  checker.check(
+    typeof claim === 'string' && claim.length > 0,
+    'roomAcl.claim: must be a non-empty claim name',
+  );
+  const grants = acl.grants ?? [];
+  if (!Array.isArray(grants)) {
+    checker.check(false, 'roomAcl.grants: must be a list of grants');
+    return undefined;
+  }
+  for (const grant of grants as unknown[]) {
+    checker.check(
+      isRoomGrant(grant),
+      `roomAcl.grants: ${JSON.stringify(grant)} ${ROOM_GRANT_RULE}`,
+    );
+  }
+  return { claim, grants: [...(grants as string[])] };
+}
+
 /** Applies the defaults and checks the result; throws {@link GatewayOptionsError}. */
 export function resolveGatewayOptions(
   options: GatewayOptions = {},
@@ -300,6 +381,12 @@ export function resolveGatewayOptions(
   }
   const maxConnections = options.maxConnections ?? d.maxConnections;
   checker.positive('maxConnections', maxConnections);
+  const maxConnectionsPerPrincipal =
+    options.maxConnectionsPerPrincipal ?? d.maxConnectionsPerPrincipal;
+  checker.nonNegative('maxConnectionsPerPrincipal', maxConnectionsPerPrincipal);
+  const maxConnectionsPerAddress =
+    options.maxConnectionsPerAddress ?? d.maxConnectionsPerAddress;
+  checker.nonNegative('maxConnectionsPerAddress', maxConnectionsPerAddress);
   const maxPayloadBytes = options.maxPayloadBytes ?? d.maxPayloadBytes;
   checker.positive('maxPayloadBytes', maxPayloadBytes);
   const maxFragments = options.maxFragments ?? d.maxFragments;
@@ -380,6 +467,18 @@ export function resolveGatewayOptions(
       'bus: must implement MessageBus (publish, subscribe, unsubscribe, isReady)',
     );
   }
+  const roomPolicy = options.roomPolicy;
+  if (roomPolicy !== undefined) {
+    checker.check(
+      typeof roomPolicy?.authorize === 'function',
+      'roomPolicy: must have an authorize(principal, room, action) method',
+    );
+  }
+  const roomAcl = resolveRoomAcl(options.roomAcl, checker);
+  checker.check(
+    !(roomPolicy && roomAcl),
+    'roomAcl: give roomPolicy or roomAcl, not both (roomPolicy would ignore it)',
+  );
   if (checker.problems.length > 0)
     throw new GatewayOptionsError(checker.problems);
   return {
@@ -393,6 +492,8 @@ export function resolveGatewayOptions(
     allowedOrigins: origins ? new Set(origins) : undefined,
     trustedProxies: proxies?.length ? new TrustedProxies(proxies) : undefined,
     maxConnections,
+    maxConnectionsPerPrincipal,
+    maxConnectionsPerAddress,
     maxPayloadBytes,
     maxFragments,
     perMessageDeflate: options.perMessageDeflate === true,
@@ -404,6 +505,8 @@ export function resolveGatewayOptions(
     redis,
     bus,
     maxRoomsPerConnection,
+    roomPolicy,
+    roomAcl,
   };
 }
 

@@ -19,11 +19,13 @@ export type HandshakeRejectionReason =
   | 'invalid_token'
   | 'verifier_error'
   | 'origin'
-  | 'capacity';
+  | 'capacity'
+  | 'address_limit'
+  | 'principal_limit';
 
 /** A refused handshake: the HTTP status and headers to answer with. No socket is opened. */
 export interface HandshakeRejection {
-  status: 401 | 403 | 503;
+  status: 401 | 403 | 429 | 503;
   reason: HandshakeRejectionReason;
   headers: Record<string, string>;
 }

@@ -8,6 +8,7 @@ import {
 } from '../gateway.options.js';
 import { INSTANCE_ID } from '../instance-id.js';
 import { TrafficStats } from '../telemetry/traffic-stats.js';
+import { KeyedCounter } from './keyed-counter.js';
 import { WriteCoalescer } from './write-coalescer.js';
 import {
   attachConnection,
@@ -27,6 +28,12 @@ export class ConnectionRegistry implements LocalDelivery {
   private sequence = 0;
 
   private readonly context: ConnectionContext;
+  /**
+   * Open connections by principal subject and by remote address, for the per-principal and
+   * per-address caps; only kept while a cap needs them (a map write per handshake otherwise).
+   */
+  readonly byPrincipal?: KeyedCounter;
+  readonly byAddress?: KeyedCounter;
 
   constructor(
     @Inject(INSTANCE_ID) private readonly instanceId: string,
@@ -40,6 +47,10 @@ export class ConnectionRegistry implements LocalDelivery {
       rateLimit: options.rateLimit,
       closeGraceMs: options.closeGraceMs,
     };
+    if (options.maxConnectionsPerPrincipal > 0)
+      this.byPrincipal = new KeyedCounter();
+    if (options.maxConnectionsPerAddress > 0)
+      this.byAddress = new KeyedCounter();
   }
 
   /** How many connections are open. */
@@ -61,12 +72,17 @@ export class ConnectionRegistry implements LocalDelivery {
       this.context,
     );
     this.connections.set(id, connection);
+    this.byPrincipal?.increment(principal.subject);
+    this.byAddress?.increment(remoteAddress);
     attachConnection(socket, connection);
     return connection;
   }
 
   unregister(connection: ClientConnection): void {
-    this.connections.delete(connection.id);
+    // Counted down once, however often a close is reported.
+    if (!this.connections.delete(connection.id)) return;
+    this.byPrincipal?.decrement(connection.principal.subject);
+    this.byAddress?.decrement(connection.remoteAddress);
   }
 
   get(id: string): ClientConnection | undefined {

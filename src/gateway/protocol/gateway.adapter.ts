@@ -307,6 +307,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
         origin: req.headers.origin,
         authorization: req.headers.authorization,
         url: req.url,
+        remoteAddress: req.socket.remoteAddress,
       });
     } catch (err) {
       return this.verifyFailed(err, done);
@@ -327,14 +328,23 @@ export class GatewayAdapter extends AbstractWsAdapter {
 
   private conclude(
     req: VerifiedRequest,
-    outcome: HandshakeOutcome,
+    verified: HandshakeOutcome,
     done: VerifyDone,
   ): void {
+    // Here, not in verify: done(true) completes the upgrade and registers the connection in this
+    // same turn, so no other handshake of the principal is counted in between.
+    const outcome = this.gate.admitPrincipal(verified);
     if (outcome.rejection) {
       const { status, reason, headers } = outcome.rejection;
       this.metrics.handshakeRejected(reason);
       this.logger.debug(
-        { reason, status, remote: this.clientAddress(req, peerOf(req)) },
+        {
+          reason,
+          status,
+          remote: this.clientAddress(req, peerOf(req)),
+          // Set when the principal's own cap refused it: who holds too many.
+          principal: verified.principal?.subject,
+        },
         'handshake refused',
       );
       return done(false, status, STATUS_CODES[status], headers);
