@@ -26,6 +26,7 @@ import { LoggingModule } from './logging/logging.module.js';
         allowedOrigins: config.allowedOrigins,
         maxConnections: config.maxConnections,
         maxPayloadBytes: config.maxPayloadBytes,
+        maxDepth: config.maxDepth,
         rateLimit: config.rateLimit,
         maxBufferedBytes: config.maxBufferedBytes,
         heartbeatIntervalMs: config.heartbeatIntervalMs,

@@ -46,6 +46,7 @@ export const gatewayConfig = registerAs('gateway', () => {
     heartbeatIntervalMs: env.WS_HEARTBEAT_MS,
     perMessageDeflate: env.WS_PERMESSAGE_DEFLATE,
     maxPayloadBytes: env.WS_MAX_PAYLOAD,
+    maxDepth: env.WS_MAX_DEPTH,
     shutdownDrainMs: env.SHUTDOWN_DRAIN_MS,
     redis: env.REDIS_URL
       ? { url: env.REDIS_URL, channelPrefix: env.REDIS_CHANNEL_PREFIX }

@@ -23,6 +23,7 @@ describe('resolveGatewayOptions', () => {
       auth: { tokens: [], disabled: false },
       maxConnections: 10_000,
       maxPayloadBytes: 1024 * 1024,
+      maxDepth: 64,
       maxFragments: 1024,
       perMessageDeflate: false,
       rateLimit: { perSecond: 100, burst: 200 },
@@ -76,6 +77,7 @@ describe('resolveGatewayOptions', () => {
       resolveGatewayOptions({
         path: undefined,
         maxPayloadBytes: undefined,
+        maxDepth: undefined,
         shutdownDrainMs: undefined,
         maxRoomsPerConnection: undefined,
         redis: undefined,
@@ -90,6 +92,7 @@ describe('resolveGatewayOptions', () => {
         path: '/ws/v1',
         auth: { tokens: ['a', 'b'], disabled: true },
         maxPayloadBytes: 4096,
+        maxDepth: 1000,
         shutdownDrainMs: 0,
         maxRoomsPerConnection: 1,
         redis: { url: 'rediss://cache:6380/1', channelPrefix: 'chat:' },
@@ -99,6 +102,7 @@ describe('resolveGatewayOptions', () => {
       auth: { tokens: ['a', 'b'], disabled: true },
       maxConnections: 10_000,
       maxPayloadBytes: 4096,
+      maxDepth: 1000,
       maxFragments: 1024,
       perMessageDeflate: false,
       rateLimit: { perSecond: 100, burst: 200 },
@@ -187,6 +191,10 @@ describe('resolveGatewayOptions', () => {
       { maxRoomsPerConnection: '10' },
       /^maxRoomsPerConnection: /,
     ],
+    ['a zero depth limit', { maxDepth: 0 }, /^maxDepth: /],
+    ['a depth limit past 1,000', { maxDepth: 1001 }, /^maxDepth: /],
+    ['a fractional depth limit', { maxDepth: 64.5 }, /^maxDepth: /],
+    ['a string depth limit', { maxDepth: '64' }, /^maxDepth: /],
     [
       'an http url for redis',
       { redis: { url: 'http://localhost:6379' } },
@@ -225,6 +233,9 @@ describe('resolveGatewayOptions', () => {
     expect(problemsOf({ maxPayloadBytes: -5 })[0]).toContain('-5');
     expect(problemsOf({ shutdownDrainMs: -7 })[0]).toContain('-7');
     expect(problemsOf({ maxRoomsPerConnection: -9 })[0]).toContain('-9');
+    expect(problemsOf({ maxDepth: 5000 })[0]).toBe(
+      'maxDepth: must be an integer from 1 to 1000 (got 5000)',
+    );
   });
 
   it('does not repeat a refused redis url, which may carry a password', () => {

@@ -72,6 +72,12 @@ export interface GatewayOptions {
    */
   maxPayloadBytes?: number;
   /**
+   * How deep arrays and objects may nest in one message, the envelope being the first level;
+   * deeper is answered `BAD_REQUEST`, checked in one pass before the message is parsed. Default
+   * 64; at most 1,000, past which serializing a reply could overflow the stack.
+   */
+  maxDepth?: number;
+  /**
    * Fragments one message may arrive in; more closes the connection with 1008. Default 1,024
    * (`ws` allows 16,384: each fragment is a buffer the server holds until the message ends).
    */
@@ -119,6 +125,7 @@ export interface ResolvedGatewayOptions {
   readonly allowedOrigins?: ReadonlySet<string>;
   readonly maxConnections: number;
   readonly maxPayloadBytes: number;
+  readonly maxDepth: number;
   readonly maxFragments: number;
   readonly perMessageDeflate: boolean;
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
@@ -138,6 +145,7 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
   }),
   maxConnections: 10_000,
   maxPayloadBytes: 1024 * 1024,
+  maxDepth: 64,
   maxFragments: 1024,
   perMessageDeflate: false,
   rateLimit: Object.freeze({ perSecond: 100, burst: 200 }),
@@ -146,6 +154,9 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
   shutdownDrainMs: 10_000,
   maxRoomsPerConnection: 100,
 });
+
+/** The highest `maxDepth` accepted. */
+export const MAX_DEPTH_LIMIT = 1_000;
 
 export const DEFAULT_REDIS_CHANNEL_PREFIX = 'gateway:';
 export const DEFAULT_JWT_CLOCK_TOLERANCE_SEC = 5;
@@ -243,6 +254,11 @@ export function resolveGatewayOptions(
   checker.positive('maxConnections', maxConnections);
   const maxPayloadBytes = options.maxPayloadBytes ?? d.maxPayloadBytes;
   checker.positive('maxPayloadBytes', maxPayloadBytes);
+  const maxDepth = options.maxDepth ?? d.maxDepth;
+  checker.check(
+    isPositiveInt(maxDepth) && maxDepth <= MAX_DEPTH_LIMIT,
+    `maxDepth: must be an integer from 1 to ${MAX_DEPTH_LIMIT} (got ${String(maxDepth)})`,
+  );
   const maxFragments = options.maxFragments ?? d.maxFragments;
   checker.positive('maxFragments', maxFragments);
   const rateLimit = {
@@ -305,6 +321,7 @@ export function resolveGatewayOptions(
     allowedOrigins: origins ? new Set(origins) : undefined,
     maxConnections,
     maxPayloadBytes,
+    maxDepth,
     maxFragments,
     perMessageDeflate: options.perMessageDeflate === true,
     rateLimit,

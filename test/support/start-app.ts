@@ -55,6 +55,7 @@ export async function startApp(
   const gateway: GatewayConfig = {
     path: undefined,
     maxPayloadBytes: undefined,
+    maxDepth: undefined,
     shutdownDrainMs: 2_000,
     redis: undefined,
     maxRoomsPerConnection: undefined,
