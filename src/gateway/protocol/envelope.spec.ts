@@ -213,11 +213,17 @@ describe('nestsDeeperThan', () => {
     ['an escaped quote before brackets', '["\\"[[[["]', 1],
     ['an escaped backslash ending a string', '["\\\\",[]]', 2],
     ['a key full of braces', '{"{{{{":[]}', 2],
+    ['an escaped backslash, then an escaped quote', '["a\\\\\\"[[",[]]', 2],
     ['unicode escapes', '["\\u005b\\u007b",{}]', 2],
   ])('does not count %s', (_, text, depth) => {
     expect(() => JSON.parse(text) as unknown).not.toThrow();
     expect(nestsDeeperThan(text, depth)).toBe(false);
     expect(nestsDeeperThan(text, depth - 1)).toBe(true);
+  });
+
+  it('leaves malformed text for JSON.parse: an unterminated string ends the scan', () => {
+    expect(nestsDeeperThan('[[["[[[[', 3)).toBe(false);
+    expect(nestsDeeperThan('[[["[[[[', 2)).toBe(true);
   });
 
   it('stops at the first level past the limit, at any length', () => {

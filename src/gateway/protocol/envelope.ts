@@ -77,11 +77,14 @@ export function nestsDeeperThan(text: string, maxDepth: number): boolean {
   for (let i = 0; i < length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      // Skip the string: the next quote not escaped by a backslash ends it.
-      for (i++; i < length; i++) {
-        const s = text.charCodeAt(i);
-        if (s === BACKSLASH) i++;
-        else if (s === QUOTE) break;
+      // Skip the string with indexOf, much faster than a loop over long strings: it ends at the
+      // next quote preceded by an even run of backslashes (an odd one escapes it).
+      for (;;) {
+        i = text.indexOf('"', i + 1);
+        if (i === -1) return false;
+        let b = i - 1;
+        while (text.charCodeAt(b) === BACKSLASH) b--;
+        if ((i - 1 - b) % 2 === 0) break;
       }
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (++depth > maxDepth) return true;
