@@ -32,146 +32,158 @@ const emptyObjects = (count: number) => `[${'{},'.repeat(count - 1)}{}]`;
 const nested = (depth: number, inner = '') =>
   `${'['.repeat(depth)}${inner}${']'.repeat(depth)}`;
 
-describe('wide frames: bounded cost for the sender, none for anybody else (e2e)', () => {
-  const ROOM = 'wide';
-  const HUNDRED_THOUSAND_KEYS = manyKeys(100_000);
-  // 1 MiB is the default message size: the envelope and the room take a few bytes of it.
-  const EMPTY_OBJECTS = emptyObjects(349_000);
-  let gateway: RunningApp;
-  let sender: TestClient;
-  let member: TestClient;
-  let bystander: TestClient;
+// Timing on two cores shared with other work: an attempt can lose the CPU for a while, so each
+// case gets three. Before the fix a wide frame held everybody up for seconds, on every attempt.
+describe(
+  'wide frames: bounded cost for the sender, none for anybody else (e2e)',
+  {
+    retry: 2,
+  },
+  () => {
+    const ROOM = 'wide';
+    const HUNDRED_THOUSAND_KEYS = manyKeys(100_000);
+    // 1 MiB is the default message size: the envelope and the room take a few bytes of it.
+    const EMPTY_OBJECTS = emptyObjects(349_000);
+    let gateway: RunningApp;
+    let sender: TestClient;
+    let member: TestClient;
+    let bystander: TestClient;
 
-  beforeAll(async () => {
-    // The bystander's echoes follow each other as fast as they are answered.
-    gateway = await startApp({
-      gateway: { rateLimit: { perSecond: 100_000, burst: 100_000 } },
-    });
-  });
-  afterAll(async () => {
-    await gateway.close();
-  });
-  beforeEach(async () => {
-    [sender, member, bystander] = await Promise.all(
-      [1, 2, 3].map(() => connect(gateway.wsUrl, { token: TEST_TOKEN })),
-    );
-    await member.request('join', { room: ROOM }, 'j');
-  });
-  afterEach(async () => {
-    await Promise.all([sender, member, bystander].map((c) => c.close()));
-  });
-
-  /**
-   * Sends `text` from the sender and, until its answer arrives, keeps the bystander's echo
-   * round trips going, one after the other. Returns the answer; fails when the slowest round
-   * trip, or the longest the event loop (the server's and this process's) was held up
-   * meanwhile, passes the bound.
-   */
-  async function underLoad(text: string) {
-    expect(text.length).toBeLessThan(1024 * 1024);
-    const loop = monitorEventLoopDelay({ resolution: 5 });
-    let answered = false;
-    let slowestMs = 0;
-    let roundTrips = 0;
-    const echoes = (async () => {
-      while (!answered) {
-        const startedAt = performance.now();
-        bystander.sendJson({ event: 'echo', data: roundTrips, id: roundTrips });
-        const reply = await bystander.nextJson(60_000);
-        expect(reply).toEqual({
-          event: 'echo',
-          data: roundTrips,
-          id: roundTrips,
-        });
-        slowestMs = Math.max(slowestMs, performance.now() - startedAt);
-        roundTrips++;
-      }
-    })();
-    loop.enable();
-    sender.send(text);
-    const answer = await sender.next(60_000);
-    loop.disable();
-    answered = true;
-    await echoes;
-    const stallMs = loop.max / 1e6;
-    const figures = `slowest echo ${slowestMs.toFixed(0)} ms over ${roundTrips} round trips; event loop held up to ${stallMs.toFixed(0)} ms`;
-    expect(slowestMs, figures).toBeLessThan(BYSTANDER_BOUND_MS);
-    expect(stallMs, figures).toBeLessThan(BYSTANDER_BOUND_MS);
-    return answer;
-  }
-
-  it.each([
-    ['leave', { room: ROOM, ...HUNDRED_THOUSAND_KEYS }],
-    ['join', { ...HUNDRED_THOUSAND_KEYS, room: ROOM }],
-    ['publish', { room: ROOM, data: 'hi', ...HUNDRED_THOUSAND_KEYS }],
-  ])(
-    '%s with 100,000 unknown keys: BAD_REQUEST naming a few of them',
-    async (event, data) => {
-      const text = JSON.stringify({ event, data, id: 'wide' });
-      const answer = await underLoad(text);
-      // The refusal is small: a bounded list, not 100,000 names.
-      expect(answer.length).toBeLessThan(2048);
-      const frame = JSON.parse(answer) as Frame;
-      expect(frame).toMatchObject({
-        event: 'error',
-        id: 'wide',
-        data: { code: 'BAD_REQUEST', message: 'validation failed' },
+    beforeAll(async () => {
+      // The bystander's echoes follow each other as fast as they are answered.
+      gateway = await startApp({
+        gateway: { rateLimit: { perSecond: 100_000, burst: 100_000 } },
       });
-      const details = (frame.data as ErrorData).details!;
-      expect(details.length).toBeGreaterThan(1);
-      expect(details.length).toBeLessThanOrEqual(11);
-      expect(details[0]).toEqual({
-        field: 'k0',
-        message: 'is not a known field',
-      });
-      expect(details.at(-1)).toEqual({
-        field: '',
-        message: `and ${100_000 - details.length + 1} more unknown fields`,
-      });
-      await member.expectSilence(100);
-    },
-    60_000,
-  );
-
-  it('publish whose data has 100,000 keys: relayed as sent', async () => {
-    const data = JSON.stringify(HUNDRED_THOUSAND_KEYS);
-    const text = `{"event":"publish","data":{"room":"${ROOM}","data":${data}},"id":"p"}`;
-    expect(JSON.parse(await underLoad(text))).toEqual({
-      event: 'publish',
-      data: { room: ROOM, recipients: 1, instances: 1 },
-      id: 'p',
     });
-    const message = await member.next();
-    expect(message.endsWith(`,"data":${data}}}`)).toBe(true);
-  }, 60_000);
-
-  it('publish of 1 MiB of [{}, {}, ...]: relayed as sent', async () => {
-    const text = `{"event":"publish","data":{"room":"${ROOM}","data":${EMPTY_OBJECTS}},"id":"p"}`;
-    expect(JSON.parse(await underLoad(text))).toEqual({
-      event: 'publish',
-      data: { room: ROOM, recipients: 1, instances: 1 },
-      id: 'p',
+    afterAll(async () => {
+      await gateway.close();
     });
-    const message = await member.next();
-    expect(message.endsWith(`,"data":${EMPTY_OBJECTS}}}`)).toBe(true);
-  }, 60_000);
-
-  it('echo of 1 MiB of [{}, {}, ...]: echoed as sent', async () => {
-    const text = `{"event":"echo","data":${EMPTY_OBJECTS},"id":"e"}`;
-    expect(await underLoad(text)).toBe(text);
-  }, 60_000);
-
-  it('three wide leaves in a row: each refused, nobody waits', async () => {
-    const text = JSON.stringify({
-      event: 'leave',
-      data: { room: ROOM, ...HUNDRED_THOUSAND_KEYS },
+    beforeEach(async () => {
+      [sender, member, bystander] = await Promise.all(
+        [1, 2, 3].map(() => connect(gateway.wsUrl, { token: TEST_TOKEN })),
+      );
+      await member.request('join', { room: ROOM }, 'j');
     });
-    for (let i = 0; i < 3; i++) {
-      const frame = JSON.parse(await underLoad(text)) as Frame;
-      expect((frame.data as ErrorData).code).toBe('BAD_REQUEST');
+    afterEach(async () => {
+      await Promise.all([sender, member, bystander].map((c) => c.close()));
+    });
+
+    /**
+     * Sends `text` from the sender and, until its answer arrives, keeps the bystander's echo
+     * round trips going, one after the other. Returns the answer; fails when the slowest round
+     * trip, or the longest the event loop (the server's and this process's) was held up
+     * meanwhile, passes the bound.
+     */
+    async function underLoad(text: string) {
+      expect(text.length).toBeLessThan(1024 * 1024);
+      const loop = monitorEventLoopDelay({ resolution: 5 });
+      let answered = false;
+      let slowestMs = 0;
+      let roundTrips = 0;
+      const echoes = (async () => {
+        while (!answered) {
+          const startedAt = performance.now();
+          bystander.sendJson({
+            event: 'echo',
+            data: roundTrips,
+            id: roundTrips,
+          });
+          const reply = await bystander.nextJson(60_000);
+          expect(reply).toEqual({
+            event: 'echo',
+            data: roundTrips,
+            id: roundTrips,
+          });
+          slowestMs = Math.max(slowestMs, performance.now() - startedAt);
+          roundTrips++;
+        }
+      })();
+      loop.enable();
+      sender.send(text);
+      const answer = await sender.next(60_000);
+      loop.disable();
+      answered = true;
+      await echoes;
+      const stallMs = loop.max / 1e6;
+      const figures = `slowest echo ${slowestMs.toFixed(0)} ms over ${roundTrips} round trips; event loop held up to ${stallMs.toFixed(0)} ms`;
+      expect(slowestMs, figures).toBeLessThan(BYSTANDER_BOUND_MS);
+      expect(stallMs, figures).toBeLessThan(BYSTANDER_BOUND_MS);
+      return answer;
     }
-  }, 60_000);
-});
+
+    it.each([
+      ['leave', { room: ROOM, ...HUNDRED_THOUSAND_KEYS }],
+      ['join', { ...HUNDRED_THOUSAND_KEYS, room: ROOM }],
+      ['publish', { room: ROOM, data: 'hi', ...HUNDRED_THOUSAND_KEYS }],
+    ])(
+      '%s with 100,000 unknown keys: BAD_REQUEST naming a few of them',
+      async (event, data) => {
+        const text = JSON.stringify({ event, data, id: 'wide' });
+        const answer = await underLoad(text);
+        // The refusal is small: a bounded list, not 100,000 names.
+        expect(answer.length).toBeLessThan(2048);
+        const frame = JSON.parse(answer) as Frame;
+        expect(frame).toMatchObject({
+          event: 'error',
+          id: 'wide',
+          data: { code: 'BAD_REQUEST', message: 'validation failed' },
+        });
+        const details = (frame.data as ErrorData).details!;
+        expect(details.length).toBeGreaterThan(1);
+        expect(details.length).toBeLessThanOrEqual(11);
+        expect(details[0]).toEqual({
+          field: 'k0',
+          message: 'is not a known field',
+        });
+        expect(details.at(-1)).toEqual({
+          field: '',
+          message: `and ${100_000 - details.length + 1} more unknown fields`,
+        });
+        await member.expectSilence(100);
+      },
+      60_000,
+    );
+
+    it('publish whose data has 100,000 keys: relayed as sent', async () => {
+      const data = JSON.stringify(HUNDRED_THOUSAND_KEYS);
+      const text = `{"event":"publish","data":{"room":"${ROOM}","data":${data}},"id":"p"}`;
+      expect(JSON.parse(await underLoad(text))).toEqual({
+        event: 'publish',
+        data: { room: ROOM, recipients: 1, instances: 1 },
+        id: 'p',
+      });
+      const message = await member.next();
+      expect(message.endsWith(`,"data":${data}}}`)).toBe(true);
+    }, 60_000);
+
+    it('publish of 1 MiB of [{}, {}, ...]: relayed as sent', async () => {
+      const text = `{"event":"publish","data":{"room":"${ROOM}","data":${EMPTY_OBJECTS}},"id":"p"}`;
+      expect(JSON.parse(await underLoad(text))).toEqual({
+        event: 'publish',
+        data: { room: ROOM, recipients: 1, instances: 1 },
+        id: 'p',
+      });
+      const message = await member.next();
+      expect(message.endsWith(`,"data":${EMPTY_OBJECTS}}}`)).toBe(true);
+    }, 60_000);
+
+    it('echo of 1 MiB of [{}, {}, ...]: echoed as sent', async () => {
+      const text = `{"event":"echo","data":${EMPTY_OBJECTS},"id":"e"}`;
+      expect(await underLoad(text)).toBe(text);
+    }, 60_000);
+
+    it('three wide leaves in a row: each refused, nobody waits', async () => {
+      const text = JSON.stringify({
+        event: 'leave',
+        data: { room: ROOM, ...HUNDRED_THOUSAND_KEYS },
+      });
+      for (let i = 0; i < 3; i++) {
+        const frame = JSON.parse(await underLoad(text)) as Frame;
+        expect((frame.data as ErrorData).code).toBe('BAD_REQUEST');
+      }
+    }, 60_000);
+  },
+);
 
 describe('deep frames: BAD_REQUEST from a cheap depth limit, no error line (e2e)', () => {
   const errorLogs = captureErrorLogs();
