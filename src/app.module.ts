@@ -29,6 +29,7 @@ import { LoggingModule } from './logging/logging.module.js';
         maxConnectionsPerPrincipal: config.maxConnectionsPerPrincipal,
         maxConnectionsPerAddress: config.maxConnectionsPerAddress,
         maxPayloadBytes: config.maxPayloadBytes,
+        maxDepth: config.maxDepth,
         rateLimit: config.rateLimit,
         maxBufferedBytes: config.maxBufferedBytes,
         heartbeatIntervalMs: config.heartbeatIntervalMs,

@@ -238,6 +238,13 @@ export class EnvironmentVariables {
 
   @IsOptional()
   @Transform(toInteger)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 1000' })
+  @Max(1000, { message: 'must be between 1 and 1000' })
+  WS_MAX_DEPTH?: number;
+
+  @IsOptional()
+  @Transform(toInteger)
   @IsInt({ message: 'must be an integer number of milliseconds' })
   @Min(0, { message: 'must not be negative' })
   SHUTDOWN_DRAIN_MS?: number;

@@ -7,6 +7,7 @@ const KEYS = [
   'AUTH_DISABLED',
   'WS_PATH',
   'WS_MAX_PAYLOAD',
+  'WS_MAX_DEPTH',
   'SHUTDOWN_DRAIN_MS',
   'PORT',
   'LOG_LEVEL',
@@ -95,6 +96,7 @@ describe('gatewayConfig', () => {
     expect(config.maxPayloadBytes).toBeUndefined();
     expect(config.shutdownDrainMs).toBeUndefined();
     expect(config.maxRoomsPerConnection).toBeUndefined();
+    expect(config.maxDepth).toBeUndefined();
   });
 
   it('stays in memory without REDIS_URL', () => {
@@ -192,6 +194,14 @@ describe('gatewayConfig', () => {
       claim: 'https://example.com/rooms',
       grants: ['join:public/*', 'publish:public/hall'],
     });
+  });
+
+  it('passes WS_MAX_DEPTH on as maxDepth', () => {
+    process.env.AUTH_TOKENS = 't';
+    process.env.WS_MAX_DEPTH = '128';
+    const config = gatewayConfig();
+    expect(config.maxDepth).toBe(128);
+    expect(resolveGatewayOptions(config).maxDepth).toBe(128);
   });
 
   it('refuses an http:// REDIS_URL', () => {

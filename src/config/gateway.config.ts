@@ -54,6 +54,7 @@ export const gatewayConfig = registerAs('gateway', () => {
     heartbeatIntervalMs: env.WS_HEARTBEAT_MS,
     perMessageDeflate: env.WS_PERMESSAGE_DEFLATE,
     maxPayloadBytes: env.WS_MAX_PAYLOAD,
+    maxDepth: env.WS_MAX_DEPTH,
     shutdownDrainMs: env.SHUTDOWN_DRAIN_MS,
     closeGraceMs: env.WS_CLOSE_GRACE_MS,
     redis: env.REDIS_URL

@@ -31,6 +31,7 @@ describe('validateEnvironment', () => {
       AUTH_TOKENS: 'alpha,beta',
       AUTH_DISABLED: 'true',
       WS_MAX_PAYLOAD: '65536',
+      WS_MAX_DEPTH: '128',
       SHUTDOWN_DRAIN_MS: '0',
       REDIS_URL: 'redis://cache:6379/0',
       REDIS_CHANNEL_PREFIX: 'chat:',
@@ -45,6 +46,7 @@ describe('validateEnvironment', () => {
       AUTH_TOKENS: 'alpha,beta',
       AUTH_DISABLED: true,
       WS_MAX_PAYLOAD: 65536,
+      WS_MAX_DEPTH: 128,
       SHUTDOWN_DRAIN_MS: 0,
       REDIS_URL: 'redis://cache:6379/0',
       REDIS_CHANNEL_PREFIX: 'chat:',
@@ -102,6 +104,7 @@ describe('validateEnvironment', () => {
       AUTH_TOKENS: '',
       AUTH_DISABLED: '',
       WS_MAX_PAYLOAD: '',
+      WS_MAX_DEPTH: '',
       SHUTDOWN_DRAIN_MS: '',
       REDIS_URL: '',
       REDIS_CHANNEL_PREFIX: '',
@@ -125,6 +128,13 @@ describe('validateEnvironment', () => {
     'rediss://redis.example.com:6380',
   ])('accepts REDIS_URL=%s as it is', (url) => {
     expect(validateEnvironment({ REDIS_URL: url }).REDIS_URL).toBe(url);
+  });
+
+  it('accepts WS_MAX_DEPTH from 1 to 1000', () => {
+    expect(validateEnvironment({ WS_MAX_DEPTH: '1' }).WS_MAX_DEPTH).toBe(1);
+    expect(validateEnvironment({ WS_MAX_DEPTH: '1000' }).WS_MAX_DEPTH).toBe(
+      1000,
+    );
   });
 
   it('accepts MAX_ROOMS_PER_CONNECTION from 1 to 10000', () => {
@@ -180,6 +190,9 @@ describe('validateEnvironment', () => {
     ['WS_MAX_PAYLOAD', '0', 'must be at least 1 byte'],
     ['WS_MAX_PAYLOAD', '1MiB', 'must be an integer number of bytes'],
     ['WS_MAX_PAYLOAD', '268435457', 'must be at most 268435456 (256 MiB)'],
+    ['WS_MAX_DEPTH', '0', 'must be between 1 and 1000'],
+    ['WS_MAX_DEPTH', '1001', 'must be between 1 and 1000'],
+    ['WS_MAX_DEPTH', 'deep', 'must be an integer'],
     ['SHUTDOWN_DRAIN_MS', '-5', 'must not be negative'],
     ['SHUTDOWN_DRAIN_MS', '10s', 'must be an integer number of milliseconds'],
     ['WS_CLOSE_GRACE_MS', '-1', 'must not be negative'],

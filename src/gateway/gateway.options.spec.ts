@@ -25,6 +25,7 @@ describe('resolveGatewayOptions', () => {
       maxConnectionsPerPrincipal: 0,
       maxConnectionsPerAddress: 0,
       maxPayloadBytes: 1024 * 1024,
+      maxDepth: 64,
       maxFragments: 1024,
       perMessageDeflate: false,
       rateLimit: {
@@ -125,6 +126,7 @@ describe('resolveGatewayOptions', () => {
       resolveGatewayOptions({
         path: undefined,
         maxPayloadBytes: undefined,
+        maxDepth: undefined,
         shutdownDrainMs: undefined,
         maxRoomsPerConnection: undefined,
         redis: undefined,
@@ -139,6 +141,7 @@ describe('resolveGatewayOptions', () => {
         path: '/ws/v1',
         auth: { tokens: ['a', 'b'], disabled: true },
         maxPayloadBytes: 4096,
+        maxDepth: 1000,
         shutdownDrainMs: 0,
         closeGraceMs: 250,
         maxRoomsPerConnection: 1,
@@ -151,6 +154,7 @@ describe('resolveGatewayOptions', () => {
       maxConnectionsPerPrincipal: 0,
       maxConnectionsPerAddress: 0,
       maxPayloadBytes: 4096,
+      maxDepth: 1000,
       maxFragments: 1024,
       perMessageDeflate: false,
       rateLimit: {
@@ -285,6 +289,10 @@ describe('resolveGatewayOptions', () => {
       { maxRoomsPerConnection: '10' },
       /^maxRoomsPerConnection: /,
     ],
+    ['a zero depth limit', { maxDepth: 0 }, /^maxDepth: /],
+    ['a depth limit past 1,000', { maxDepth: 1001 }, /^maxDepth: /],
+    ['a fractional depth limit', { maxDepth: 64.5 }, /^maxDepth: /],
+    ['a string depth limit', { maxDepth: '64' }, /^maxDepth: /],
     [
       'a negative per-principal cap',
       { maxConnectionsPerPrincipal: -1 },
@@ -400,6 +408,9 @@ describe('resolveGatewayOptions', () => {
     expect(problemsOf({ maxRoomsPerConnection: -9 })[0]).toContain('-9');
     expect(problemsOf({ trustedProxies: ['lb.internal'] })[0]).toContain(
       '"lb.internal"',
+    );
+    expect(problemsOf({ maxDepth: 5000 })[0]).toBe(
+      'maxDepth: must be an integer from 1 to 1000 (got 5000)',
     );
   });
 

@@ -136,6 +136,12 @@ export interface GatewayOptions {
    */
   maxPayloadBytes?: number;
   /**
+   * How deep arrays and objects may nest in one message, the envelope being the first level;
+   * deeper is answered `BAD_REQUEST`, checked in one pass before the message is parsed. Default
+   * 64; at most 1,000, past which serializing a reply could overflow the stack.
+   */
+  maxDepth?: number;
+  /**
    * Fragments one message may arrive in; more closes the connection with 1008. Default 1,024
    * (`ws` allows 16,384: each fragment is a buffer the server holds until the message ends).
    */
@@ -207,6 +213,7 @@ export interface ResolvedGatewayOptions {
   /** 0: no cap. */
   readonly maxConnectionsPerAddress: number;
   readonly maxPayloadBytes: number;
+  readonly maxDepth: number;
   readonly maxFragments: number;
   readonly perMessageDeflate: boolean;
   readonly rateLimit: RateLimits;
@@ -234,6 +241,7 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
   maxConnectionsPerPrincipal: 0,
   maxConnectionsPerAddress: 0,
   maxPayloadBytes: 1024 * 1024,
+  maxDepth: 64,
   maxFragments: 1024,
   perMessageDeflate: false,
   rateLimit: Object.freeze({
@@ -249,6 +257,9 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
   closeGraceMs: 3_000,
   maxRoomsPerConnection: 100,
 });
+
+/** The highest `maxDepth` accepted. */
+export const MAX_DEPTH_LIMIT = 1_000;
 
 export const DEFAULT_REDIS_CHANNEL_PREFIX = 'gateway:';
 export const DEFAULT_JWT_CLOCK_TOLERANCE_SEC = 5;
@@ -389,6 +400,11 @@ export function resolveGatewayOptions(
   checker.nonNegative('maxConnectionsPerAddress', maxConnectionsPerAddress);
   const maxPayloadBytes = options.maxPayloadBytes ?? d.maxPayloadBytes;
   checker.positive('maxPayloadBytes', maxPayloadBytes);
+  const maxDepth = options.maxDepth ?? d.maxDepth;
+  checker.check(
+    isPositiveInt(maxDepth) && maxDepth <= MAX_DEPTH_LIMIT,
+    `maxDepth: must be an integer from 1 to ${MAX_DEPTH_LIMIT} (got ${String(maxDepth)})`,
+  );
   const maxFragments = options.maxFragments ?? d.maxFragments;
   checker.positive('maxFragments', maxFragments);
   const rate = options.rateLimit;
@@ -495,6 +511,7 @@ export function resolveGatewayOptions(
     maxConnectionsPerPrincipal,
     maxConnectionsPerAddress,
     maxPayloadBytes,
+    maxDepth,
     maxFragments,
     perMessageDeflate: options.perMessageDeflate === true,
     rateLimit,

@@ -64,6 +64,7 @@ export async function startApp(
   const gateway: GatewayConfig = {
     path: undefined,
     maxPayloadBytes: undefined,
+    maxDepth: undefined,
     shutdownDrainMs: 2_000,
     closeGraceMs: undefined,
     redis: undefined,

@@ -4,14 +4,15 @@ import {
   isEnvelopeText,
   MAX_EVENT_LENGTH,
   MAX_ID_LENGTH,
+  nestsDeeperThan,
   parseEnvelope,
 } from './envelope.js';
 import { GatewayError } from './gateway-error.js';
 
 /** Parses `text`, expecting an {@link InvalidEnvelopeError}, and returns that error. */
-function invalid(text: string): InvalidEnvelopeError {
+function invalid(text: string, maxDepth?: number): InvalidEnvelopeError {
   try {
-    parseEnvelope(text);
+    parseEnvelope(text, maxDepth);
   } catch (err) {
     expect(err).toBeInstanceOf(InvalidEnvelopeError);
     return err as InvalidEnvelopeError;
@@ -189,5 +190,89 @@ describe('parseEnvelope', () => {
       expect(invalid('{"event":"","id":12}').id).toBe(12);
       expect(invalid('{"event":5,"id":0}').id).toBe(0);
     });
+  });
+});
+
+describe('nestsDeeperThan', () => {
+  const arrays = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+
+  it.each([
+    ['a scalar', '1', 0],
+    ['an empty object', '{}', 1],
+    ['an empty array', '[]', 1],
+    ['siblings, not nesting', '[[],[],{},{"a":[]}]', 3],
+    ['objects in arrays', '[{"a":[{"b":1}]}]', 4],
+    ['64 arrays', arrays(64), 64],
+  ])('measures %s', (_, text, depth) => {
+    expect(nestsDeeperThan(text, depth)).toBe(false);
+    if (depth > 0) expect(nestsDeeperThan(text, depth - 1)).toBe(true);
+  });
+
+  it.each([
+    ['brackets in a string', '["[[[[{{{{"]', 1],
+    ['an escaped quote before brackets', '["\\"[[[["]', 1],
+    ['an escaped backslash ending a string', '["\\\\",[]]', 2],
+    ['a key full of braces', '{"{{{{":[]}', 2],
+    ['an escaped backslash, then an escaped quote', '["a\\\\\\"[[",[]]', 2],
+    ['unicode escapes', '["\\u005b\\u007b",{}]', 2],
+  ])('does not count %s', (_, text, depth) => {
+    expect(() => JSON.parse(text) as unknown).not.toThrow();
+    expect(nestsDeeperThan(text, depth)).toBe(false);
+    expect(nestsDeeperThan(text, depth - 1)).toBe(true);
+  });
+
+  it('leaves malformed text for JSON.parse: an unterminated string ends the scan', () => {
+    expect(nestsDeeperThan('[[["[[[[', 3)).toBe(false);
+    expect(nestsDeeperThan('[[["[[[[', 2)).toBe(true);
+  });
+
+  it('stops at the first level past the limit, at any length', () => {
+    const text = arrays(5_000_000);
+    const startedAt = performance.now();
+    expect(nestsDeeperThan(text, 64)).toBe(true);
+    expect(performance.now() - startedAt).toBeLessThan(50);
+  });
+
+  it('scans 1 MiB of JSON in a few milliseconds', () => {
+    const text = JSON.stringify(
+      Array.from({ length: 20_000 }, (_, i) => ({ k: `v${i}`, n: [i, '"{['] })),
+    );
+    expect(text.length).toBeGreaterThan(512 * 1024);
+    nestsDeeperThan(text, 64);
+    const startedAt = performance.now();
+    expect(nestsDeeperThan(text, 64)).toBe(false);
+    expect(performance.now() - startedAt).toBeLessThan(50);
+  });
+});
+
+describe('parseEnvelope: the depth limit', () => {
+  const frame = (depth: number) =>
+    `{"event":"echo","data":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)},"id":1}`;
+
+  it('accepts 64 levels by default, the envelope being the first', () => {
+    expect(parseEnvelope(frame(64)).event).toBe('echo');
+  });
+
+  it('refuses a 65th level as BAD_REQUEST, before parsing, without an id', () => {
+    const err = invalid(frame(65));
+    expect(err.code).toBe(ErrorCode.BAD_REQUEST);
+    expect(err.message).toBe(
+      'JSON nested more than 64 levels deep (the envelope is one)',
+    );
+    expect(err.id).toBeUndefined();
+    expect(err.details).toBeUndefined();
+  });
+
+  it('takes the limit as an argument', () => {
+    expect(parseEnvelope(frame(3), 3).event).toBe('echo');
+    expect(invalid(frame(4), 3).message).toBe(
+      'JSON nested more than 3 levels deep (the envelope is one)',
+    );
+  });
+
+  it('refuses what JSON.parse could only build slowly: 500,000 levels, at once', () => {
+    const startedAt = performance.now();
+    expect(invalid(frame(500_000)).code).toBe(ErrorCode.BAD_REQUEST);
+    expect(performance.now() - startedAt).toBeLessThan(50);
   });
 });

@@ -1,3 +1,4 @@
+import { GATEWAY_DEFAULTS } from '../gateway.options.js';
 import { GatewayError, type ErrorDetail } from './gateway-error.js';
 
 /** A request id: whatever the client chose, echoed back on the reply or error frame. */
@@ -54,11 +55,62 @@ export class InvalidEnvelopeError extends GatewayError {
   }
 }
 
+const QUOTE = 34; // "
+const BACKSLASH = 92; // \
+const OPEN_BRACE = 123; // {
+const CLOSE_BRACE = 125; // }
+const OPEN_BRACKET = 91; // [
+const CLOSE_BRACKET = 93; // ]
+
+/**
+ * Whether JSON text nests arrays and objects more than `maxDepth` levels deep (`[]` is one
+ * level). One pass over the characters, stopping at the first level too many; brackets inside
+ * strings do not count. It does not validate: malformed text is left for `JSON.parse` to refuse.
+ *
+ * Checked before parsing because depth is what makes later steps fail or crawl: `JSON.parse`
+ * takes half a second for 1 MiB of `[[[...]]]`, and the recursive steps after it (serializing a
+ * reply, class-transformer) overflow the stack near a thousand levels.
+ */
+export function nestsDeeperThan(text: string, maxDepth: number): boolean {
+  let depth = 0;
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      // Skip the string with indexOf, much faster than a loop over long strings: it ends at the
+      // next quote preceded by an even run of backslashes (an odd one escapes it).
+      for (;;) {
+        i = text.indexOf('"', i + 1);
+        if (i === -1) return false;
+        let b = i - 1;
+        while (text.charCodeAt(b) === BACKSLASH) b--;
+        if ((i - 1 - b) % 2 === 0) break;
+      }
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > maxDepth) return true;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 /**
  * Parses the text of a frame that {@link isEnvelopeText} accepted. Throws
- * {@link InvalidEnvelopeError} (`BAD_REQUEST`) for malformed JSON or a malformed envelope.
+ * {@link InvalidEnvelopeError} (`BAD_REQUEST`) for JSON nested more than `maxDepth` levels
+ * (the envelope is the first; such a frame is not parsed, so its id is not known), malformed
+ * JSON or a malformed envelope.
  */
-export function parseEnvelope(text: string): Envelope {
+export function parseEnvelope(
+  text: string,
+  maxDepth: number = GATEWAY_DEFAULTS.maxDepth,
+): Envelope {
+  if (nestsDeeperThan(text, maxDepth)) {
+    throw new InvalidEnvelopeError(
+      `JSON nested more than ${maxDepth} levels deep (the envelope is one)`,
+      undefined,
+    );
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -451,7 +451,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
       }
       let envelope;
       try {
-        envelope = parseEnvelope(text);
+        envelope = parseEnvelope(text, this.options.maxDepth);
       } catch (err) {
         this.traffic.received('invalid', buffer.length);
         const id = err instanceof InvalidEnvelopeError ? err.id : undefined;
@@ -508,7 +508,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
     const text = isBinary ? '' : buffer.toString();
     if (isEnvelopeText(text)) {
       try {
-        id = parseEnvelope(text).id;
+        id = parseEnvelope(text, this.options.maxDepth).id;
       } catch (err) {
         id = err instanceof InvalidEnvelopeError ? err.id : undefined;
       }

@@ -155,10 +155,11 @@ describe('room names', () => {
       expect(error.details?.every((d) => d.field === 'room')).toBe(true);
     });
 
-    it('strips fields a join does not take', async () => {
-      await expect(
-        pipe.transform({ room: 'lobby', admin: true }, as(RoomDto)),
-      ).resolves.toEqual({ room: 'lobby' });
+    it('refuses fields a join does not take, naming them', async () => {
+      const error = await refusal({ room: 'lobby', admin: true });
+      expect(error.details).toEqual([
+        { field: 'admin', message: 'is not a known field' },
+      ]);
     });
 
     it('keeps any JSON value as the data of a publish', async () => {
@@ -167,6 +168,20 @@ describe('room names', () => {
           pipe.transform({ room: 'lobby', data }, as(PublishDto)),
         ).resolves.toEqual({ room: 'lobby', data });
       }
+    });
+
+    it('hands over the data of a publish as it came: the same object, every key kept', async () => {
+      const text =
+        '{"nested":{"constructor":1,"prototype":2,"__proto__":{"x":3},"toString":4,' +
+        '"valueOf":5,"hasOwnProperty":6,"isPrototypeOf":7,"__defineGetter__":8,"ok":9}}';
+      const data = JSON.parse(text) as unknown;
+      const result = (await pipe.transform(
+        { room: 'lobby', data },
+        as(PublishDto),
+      )) as PublishDto;
+      expect(result).toBeInstanceOf(PublishDto);
+      expect(result.data).toBe(data);
+      expect(JSON.stringify(result.data)).toBe(text);
     });
 
     it('accepts a publish without data', async () => {
