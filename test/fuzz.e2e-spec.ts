@@ -1,6 +1,11 @@
-import { ConnectionRegistry } from '../src/gateway/protocol/connection-registry.js';
-import { eventually } from './support/eventually.js';
-import { frame, Opcode, RawWsClient } from './support/raw-client.js';
+import {
+  MessageBody,
+  SubscribeMessage,
+  WebSocketGateway,
+} from '@nestjs/websockets';
+import { sample, scrapeMetrics } from './support/metrics.js';
+import { RawWsClient } from './support/raw-client.js';
+import { spawnGateway, type SpawnedGateway } from './support/spawn-gateway.js';
 import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
 import { connect, type TestClient } from './support/ws-client.js';
 
@@ -31,7 +36,7 @@ const SHAPES: Record<string, (random: () => number) => string> = {
   deepArrays: () => '['.repeat(20_000) + ']'.repeat(20_000),
   deepObjects: () => '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000),
   wideObject: () =>
-    '{' + Array.from({ length: 90_000 }, (_, i) => `"k${i}":0`).join(',') + '}',
+    '{' + Array.from({ length: 80_000 }, (_, i) => `"k${i}":0`).join(',') + '}',
   wideArrayOfObjects: () => '[' + Array(300_000).fill('{}').join(',') + ']',
   hugeString: () => JSON.stringify('s'.repeat(900_000)),
   protoKeys: () =>
@@ -49,7 +54,7 @@ const SHAPES: Record<string, (random: () => number) => string> = {
       ][Math.floor(random() * 7)],
     ),
   manyNumbers: () =>
-    '[' + Array.from({ length: 150_000 }, (_, i) => i * 1.5).join(',') + ']',
+    '[' + Array.from({ length: 100_000 }, (_, i) => i * 1.5).join(',') + ']',
 };
 
 /** One frame's text: a well-formed envelope around a shape, or a broken one. */
@@ -75,42 +80,65 @@ function attackText(random: () => number, i: number): string {
   }
 }
 
-describe('fuzz: malformed, deep, wide and huge frames at every event (e2e)', () => {
-  let gateway: RunningApp;
-  let registry: ConnectionRegistry;
+/** A masked text frame built with Buffer operations (a zero mask leaves the payload as is). */
+function textFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const n = payload.length;
+  const head =
+    n < 126
+      ? Buffer.from([0x81, 0x80 | n])
+      : n < 65_536
+        ? Buffer.from([0x81, 0x80 | 126, n >> 8, n & 0xff])
+        : Buffer.concat([Buffer.from([0x81, 0x80 | 127]), u64(n)]);
+  return Buffer.concat([head, Buffer.alloc(4), payload]);
+}
 
-  beforeAll(async () => {
-    gateway = await startApp({
-      gateway: {
-        // The budgets are far above the load: what is under test is the cost of each frame.
-        rateLimit: {
-          perSecond: 1_000_000,
-          burst: 1_000_000,
-          bytesPerSecond: 1e12,
-          bytesBurst: 1e12,
-          fanoutBytesPerSecond: 1e12,
-        },
-      },
-    });
-    registry = gateway.app.get(ConnectionRegistry);
-  });
+function u64(n: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(n));
+  return b;
+}
+
+describe('fuzz: malformed, deep, wide and huge frames at every event (e2e)', () => {
+  const TOKEN = 'fuzz-token-0123456789';
+  let gateway: SpawnedGateway | undefined;
+
   afterAll(async () => {
-    await gateway.close();
+    await gateway?.stop();
   });
 
   it('another client keeps getting fast echoes, and the process stays healthy', async () => {
+    // Started here, not in a hook, so that a gateway that cannot start fails this test rather
+    // than skipping it. Its own process, so that what the test itself does (building frames, reading pushes)
+    // never shows up as the gateway's latency.
+    gateway = await spawnGateway({
+      AUTH_TOKENS: TOKEN,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      // The budgets are far above the load: what is under test is the cost of each frame.
+      RATE_LIMIT_PER_SEC: '1000000',
+      RATE_LIMIT_BURST: '1000000',
+      RATE_LIMIT_BYTES_PER_SEC: '1000000000000',
+      RATE_LIMIT_BYTES_BURST: '1000000000000',
+      RATE_LIMIT_FANOUT_BYTES_PER_SEC: '1000000000000',
+    });
+    const wsUrl = `ws://127.0.0.1:${gateway.port}/`;
     const SEED = 0x5eed;
     const FRAMES = 240;
     const random = prng(SEED);
-    const victim: TestClient = await connect(gateway.wsUrl, {
-      token: TEST_TOKEN,
-    });
+    const frames = Array.from({ length: FRAMES }, (_, i) =>
+      textFrame(attackText(random, i)),
+    );
+    const bytes = frames.reduce((sum, f) => sum + f.length, 0);
+    const victim: TestClient = await connect(wsUrl, { token: TOKEN });
     const attackers = await Promise.all(
-      [1, 2, 3].map(() =>
-        RawWsClient.connect(gateway.wsUrl, { token: TEST_TOKEN }),
-      ),
+      [1, 2, 3].map(() => RawWsClient.connect(wsUrl, { token: TOKEN })),
     );
 
+    const httpUrl = `http://127.0.0.1:${gateway.port}`;
+    // A scrape resets the event-loop delay histogram: the next one covers the attack.
+    await scrapeMetrics(httpUrl);
     // The victim measures round trips for as long as the attack lasts.
     let attacking = true;
     const latencies: number[] = [];
@@ -121,61 +149,126 @@ describe('fuzz: malformed, deep, wide and huge frames at every event (e2e)', () 
         victim.sendJson({ event: 'echo', data: n, id: `v${n}` });
         // Broadcasts from the attackers arrive too; the reply is the frame with this id.
         let reply;
-        do reply = await victim.nextJson();
+        do reply = await victim.nextJson(10_000);
         while (reply.id !== `v${n}`);
         latencies.push(performance.now() - started);
         expect(reply).toEqual({ event: 'echo', data: n, id: `v${n}` });
         n++;
-        await new Promise((resolve) => setTimeout(resolve, 10));
+        await new Promise((resolve) => setTimeout(resolve, 5));
       }
     })();
 
-    let bytes = 0;
     for (let i = 0; i < FRAMES; i++) {
-      const text = attackText(random, i);
-      bytes += text.length;
-      const attacker = attackers[i % attackers.length];
-      attacker.write(frame({ opcode: Opcode.TEXT, payload: text }));
-      // Keep each attacker's own socket from piling up on the client side.
+      attackers[i % attackers.length].write(frames[i]);
       if (i % 12 === 11)
         await new Promise((resolve) => setTimeout(resolve, 20));
     }
     // Every attacker is answered all along and stays connected: ask each for an echo behind its
     // frames, which comes back only once all of them were handled.
+    const codes = new Set<string>();
     await Promise.all(
       attackers.map(async (attacker, a) => {
         attacker.sendJson({ event: 'echo', data: 'last', id: `last${a}` });
         for (;;) {
           const f = await attacker.nextJson(60_000);
           if (f.id === `last${a}`) break;
-          if (f.event === 'error') {
-            expect(['BAD_REQUEST', 'UNKNOWN_EVENT', 'FORBIDDEN']).toContain(
-              (f.data as { code: string }).code,
-            );
-          }
+          if (f.event === 'error') codes.add((f.data as { code: string }).code);
         }
       }),
     );
     attacking = false;
     await probing;
 
-    const health = await fetch(`${gateway.httpUrl}/healthz`);
+    // Bad input is answered with the client's own error codes, never INTERNAL.
+    expect([...codes].sort()).toEqual(['BAD_REQUEST', 'UNKNOWN_EVENT']);
+    const lagMax = sample(
+      await scrapeMetrics(httpUrl),
+      'nodejs_eventloop_lag_max_seconds',
+    );
+    const health = await fetch(`${httpUrl}/healthz`);
     expect(health.status).toBe(200);
-    expect(registry.size).toBe(4);
     expect(bytes).toBeGreaterThan(50 * 1024 * 1024);
     expect(latencies.length).toBeGreaterThan(10);
-    // Before the fixes one wide frame held every other client for seconds. The bound is
-    // generous for a shared 2-core machine; it is about stalls, not speed.
+    // Before the fixes one wide frame held the event loop, so every other client, for
+    // seconds. Now each connection gets about one heavy frame handled per turn (a 1 MiB frame
+    // of tiny objects is about 80 ms of JSON.parse here), so with three attackers the longest
+    // stall is a few of those. The bounds are about stalls, not speed.
+    expect(lagMax, 'longest event-loop stall (s)').toBeLessThan(0.5);
     const worst = Math.max(...latencies);
     expect(
       worst,
       `worst echo ${worst.toFixed(0)} ms (seed ${SEED})`,
-    ).toBeLessThan(500);
-    // Nothing leaked onto Object.prototype from a __proto__ key.
-    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    ).toBeLessThan(750);
+    // A client's mistakes are not the server's errors: no error-level line was logged.
+    expect(gateway.lines().filter((l) => (l.level ?? 0) >= 50)).toEqual([]);
 
     for (const attacker of attackers) attacker.close(1000);
     await victim.close();
-    await eventually(() => registry.size === 0, 'the registry to empty');
+  });
+});
+
+/** Turns of the event loop, counted the way the gateway's read pacer counts them. */
+let turn = 0;
+let turnScheduled = false;
+function currentTurn(): number {
+  if (!turnScheduled) {
+    turnScheduled = true;
+    setImmediate(() => {
+      turnScheduled = false;
+      turn++;
+    });
+  }
+  return turn;
+}
+
+/** A host gateway that can hold the event loop, and say in which turn a message was handled. */
+@WebSocketGateway()
+class PacingGateway {
+  @SubscribeMessage('pace.block')
+  block(@MessageBody() ms: number): number {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+    return ms;
+  }
+
+  @SubscribeMessage('pace.mark')
+  mark(): number {
+    return currentTurn();
+  }
+}
+
+describe('fairness: a connection past its share of a turn waits for the next one (e2e)', () => {
+  let gateway: RunningApp;
+
+  beforeAll(async () => {
+    gateway = await startApp({ providers: [PacingGateway] });
+  });
+  afterAll(async () => {
+    await gateway.close();
+  });
+
+  it('three 70 kB frames that arrived together are handled in three turns, not one', async () => {
+    const blocker = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    const sender = await RawWsClient.connect(gateway.wsUrl, {
+      token: TEST_TOKEN,
+    });
+    const filler = 'p'.repeat(70_000);
+    // While the server is busy, all three frames reach its socket buffer: without pacing, one
+    // turn's reads would hand them over at once.
+    blocker.sendJson({ event: 'pace.block', data: 150, id: 'b' });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    sender.write(
+      Buffer.concat(
+        [1, 2, 3].map((id) =>
+          textFrame(JSON.stringify({ event: 'pace.mark', data: filler, id })),
+        ),
+      ),
+    );
+    expect(await blocker.nextJson()).toMatchObject({ id: 'b' });
+    const turns = await Promise.all([1, 2, 3].map(() => sender.nextJson()));
+    expect(turns.map((t) => t.id)).toEqual([1, 2, 3]);
+    expect(new Set(turns.map((t) => t.data)).size).toBe(3);
+    sender.close(1000);
+    await blocker.close();
   });
 });

@@ -10,6 +10,7 @@ import {
 import type { WriteCoalescer } from './write-coalescer.js';
 import type { RequestId } from './envelope.js';
 import { ErrorCode } from './error-codes.js';
+import type { PacedReader } from './read-pacer.js';
 import { errorFrame, type ErrorPayload } from './frames.js';
 import type { RequestContext } from './request-context.js';
 
@@ -55,7 +56,7 @@ const REPLY_DROPPED: ErrorPayload = {
  * The gateway's record of one open socket. Only the protocol layer sees this class; everything
  * above it gets {@link ConnectionInfo}.
  */
-export class ClientConnection implements ConnectionInfo {
+export class ClientConnection implements ConnectionInfo, PacedReader {
   readonly openedAt = Date.now();
   /**
    * Handlers of every gateway on the server, by event name (one lookup per message); undefined
@@ -88,6 +89,9 @@ export class ClientConnection implements ConnectionInfo {
   private slow = false;
   /** The write coalescer's turn at this connection's last write. */
   private writeTurn = -1;
+  /** The read pacer's turn at this connection's last message, and its bytes in that turn. */
+  readTurn = -1;
+  readBytes = 0;
 
   constructor(
     readonly id: string,

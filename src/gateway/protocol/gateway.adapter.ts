@@ -46,6 +46,7 @@ import { GatewayError } from './gateway-error.js';
 import { HandshakeGate } from './handshake-gate.js';
 import { Heartbeat } from './heartbeat.js';
 import type { RateRefusal } from './rate-limiter.js';
+import { ReadPacer } from './read-pacer.js';
 import { RequestContext } from './request-context.js';
 
 type VerifyDone = (
@@ -141,6 +142,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
     head: Buffer,
   ) => void;
   private readonly duplicateEvents = new Set<string>();
+  private readonly pacer = new ReadPacer();
   /** The text of each `RATE_LIMITED` refusal, made once from the limits. */
   private rateMessages!: Record<RateRefusal, string>;
   /** Nest's per-connection binding, one per gateway. */
@@ -428,6 +430,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
     connection.messagesIn++;
     // Text frames arrive as one Buffer (binaryType 'nodebuffer', fragments joined by ws).
     const buffer = data as Buffer;
+    this.pacer.handled(connection, connection.socket, buffer.length);
     try {
       if (!connection.handlers) this.bindGateways(connection);
       const verdict = connection.takeToken(Date.now(), buffer.length);
