@@ -17,7 +17,7 @@ export {
   type GatewayRoomAclOptions,
   type ResolvedGatewayOptions,
 } from './gateway/gateway.options.js';
-export { GatewayAdapter } from './gateway/protocol/gateway.adapter.js';
+export { GatewayAdapter } from './gateway/gateway.adapter.js';
 
 // Writing handlers: who is calling, what they may do, and how to fail.
 export { WsAuthGuard } from './gateway/auth/ws-auth.guard.js';
@@ -29,33 +29,34 @@ export type { Principal } from './gateway/auth/principal.js';
 export {
   CurrentConnection,
   CurrentPrincipal,
-} from './gateway/protocol/connection.decorators.js';
-export type { ConnectionInfo } from './gateway/protocol/connection.js';
-export { ErrorCode } from './gateway/protocol/error-codes.js';
-export { CloseCode } from './gateway/protocol/close-codes.js';
+} from './gateway/dispatch/connection.decorators.js';
+export type { ConnectionInfo } from './gateway/connections/connection.js';
 export {
+  CloseCode,
+  ErrorCode,
   GatewayError,
+  type BroadcastReceipt,
+  type Envelope,
+  type PublishReceipt,
   type ErrorDetail,
-} from './gateway/protocol/gateway-error.js';
-export { GatewayExceptionFilter } from './gateway/protocol/gateway-exception.filter.js';
-export { GatewayValidationPipe } from './gateway/protocol/gateway-validation.pipe.js';
-export type { Envelope, RequestId } from './gateway/protocol/envelope.js';
+  type RequestId,
+} from './protocol/index.js';
+export { GatewayExceptionFilter } from './gateway/dispatch/gateway-exception.filter.js';
+export { GatewayValidationPipe } from './gateway/dispatch/gateway-validation.pipe.js';
 
 // Services to inject anywhere in the host (HTTP controllers included).
 export { EchoService } from './gateway/echo/echo.service.js';
 export {
   BroadcastService,
   type Broadcast,
-  type BroadcastReceipt,
 } from './gateway/broadcast/broadcast.service.js';
 export {
   BROADCAST_CHANNEL,
   CHANNEL_PREFIX_SEPARATOR,
   ChannelPrefixError,
-} from './gateway/broadcast/channels.js';
+} from './gateway/bus/channels.js';
 export {
   RoomsService,
-  type PublishReceipt,
   type RoomMessage,
 } from './gateway/rooms/rooms.service.js';
 export { ROOM_NAME_PATTERN } from './gateway/rooms/room-name.js';
@@ -64,7 +65,7 @@ export {
   GatewayEvents,
   type CloseInfo,
   type GatewayEventMap,
-} from './gateway/lifecycle/gateway-events.js';
+} from './gateway/connections/gateway-events.js';
 export { GatewayMetrics } from './gateway/telemetry/gateway-metrics.js';
 
 // Seams: token verification, the message bus and room permissions, with the implementations
@@ -83,15 +84,15 @@ export {
   type BusMessage,
   type BusStats,
   type MessageBus,
-} from './gateway/broadcast/message-bus.js';
+} from './gateway/bus/message-bus.js';
 export {
   InMemoryHub,
   InMemoryMessageBus,
-} from './gateway/broadcast/in-memory-message-bus.js';
+} from './gateway/bus/in-memory-message-bus.js';
 export {
   RedisMessageBus,
   type RedisBusOptions,
-} from './gateway/broadcast/redis-message-bus.js';
+} from './gateway/bus/redis-message-bus.js';
 export {
   ALLOW_ALL_ROOMS,
   ROOM_ACTIONS,

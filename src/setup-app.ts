@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { Logger } from 'nestjs-pino';
-import { GatewayAdapter } from './gateway/protocol/gateway.adapter.js';
+import { GatewayAdapter } from './gateway/gateway.adapter.js';
 
 /**
  * What the service adds to a Nest application before it listens: pino as Nest's logger, and the

@@ -1,4 +1,4 @@
-import { ConnectionRegistry } from '../src/gateway/protocol/connection-registry.js';
+import { ConnectionRegistry } from '../src/gateway/connections/connection-registry.js';
 import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
 import {
   connect,

@@ -1,4 +1,4 @@
-import { ConnectionRegistry } from '../src/gateway/protocol/connection-registry.js';
+import { ConnectionRegistry } from '../src/gateway/connections/connection-registry.js';
 import { eventually } from './support/eventually.js';
 import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
 import { connect, type TestClient } from './support/ws-client.js';

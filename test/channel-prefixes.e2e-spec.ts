@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { BroadcastService } from '../src/gateway/broadcast/broadcast.service.js';
-import { RedisMessageBus } from '../src/gateway/broadcast/redis-message-bus.js';
+import { RedisMessageBus } from '../src/gateway/bus/redis-message-bus.js';
 import { GatewayOptionsError } from '../src/gateway/gateway.options.js';
 import {
   SHARED_REDIS_URL,

@@ -6,12 +6,13 @@ import { resolve } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
 
-// The built client as a browser gets it: dist/client/*.js imported as ES modules by a page, no
-// bundler, the browser's own WebSocket, the token in ?token=. Chromium is Debian's
+// The built client as a browser gets it: dist/client/*.js and the wire protocol it shares with
+// the server, dist/protocol/*.js, imported as ES modules by a page, no bundler, the browser's
+// own WebSocket, the token in ?token=. Chromium is Debian's
 // (test/prepare.sh installs it); playwright-core only drives it.
 
 const CHROMIUM = '/usr/bin/chromium';
-const DIST_CLIENT = resolve(import.meta.dirname, '../dist/client');
+const DIST = resolve(import.meta.dirname, '../dist');
 
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
@@ -49,7 +50,7 @@ const PAGE = `<!doctype html>
   })().catch((err) => ({ failed: String(err) }));
 </script>`;
 
-/** A static server for the page and dist/client; it records every path asked for. */
+/** A static server for the page, dist/client and dist/protocol; it records every path asked for. */
 async function servePage(): Promise<{
   server: Server;
   url: string;
@@ -63,12 +64,12 @@ async function servePage(): Promise<{
       res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
       return;
     }
-    const file = /^\/client\/([a-z-]+\.js)$/.exec(path)?.[1];
+    const file = /^\/(client|protocol)\/[a-z-]+\.js$/.test(path);
     if (!file) {
       res.writeHead(404).end();
       return;
     }
-    readFile(resolve(DIST_CLIENT, file)).then(
+    readFile(resolve(DIST, path.slice(1))).then(
       (body) =>
         res.writeHead(200, { 'content-type': 'text/javascript' }).end(body),
       () => res.writeHead(404).end(),
@@ -129,12 +130,14 @@ describe('GatewayClient in a browser (e2e, Chromium)', () => {
       refusal: { name: 'ConnectionClosedError', closeCode: 1006 },
       native: 'function',
     });
-    // The page fetched the client's own files and nothing else: no `ws`, no Node built-in.
+    // The page fetched the client's own files and the shared protocol, nothing else: no `ws`, no
+    // Nest, no Node built-in.
     expect(site.asked[0]).toBe('/');
     for (const path of site.asked.slice(1)) {
       if (path === '/favicon.ico') continue;
-      expect(path).toMatch(/^\/client\/[a-z-]+\.js$/);
+      expect(path).toMatch(/^\/(client|protocol)\/[a-z-]+\.js$/);
     }
     expect(site.asked).toContain('/client/gateway-client.js');
+    expect(site.asked).toContain('/protocol/envelope.js');
   });
 });

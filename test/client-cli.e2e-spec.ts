@@ -195,7 +195,7 @@ describe('the command-line client, run from dist/ (e2e)', () => {
     });
   });
 
-  it('is importable as the package subpath "nest-ws-gateway/client", and imports nothing but itself', async () => {
+  it('is importable as the package subpath "nest-ws-gateway/client", and imports nothing but itself and the wire protocol', async () => {
     const root = resolve(import.meta.dirname, '..');
     const { stdout } = await promisify(execFile)(
       process.execPath,
@@ -207,15 +207,22 @@ describe('the command-line client, run from dist/ (e2e)', () => {
       { cwd: root },
     );
     expect(stdout).toBe('function\n');
-    // What a browser bundle gets: every static import is one of the client's own files.
-    const library = readdirSync(resolve(root, 'dist/client')).filter(
-      (f) => f.endsWith('.js') && f !== 'cli.js',
-    );
-    expect(library).toContain('index.js');
+    // What a browser bundle gets: every static import is one of the client's own files or of
+    // the wire protocol it shares with the server, which imports only its own files.
+    const files = (dir: string) =>
+      readdirSync(resolve(root, dir))
+        .filter((f) => f.endsWith('.js') && f !== 'cli.js')
+        .map((f) => `${dir}/${f}`);
+    const library = [...files('dist/client'), ...files('dist/protocol')];
+    expect(library).toContain('dist/client/index.js');
     for (const file of library) {
-      const code = readFileSync(resolve(root, 'dist/client', file), 'utf8');
+      const code = readFileSync(resolve(root, file), 'utf8');
       for (const [, specifier] of code.matchAll(/\bfrom\s+'([^']+)'/g)) {
-        expect(specifier, file).toMatch(/^\.\/[a-z-]+\.js$/);
+        expect(specifier, file).toMatch(
+          file.startsWith('dist/client/')
+            ? /^(\.\/[a-z-]+|\.\.\/protocol\/[a-z-]+)\.js$/
+            : /^\.\/[a-z-]+\.js$/,
+        );
       }
     }
   });

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { BroadcastService } from '../src/gateway/broadcast/broadcast.service.js';
-import { ConnectionRegistry } from '../src/gateway/protocol/connection-registry.js';
+import { ConnectionRegistry } from '../src/gateway/connections/connection-registry.js';
 import { eventually } from './support/eventually.js';
 import {
   SHARED_REDIS_URL,

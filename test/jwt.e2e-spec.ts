@@ -14,7 +14,7 @@ import {
 } from 'jose';
 import type { GatewayConfig } from '../src/config/gateway.config.js';
 import type { GatewayJwtOptions } from '../src/gateway/gateway.options.js';
-import { ConnectionRegistry } from '../src/gateway/protocol/connection-registry.js';
+import { ConnectionRegistry } from '../src/gateway/connections/connection-registry.js';
 import { TokenExpiryWatch } from '../src/gateway/auth/token-expiry.watch.js';
 import { eventually } from './support/eventually.js';
 import { ProbeGateway } from './support/probe.gateway.js';

@@ -1,5 +1,5 @@
 import { connect as tcpConnect } from 'node:net';
-import { ConnectionRegistry } from '../src/gateway/protocol/connection-registry.js';
+import { ConnectionRegistry } from '../src/gateway/connections/connection-registry.js';
 import { RoomsService } from '../src/gateway/rooms/rooms.service.js';
 import { eventually } from './support/eventually.js';
 import { sampleDelta, scrapeMetrics } from './support/metrics.js';

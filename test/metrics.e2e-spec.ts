@@ -2,8 +2,8 @@ import { BroadcastService } from '../src/gateway/broadcast/broadcast.service.js'
 import {
   InMemoryHub,
   InMemoryMessageBus,
-} from '../src/gateway/broadcast/in-memory-message-bus.js';
-import { ConnectionRegistry } from '../src/gateway/protocol/connection-registry.js';
+} from '../src/gateway/bus/in-memory-message-bus.js';
+import { ConnectionRegistry } from '../src/gateway/connections/connection-registry.js';
 import { getJson } from './support/http.js';
 import { sample, sampleDelta, scrapeMetrics } from './support/metrics.js';
 import {

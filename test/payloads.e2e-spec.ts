@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { captureErrorLogs } from '../src/gateway/testing/capture-error-logs.js';
+import { captureErrorLogs } from './support/capture-error-logs.js';
 import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
 import { connect, type Frame, type TestClient } from './support/ws-client.js';
 

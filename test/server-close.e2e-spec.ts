@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { GatewayConfig } from '../src/config/gateway.config.js';
 import type { GatewayJwtOptions } from '../src/gateway/gateway.options.js';
-import { ConnectionRegistry } from '../src/gateway/protocol/connection-registry.js';
+import { ConnectionRegistry } from '../src/gateway/connections/connection-registry.js';
 import { eventually } from './support/eventually.js';
 import {
   frame,

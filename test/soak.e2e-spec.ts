@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ConnectionRegistry } from '../src/gateway/protocol/connection-registry.js';
+import { ConnectionRegistry } from '../src/gateway/connections/connection-registry.js';
 import { RoomsService } from '../src/gateway/rooms/rooms.service.js';
 import { eventually } from './support/eventually.js';
 import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';

@@ -6,7 +6,11 @@ import { createInterface, type Interface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { GatewayClient } from './gateway-client.js';
 import { GatewayClientError, HandshakeRefusedError } from './errors.js';
-import { isEnvelopeText, parseFrame, type RequestId } from './protocol.js';
+import {
+  isEnvelopeText,
+  parseFrame,
+  type RequestId,
+} from '../protocol/index.js';
 import { clientEnvironment } from '../config/client-environment.js';
 
 const USAGE = `usage: npm run client -- <url> [--token <token>] [--send <text>] [options]

@@ -3,7 +3,7 @@ import type {
   ErrorDetail,
   ErrorPayload,
   RequestId,
-} from './protocol.js';
+} from '../protocol/index.js';
 
 /**
  * The base of every error the client throws or rejects with, so an app can tell the client's

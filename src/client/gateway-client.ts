@@ -16,7 +16,7 @@ import {
   type PublishReceipt,
   type RequestId,
   type RoomMessagePush,
-} from './protocol.js';
+} from '../protocol/index.js';
 import { SendQueue } from './send-queue.js';
 
 /**

@@ -38,4 +38,4 @@ export {
   type PublishReceipt,
   type RequestId,
   type RoomMessagePush,
-} from './protocol.js';
+} from '../protocol/index.js';

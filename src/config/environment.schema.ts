@@ -15,8 +15,8 @@ import {
 import {
   CHANNEL_PREFIX_RULE,
   CHANNEL_PREFIX_SEPARATOR,
-} from '../gateway/broadcast/channels.js';
-import { isProxyAddressOrBlock } from '../gateway/protocol/client-address.js';
+} from '../gateway/bus/channels.js';
+import { isProxyAddressOrBlock } from '../gateway/admission/client-address.js';
 import {
   isRoomGrant,
   ROOM_GRANT_RULE,

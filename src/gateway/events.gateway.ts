@@ -5,18 +5,16 @@ import {
   WebSocketGateway,
 } from '@nestjs/websockets';
 import { WsAuthGuard } from './auth/ws-auth.guard.js';
-import {
-  BroadcastService,
-  type BroadcastReceipt,
-} from './broadcast/broadcast.service.js';
+import type { BroadcastReceipt, PublishReceipt } from '../protocol/frames.js';
+import { BroadcastService } from './broadcast/broadcast.service.js';
 import { EchoService } from './echo/echo.service.js';
-import type { ConnectionInfo } from './protocol/connection.js';
-import { CurrentConnection } from './protocol/connection.decorators.js';
-import { GatewayExceptionFilter } from './protocol/gateway-exception.filter.js';
-import { GatewayValidationPipe } from './protocol/gateway-validation.pipe.js';
+import type { ConnectionInfo } from './connections/connection.js';
+import { CurrentConnection } from './dispatch/connection.decorators.js';
+import { GatewayExceptionFilter } from './dispatch/gateway-exception.filter.js';
+import { GatewayValidationPipe } from './dispatch/gateway-validation.pipe.js';
 import { RoomAccess } from './rooms/room-access.js';
 import { PublishDto, RoomDto } from './rooms/room.dto.js';
-import { RoomsService, type PublishReceipt } from './rooms/rooms.service.js';
+import { RoomsService } from './rooms/rooms.service.js';
 
 /**
  * The standard events of protocol v1: echo, broadcast, join, leave, publish. Each handler takes

@@ -9,17 +9,17 @@ import {
 import { DiscoveryModule } from '@nestjs/core';
 import { AnonymousVerifier } from './auth/anonymous.verifier.js';
 import { CompositeVerifier } from './auth/composite.verifier.js';
-import { HandshakeAuthenticator } from './auth/handshake-authenticator.js';
+import { HandshakeAuthenticator } from './admission/handshake-authenticator.js';
 import { JwtVerifier } from './auth/jwt.verifier.js';
 import { StaticTokenVerifier } from './auth/static-token.verifier.js';
 import { TokenExpiryWatch } from './auth/token-expiry.watch.js';
 import { TOKEN_VERIFIER, type TokenVerifier } from './auth/token-verifier.js';
 import { WsAuthGuard } from './auth/ws-auth.guard.js';
 import { BroadcastService } from './broadcast/broadcast.service.js';
-import { InMemoryMessageBus } from './broadcast/in-memory-message-bus.js';
-import { LOCAL_DELIVERY } from './broadcast/local-delivery.js';
-import { MESSAGE_BUS, type MessageBus } from './broadcast/message-bus.js';
-import { RedisMessageBus } from './broadcast/redis-message-bus.js';
+import { InMemoryMessageBus } from './bus/in-memory-message-bus.js';
+import { LOCAL_DELIVERY } from './connections/local-delivery.js';
+import { MESSAGE_BUS, type MessageBus } from './bus/message-bus.js';
+import { RedisMessageBus } from './bus/redis-message-bus.js';
 import { EchoService } from './echo/echo.service.js';
 import {
   ConfigurableGatewayModule,
@@ -32,11 +32,11 @@ import {
   type ResolvedGatewayOptions,
 } from './gateway.options.js';
 import { INSTANCE_ID, newInstanceId } from './instance-id.js';
-import { DrainState } from './lifecycle/drain-state.js';
-import { GatewayEvents } from './lifecycle/gateway-events.js';
-import { ConnectionRegistry } from './protocol/connection-registry.js';
-import { GatewayEnhancer } from './protocol/gateway-enhancer.js';
-import { HandshakeGate } from './protocol/handshake-gate.js';
+import { DrainState } from './connections/drain-state.js';
+import { GatewayEvents } from './connections/gateway-events.js';
+import { ConnectionRegistry } from './connections/connection-registry.js';
+import { GatewayEnhancer } from './dispatch/gateway-enhancer.js';
+import { HandshakeGate } from './admission/handshake-gate.js';
 import { GrantRoomPolicy } from './rooms/grant-room-policy.js';
 import { RoomAccess } from './rooms/room-access.js';
 import {

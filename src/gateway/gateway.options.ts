@@ -1,11 +1,12 @@
+import { DEFAULT_MAX_DEPTH } from '../protocol/envelope.js';
 import type { TokenVerifier } from './auth/token-verifier.js';
-import { CHANNEL_PREFIX_RULE, isChannelPrefix } from './broadcast/channels.js';
-import type { MessageBus } from './broadcast/message-bus.js';
+import { CHANNEL_PREFIX_RULE, isChannelPrefix } from './bus/channels.js';
+import type { MessageBus } from './bus/message-bus.js';
 import {
   isProxyAddressOrBlock,
   TrustedProxies,
-} from './protocol/client-address.js';
-import type { RateLimits } from './protocol/rate-limiter.js';
+} from './admission/client-address.js';
+import type { RateLimits } from './connections/rate-limiter.js';
 import {
   DEFAULT_ROOM_ACL_CLAIM,
   isRoomGrant,
@@ -241,7 +242,7 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
   maxConnectionsPerPrincipal: 0,
   maxConnectionsPerAddress: 0,
   maxPayloadBytes: 1024 * 1024,
-  maxDepth: 64,
+  maxDepth: DEFAULT_MAX_DEPTH,
   maxFragments: 1024,
   perMessageDeflate: false,
   rateLimit: Object.freeze({

@@ -3,12 +3,9 @@ import {
   HealthIndicatorService,
   type HealthIndicatorResult,
 } from '@nestjs/terminus';
-import {
-  MESSAGE_BUS,
-  type MessageBus,
-} from '../gateway/broadcast/message-bus.js';
-import { DrainState } from '../gateway/lifecycle/drain-state.js';
-import { ConnectionRegistry } from '../gateway/protocol/connection-registry.js';
+import { MESSAGE_BUS, type MessageBus } from '../gateway/bus/message-bus.js';
+import { DrainState } from '../gateway/connections/drain-state.js';
+import { ConnectionRegistry } from '../gateway/connections/connection-registry.js';
 
 /** Readiness of the gateway itself: not draining, and its message bus can publish. */
 @Injectable()

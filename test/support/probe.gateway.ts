@@ -17,8 +17,8 @@ import {
 import { of } from 'rxjs';
 import type { Principal } from '../../src/gateway/auth/principal.js';
 import { RequireScopes } from '../../src/gateway/auth/require-scopes.decorator.js';
-import { CurrentPrincipal } from '../../src/gateway/protocol/connection.decorators.js';
-import { GatewayError } from '../../src/gateway/protocol/gateway-error.js';
+import { CurrentPrincipal } from '../../src/gateway/dispatch/connection.decorators.js';
+import { GatewayError } from '../../src/protocol/gateway-error.js';
 
 class Paging {
   @IsInt()

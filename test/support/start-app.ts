@@ -6,7 +6,7 @@ import { AppModule } from '../../src/app.module.js';
 import {
   MESSAGE_BUS,
   type MessageBus,
-} from '../../src/gateway/broadcast/message-bus.js';
+} from '../../src/gateway/bus/message-bus.js';
 import {
   gatewayConfig,
   type GatewayConfig,

@@ -1,7 +1,7 @@
-import { GatewayEvents } from '../lifecycle/gateway-events.js';
-import { CloseCode } from '../protocol/close-codes.js';
-import type { ConnectionInfo } from '../protocol/connection.js';
-import { RecordingDelivery } from '../testing/recording-delivery.js';
+import { GatewayEvents } from '../connections/gateway-events.js';
+import { CloseCode } from '../../protocol/close-codes.js';
+import type { ConnectionInfo } from '../connections/connection.js';
+import { RecordingDelivery } from '../../../test/support/recording-delivery.js';
 import type { Principal } from './principal.js';
 import { MAX_TIMER_DELAY_MS, TokenExpiryWatch } from './token-expiry.watch.js';
 

@@ -7,10 +7,10 @@ import {
 import {
   LOCAL_DELIVERY,
   type LocalDelivery,
-} from '../broadcast/local-delivery.js';
-import { GatewayEvents } from '../lifecycle/gateway-events.js';
-import { CloseCode } from '../protocol/close-codes.js';
-import type { ConnectionInfo } from '../protocol/connection.js';
+} from '../connections/local-delivery.js';
+import { GatewayEvents } from '../connections/gateway-events.js';
+import { CloseCode } from '../../protocol/close-codes.js';
+import type { ConnectionInfo } from '../connections/connection.js';
 
 /** setTimeout's longest delay (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
 export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;

@@ -1,11 +1,11 @@
 import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { WebSocket } from 'ws';
-import { ConnectionRegistry } from '../protocol/connection-registry.js';
+import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { TrafficStats } from '../telemetry/traffic-stats.js';
 import { resolveGatewayOptions } from '../gateway.options.js';
-import { ErrorCode } from '../protocol/error-codes.js';
-import { GatewayError } from '../protocol/gateway-error.js';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { GatewayError } from '../../protocol/gateway-error.js';
 import type { Principal } from './principal.js';
 import { RequireScopes } from './require-scopes.decorator.js';
 import { WsAuthGuard } from './ws-auth.guard.js';

@@ -4,8 +4,8 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { connectionOf } from '../protocol/connection.js';
-import { GatewayError } from '../protocol/gateway-error.js';
+import { connectionOf } from '../connections/connection.js';
+import { GatewayError } from '../../protocol/gateway-error.js';
 import type { Principal } from './principal.js';
 import { REQUIRED_SCOPES } from './require-scopes.decorator.js';
 

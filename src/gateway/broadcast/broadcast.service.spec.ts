@@ -1,11 +1,14 @@
-import { ErrorCode } from '../protocol/error-codes.js';
-import { GatewayError } from '../protocol/gateway-error.js';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { GatewayError } from '../../protocol/gateway-error.js';
 import { BroadcastService } from './broadcast.service.js';
-import { BROADCAST_CHANNEL, instanceChannel } from './channels.js';
-import { InMemoryHub, InMemoryMessageBus } from './in-memory-message-bus.js';
-import type { BusMessage } from './message-bus.js';
-import { RecordingDelivery } from '../testing/recording-delivery.js';
-import { UnavailableBus } from '../testing/unavailable-bus.js';
+import { BROADCAST_CHANNEL, instanceChannel } from '../bus/channels.js';
+import {
+  InMemoryHub,
+  InMemoryMessageBus,
+} from '../bus/in-memory-message-bus.js';
+import type { BusMessage } from '../bus/message-bus.js';
+import { RecordingDelivery } from '../../../test/support/recording-delivery.js';
+import { UnavailableBus } from '../../../test/support/unavailable-bus.js';
 
 /** One gateway instance: its local connections, its bus on the shared hub, its service. */
 async function instance(hub: InMemoryHub, instanceId: string, ids: string[]) {

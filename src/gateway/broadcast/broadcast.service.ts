@@ -1,3 +1,4 @@
+import type { BroadcastReceipt } from '../../protocol/frames.js';
 import {
   Inject,
   Injectable,
@@ -7,14 +8,17 @@ import {
 } from '@nestjs/common';
 import { INSTANCE_ID } from '../instance-id.js';
 import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
-import { BROADCAST_CHANNEL, instanceChannel } from './channels.js';
-import { FanOut } from './fan-out.js';
-import { LOCAL_DELIVERY, type LocalDelivery } from './local-delivery.js';
+import { BROADCAST_CHANNEL, instanceChannel } from '../bus/channels.js';
+import { FanOut } from '../bus/fan-out.js';
+import {
+  LOCAL_DELIVERY,
+  type LocalDelivery,
+} from '../connections/local-delivery.js';
 import {
   MESSAGE_BUS,
   type BusMessage,
   type MessageBus,
-} from './message-bus.js';
+} from '../bus/message-bus.js';
 
 /** The instance a connection id belongs to (ids are `<instance>-<sequence>`). */
 function instanceOf(connectionId: string): string | undefined {
@@ -30,14 +34,6 @@ export interface Broadcast {
   data: unknown;
   /** A connection that must not receive it, normally the sender's own. */
   exceptId?: string;
-}
-
-/** What is known of a broadcast's delivery when it is acknowledged. */
-export interface BroadcastReceipt {
-  /** Clients of this instance it was sent to. */
-  recipients: number;
-  /** Instances it reached, this one included. */
-  instances: number;
 }
 
 /**

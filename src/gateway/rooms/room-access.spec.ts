@@ -1,6 +1,6 @@
 import type { Principal } from '../auth/principal.js';
-import { ErrorCode } from '../protocol/error-codes.js';
-import { GatewayError } from '../protocol/gateway-error.js';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { GatewayError } from '../../protocol/gateway-error.js';
 import { RoomAccess } from './room-access.js';
 import { ALLOW_ALL_ROOMS, type RoomPolicy } from './room-policy.js';
 

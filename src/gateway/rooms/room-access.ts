@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal.js';
-import { GatewayError } from '../protocol/gateway-error.js';
+import { GatewayError } from '../../protocol/gateway-error.js';
 import {
   ROOM_POLICY,
   type RoomAction,

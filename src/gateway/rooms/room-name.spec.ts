@@ -1,7 +1,7 @@
 import type { ArgumentMetadata } from '@nestjs/common';
-import { ErrorCode } from '../protocol/error-codes.js';
-import { GatewayError } from '../protocol/gateway-error.js';
-import { GatewayValidationPipe } from '../protocol/gateway-validation.pipe.js';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { GatewayError } from '../../protocol/gateway-error.js';
+import { GatewayValidationPipe } from '../dispatch/gateway-validation.pipe.js';
 import {
   assertRoomName,
   MAX_ROOM_NAME_LENGTH,

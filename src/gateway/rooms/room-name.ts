@@ -1,4 +1,4 @@
-import { GatewayError } from '../protocol/gateway-error.js';
+import { GatewayError } from '../../protocol/gateway-error.js';
 
 /** Longest room name accepted. */
 export const MAX_ROOM_NAME_LENGTH = 128;

@@ -1,20 +1,20 @@
-import { captureErrorLogs } from '../testing/capture-error-logs.js';
+import { captureErrorLogs } from '../../../test/support/capture-error-logs.js';
 import {
   InMemoryHub,
   InMemoryMessageBus,
-} from '../broadcast/in-memory-message-bus.js';
-import type { BusListener, BusMessage } from '../broadcast/message-bus.js';
+} from '../bus/in-memory-message-bus.js';
+import type { BusListener, BusMessage } from '../bus/message-bus.js';
 import {
   resolveGatewayOptions,
   type GatewayOptions,
 } from '../gateway.options.js';
-import { GatewayEvents } from '../lifecycle/gateway-events.js';
-import { ErrorCode } from '../protocol/error-codes.js';
-import { GatewayError } from '../protocol/gateway-error.js';
-import { RecordingDelivery } from '../testing/recording-delivery.js';
-import { UnavailableBus } from '../testing/unavailable-bus.js';
+import { GatewayEvents } from '../connections/gateway-events.js';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { GatewayError } from '../../protocol/gateway-error.js';
+import { RecordingDelivery } from '../../../test/support/recording-delivery.js';
+import { UnavailableBus } from '../../../test/support/unavailable-bus.js';
 import { ROOM_NAME_RULE } from './room-name.js';
-import { roomChannel } from '../broadcast/channels.js';
+import { roomChannel } from '../bus/channels.js';
 import { RoomsService } from './rooms.service.js';
 
 /** A real in-memory bus that also counts what it was asked to do. */

@@ -1,3 +1,4 @@
+import type { PublishReceipt } from '../../protocol/frames.js';
 import {
   Inject,
   Injectable,
@@ -8,21 +9,21 @@ import {
 import {
   LOCAL_DELIVERY,
   type LocalDelivery,
-} from '../broadcast/local-delivery.js';
-import { roomChannel } from '../broadcast/channels.js';
-import { FanOut } from '../broadcast/fan-out.js';
+} from '../connections/local-delivery.js';
+import { roomChannel } from '../bus/channels.js';
+import { FanOut } from '../bus/fan-out.js';
 import {
   MESSAGE_BUS,
   type BusMessage,
   type MessageBus,
-} from '../broadcast/message-bus.js';
+} from '../bus/message-bus.js';
 import {
   GATEWAY_OPTIONS,
   type ResolvedGatewayOptions,
 } from '../gateway.options.js';
 import { INSTANCE_ID } from '../instance-id.js';
-import { GatewayEvents } from '../lifecycle/gateway-events.js';
-import { GatewayError } from '../protocol/gateway-error.js';
+import { GatewayEvents } from '../connections/gateway-events.js';
+import { GatewayError } from '../../protocol/gateway-error.js';
 import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
 import { assertRoomName } from './room-name.js';
 
@@ -35,15 +36,6 @@ export interface RoomMessage {
   data: unknown;
   /** A connection that must not receive it, normally the sender's own. */
   exceptId?: string;
-}
-
-/** What is known of a room message's delivery when it is acknowledged. */
-export interface PublishReceipt {
-  room: string;
-  /** Members on this instance it was sent to. */
-  recipients: number;
-  /** Instances it reached, this one included. */
-  instances: number;
 }
 
 /**

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { HandshakeRejectionReason } from '../auth/handshake-authenticator.js';
-import { MESSAGE_BUS, type MessageBus } from '../broadcast/message-bus.js';
-import { ConnectionRegistry } from '../protocol/connection-registry.js';
+import type { HandshakeRejectionReason } from '../admission/handshake-authenticator.js';
+import { MESSAGE_BUS, type MessageBus } from '../bus/message-bus.js';
+import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { TrafficStats } from './traffic-stats.js';
 
 /** Reads a number at scrape time into a counter (prom-client counters cannot be set). */

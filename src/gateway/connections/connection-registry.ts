@@ -1,0 +1,150 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { WebSocket } from 'ws';
+import type { Principal } from '../auth/principal.js';
+import type { LocalDelivery } from './local-delivery.js';
+import {
+  GATEWAY_OPTIONS,
+  type ResolvedGatewayOptions,
+} from '../gateway.options.js';
+import { INSTANCE_ID } from '../instance-id.js';
+import { TrafficStats } from '../telemetry/traffic-stats.js';
+import { KeyedCounter } from './keyed-counter.js';
+import { WriteCoalescer } from './write-coalescer.js';
+import {
+  attachConnection,
+  ClientConnection,
+  type ConnectionContext,
+  type ConnectionInfo,
+} from './connection.js';
+
+/**
+ * The open connections of this instance, by id. Entries are added when the handshake completes
+ * and removed on the socket's `close` event, whatever closed it, so the map never outlives its
+ * sockets.
+ */
+@Injectable()
+export class ConnectionRegistry implements LocalDelivery {
+  private readonly connections = new Map<string, ClientConnection>();
+  private sequence = 0;
+
+  private readonly context: ConnectionContext;
+  /**
+   * Open connections by principal subject and by remote address, for the per-principal and
+   * per-address caps; only kept while a cap needs them (a map write per handshake otherwise).
+   */
+  readonly byPrincipal?: KeyedCounter;
+  readonly byAddress?: KeyedCounter;
+
+  constructor(
+    @Inject(INSTANCE_ID) private readonly instanceId: string,
+    private readonly traffic: TrafficStats,
+    @Inject(GATEWAY_OPTIONS) options: ResolvedGatewayOptions,
+  ) {
+    this.context = {
+      traffic,
+      writes: new WriteCoalescer(),
+      maxBufferedBytes: options.maxBufferedBytes,
+      rateLimit: options.rateLimit,
+      closeGraceMs: options.closeGraceMs,
+    };
+    if (options.maxConnectionsPerPrincipal > 0)
+      this.byPrincipal = new KeyedCounter();
+    if (options.maxConnectionsPerAddress > 0)
+      this.byAddress = new KeyedCounter();
+  }
+
+  /** How many connections are open. */
+  get size(): number {
+    return this.connections.size;
+  }
+
+  register(
+    socket: WebSocket,
+    principal: Principal,
+    remoteAddress: string,
+  ): ClientConnection {
+    const id = `${this.instanceId}-${(++this.sequence).toString(36)}`;
+    const connection = new ClientConnection(
+      id,
+      socket,
+      principal,
+      remoteAddress,
+      this.context,
+    );
+    this.connections.set(id, connection);
+    this.byPrincipal?.increment(principal.subject);
+    this.byAddress?.increment(remoteAddress);
+    attachConnection(socket, connection);
+    return connection;
+  }
+
+  unregister(connection: ClientConnection): void {
+    // Counted down once, however often a close is reported.
+    if (!this.connections.delete(connection.id)) return;
+    this.byPrincipal?.decrement(connection.principal.subject);
+    this.byAddress?.decrement(connection.remoteAddress);
+  }
+
+  get(id: string): ClientConnection | undefined {
+    return this.connections.get(id);
+  }
+
+  /** A snapshot, safe to iterate while connections close. */
+  all(): ClientConnection[] {
+    return [...this.connections.values()];
+  }
+
+  info(connectionId: string): ConnectionInfo | undefined {
+    return this.connections.get(connectionId);
+  }
+
+  sendToAll(frame: string, exceptId?: string, event = 'push'): number {
+    const bytes = Buffer.byteLength(frame);
+    let sent = 0;
+    for (const connection of this.connections.values()) {
+      if (connection.id !== exceptId && connection.write(frame)) sent++;
+    }
+    this.fannedOut(exceptId, bytes, sent, event);
+    return sent;
+  }
+
+  sendToEach(
+    connectionIds: Iterable<string>,
+    frame: string,
+    exceptId?: string,
+    event = 'push',
+  ): number {
+    const bytes = Buffer.byteLength(frame);
+    let sent = 0;
+    for (const id of connectionIds) {
+      if (id !== exceptId && this.connections.get(id)?.write(frame)) sent++;
+    }
+    this.traffic.sent(event, bytes, sent);
+    return sent;
+  }
+
+  /**
+   * Counts a fan-out, and charges it to its sender when the sender is here (the one connection a
+   * fan-out skips): what a client's message costs the server grows with its recipients.
+   */
+  private fannedOut(
+    senderId: string | undefined,
+    bytes: number,
+    sent: number,
+    event: string,
+  ): void {
+    this.traffic.sent(event, bytes, sent);
+    if (senderId !== undefined && sent > 0)
+      this.connections.get(senderId)?.chargeFanout(bytes * sent);
+  }
+
+  close(connectionId: string, code: number, reason: string): boolean {
+    const connection = this.connections.get(connectionId);
+    connection?.close(code, reason);
+    return connection !== undefined;
+  }
+
+  sendTo(connectionId: string, frame: string, event = 'push'): boolean {
+    return this.connections.get(connectionId)?.send(frame, event) ?? false;
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The wire protocol v1, shared by the server and the client: envelopes and frames, error codes,
+ * close codes. It depends on nothing (no Nest, no `ws`, no Node-only API), so the client loads it
+ * in a browser as it is.
+ */
+export { CloseCode } from './close-codes.js';
+export {
+  DEFAULT_MAX_DEPTH,
+  InvalidEnvelopeError,
+  isEnvelopeText,
+  MAX_EVENT_LENGTH,
+  MAX_ID_LENGTH,
+  nestsDeeperThan,
+  parseEnvelope,
+  parseFrame,
+  type Envelope,
+} from './envelope.js';
+export { ErrorCode } from './error-codes.js';
+export {
+  errorFrame,
+  plainTextReply,
+  replyFrame,
+  type BroadcastPush,
+  type BroadcastReceipt,
+  type ErrorDetail,
+  type ErrorPayload,
+  type Frame,
+  type PublishReceipt,
+  type RequestId,
+  type RoomMessagePush,
+} from './frames.js';
+export { GatewayError } from './gateway-error.js';
