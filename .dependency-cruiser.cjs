@@ -1,24 +1,108 @@
 /**
- * Import rules checked by `npm run lint:imports` (dependency-cruiser): no cycle between files,
- * and none between folders (`--collapse` in the script folds every file into its folder). Types
- * imported with `import type` do not count: they leave nothing behind at run time.
+ * Import rules, checked by `npm run lint:imports` (dependency-cruiser) in CI. Imports point one
+ * way, from the features down to the wire protocol:
+ *
+ *   composition (gateway.module, the adapter, EventsGateway, the options)
+ *     -> features (echo, broadcast, rooms) and admission
+ *     -> telemetry -> dispatch -> auth -> bus -> connections -> protocol
+ *
+ * Types imported with `import type` do not count: they leave nothing behind at run time.
  */
+const GATEWAY_FOLDERS = [
+  'admission',
+  'auth',
+  'broadcast',
+  'bus',
+  'connections',
+  'dispatch',
+  'echo',
+  'rooms',
+  'telemetry',
+];
+const folder = (name) => `^src/gateway/${name}/`;
+const anyOf = (names) => `^src/gateway/(${names.join('|')})/`;
+
+/** What each folder may not import: every folder above it. */
+const ABOVE = {
+  connections: [
+    'admission',
+    'auth',
+    'broadcast',
+    'bus',
+    'dispatch',
+    'echo',
+    'rooms',
+    'telemetry',
+  ],
+  bus: [
+    'admission',
+    'auth',
+    'broadcast',
+    'dispatch',
+    'echo',
+    'rooms',
+    'telemetry',
+  ],
+  auth: ['admission', 'broadcast', 'dispatch', 'echo', 'rooms', 'telemetry'],
+  dispatch: ['admission', 'broadcast', 'echo', 'rooms', 'telemetry'],
+  telemetry: ['admission', 'broadcast', 'echo', 'rooms'],
+  admission: ['broadcast', 'dispatch', 'echo', 'rooms', 'telemetry'],
+  echo: ['admission', 'broadcast', 'rooms'],
+  broadcast: ['admission', 'echo', 'rooms'],
+  rooms: ['admission', 'broadcast', 'echo'],
+};
+
 module.exports = {
   forbidden: [
     {
       name: 'no-circular',
       severity: 'error',
-      comment: 'An import cycle: the layers are features -> dispatch / bus -> connections -> protocol.',
+      comment: 'An import cycle between files.',
       from: {},
       to: { circular: true },
     },
     {
       name: 'protocol-stands-alone',
       severity: 'error',
-      comment: 'src/protocol is the wire format alone: the browser client loads it as it is.',
+      comment:
+        'src/protocol is the wire format alone: the browser client loads it as it is.',
       from: { path: '^src/protocol/' },
       to: { pathNot: '^src/protocol/' },
     },
+    {
+      name: 'client-on-the-protocol-only',
+      severity: 'error',
+      comment:
+        'The client runs in browsers: it imports its own files and src/protocol (the CLI may use Node and the config).',
+      from: { path: '^src/client/', pathNot: '^src/client/cli\\.ts$' },
+      to: { path: '^src/', pathNot: '^src/(client|protocol)/' },
+    },
+    {
+      name: 'library-without-the-service',
+      severity: 'error',
+      comment:
+        'GatewayModule is a library: it never imports the service that configures it.',
+      from: { path: '^src/(gateway|protocol)/' },
+      to: {
+        path: '^src/(config|logging|health|http)/|^src/(main|app\\.module|setup-app)\\.ts$',
+      },
+    },
+    {
+      name: 'composition-on-top',
+      severity: 'error',
+      comment: 'The gateway folders never import the files that compose them.',
+      from: { path: anyOf(GATEWAY_FOLDERS) },
+      to: {
+        path: '^src/gateway/(gateway\\.module|gateway\\.module-definition|gateway\\.adapter|events\\.gateway|gateway\\.options)\\.ts$',
+      },
+    },
+    ...Object.entries(ABOVE).map(([name, above]) => ({
+      name: `${name}-points-down`,
+      severity: 'error',
+      comment: `src/gateway/${name} imports only the layers below it.`,
+      from: { path: folder(name) },
+      to: { path: anyOf(above) },
+    })),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

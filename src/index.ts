@@ -6,7 +6,6 @@ export { GatewayModule } from './gateway/gateway.module.js';
 export type { GatewayModuleExtras } from './gateway/gateway.module-definition.js';
 export {
   GATEWAY_DEFAULTS,
-  GATEWAY_OPTIONS,
   GatewayOptionsError,
   resolveGatewayOptions,
   type GatewayAuthOptions,
@@ -17,6 +16,7 @@ export {
   type GatewayRoomAclOptions,
   type ResolvedGatewayOptions,
 } from './gateway/gateway.options.js';
+export { GATEWAY_OPTIONS } from './gateway/gateway-options.token.js';
 export { GatewayAdapter } from './gateway/gateway.adapter.js';
 
 // Writing handlers: who is calling, what they may do, and how to fail.

@@ -15,14 +15,12 @@ import { firstValueFrom, isObservable } from 'rxjs';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { DrainState } from './connections/drain-state.js';
 import { GatewayMetrics } from './telemetry/gateway-metrics.js';
-import { TrafficStats } from './telemetry/traffic-stats.js';
+import { TrafficStats } from './connections/traffic-stats.js';
 import { GatewayEvents } from './connections/gateway-events.js';
 import type { HandshakeOutcome } from './admission/handshake-authenticator.js';
 import type { Principal } from './auth/principal.js';
-import {
-  GATEWAY_OPTIONS,
-  type ResolvedGatewayOptions,
-} from './gateway.options.js';
+import { GATEWAY_OPTIONS } from './gateway-options.token.js';
+import type { ResolvedGatewayOptions } from './gateway.options.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import {
   connectionOf,

@@ -25,8 +25,8 @@ import {
   ConfigurableGatewayModule,
   GATEWAY_MODULE_OPTIONS,
 } from './gateway.module-definition.js';
+import { GATEWAY_OPTIONS } from './gateway-options.token.js';
 import {
-  GATEWAY_OPTIONS,
   resolveGatewayOptions,
   type GatewayOptions,
   type ResolvedGatewayOptions,
@@ -46,7 +46,7 @@ import {
 } from './rooms/room-policy.js';
 import { RoomsService } from './rooms/rooms.service.js';
 import { GatewayMetrics } from './telemetry/gateway-metrics.js';
-import { TrafficStats } from './telemetry/traffic-stats.js';
+import { TrafficStats } from './connections/traffic-stats.js';
 
 /**
  * The WebSocket gateway as a Nest module: `GatewayModule.forRoot(options)` or

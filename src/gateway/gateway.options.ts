@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_DEPTH } from '../protocol/envelope.js';
+import { DEFAULT_JWT_CLOCK_TOLERANCE_SEC } from './auth/jwt.verifier.js';
 import type { TokenVerifier } from './auth/token-verifier.js';
 import { CHANNEL_PREFIX_RULE, isChannelPrefix } from './bus/channels.js';
 import type { MessageBus } from './bus/message-bus.js';
@@ -263,7 +264,6 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
 export const MAX_DEPTH_LIMIT = 1_000;
 
 export const DEFAULT_REDIS_CHANNEL_PREFIX = 'gateway:';
-export const DEFAULT_JWT_CLOCK_TOLERANCE_SEC = 5;
 
 /** Thrown at boot for options that cannot work; the message names every problem. */
 export class GatewayOptionsError extends Error {
@@ -527,6 +527,3 @@ export function resolveGatewayOptions(
     roomAcl,
   };
 }
-
-/** Injection token of the {@link ResolvedGatewayOptions}. */
-export const GATEWAY_OPTIONS = Symbol('GATEWAY_OPTIONS');

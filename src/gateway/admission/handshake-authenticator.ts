@@ -1,8 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import {
-  GATEWAY_OPTIONS,
-  type ResolvedGatewayOptions,
-} from '../gateway.options.js';
+import { GATEWAY_OPTIONS } from '../gateway-options.token.js';
+import type { ResolvedGatewayOptions } from '../gateway.options.js';
 import { ANONYMOUS } from '../auth/anonymous.verifier.js';
 import {
   extractToken,

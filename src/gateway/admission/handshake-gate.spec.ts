@@ -9,7 +9,7 @@ import {
   resolveGatewayOptions,
   type GatewayOptions,
 } from '../gateway.options.js';
-import { TrafficStats } from '../telemetry/traffic-stats.js';
+import { TrafficStats } from '../connections/traffic-stats.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import type { ClientConnection } from '../connections/connection.js';
 import { HandshakeGate } from './handshake-gate.js';

@@ -4,10 +4,8 @@ import {
   type HandshakeOutcome,
   type HandshakeRejection,
 } from './handshake-authenticator.js';
-import {
-  GATEWAY_OPTIONS,
-  type ResolvedGatewayOptions,
-} from '../gateway.options.js';
+import { GATEWAY_OPTIONS } from '../gateway-options.token.js';
+import type { ResolvedGatewayOptions } from '../gateway.options.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { KeyedCounter } from '../connections/keyed-counter.js';
 

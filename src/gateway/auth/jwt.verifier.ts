@@ -7,10 +7,7 @@ import {
   type JWTVerifyGetKey,
   type JWTVerifyOptions,
 } from 'jose';
-import {
-  DEFAULT_JWT_CLOCK_TOLERANCE_SEC,
-  type GatewayJwtOptions,
-} from '../gateway.options.js';
+import type { GatewayJwtOptions } from '../gateway.options.js';
 import {
   JwksKeySource,
   JwksUnavailableError,
@@ -18,6 +15,9 @@ import {
 } from './jwks-key-source.js';
 import type { Principal } from './principal.js';
 import type { TokenVerifier } from './token-verifier.js';
+
+/** Clock skew allowed for `exp` and `nbf` when the options name none, in seconds. */
+export const DEFAULT_JWT_CLOCK_TOLERANCE_SEC = 5;
 
 /** The algorithms a {@link JwtVerifier} can be configured for. */
 export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256';

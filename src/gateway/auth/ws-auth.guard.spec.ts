@@ -2,7 +2,7 @@ import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { WebSocket } from 'ws';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
-import { TrafficStats } from '../telemetry/traffic-stats.js';
+import { TrafficStats } from '../connections/traffic-stats.js';
 import { resolveGatewayOptions } from '../gateway.options.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { GatewayError } from '../../protocol/gateway-error.js';

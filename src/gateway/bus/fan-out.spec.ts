@@ -3,7 +3,7 @@ import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { GatewayError } from '../../protocol/gateway-error.js';
 import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
-import { TrafficStats } from '../telemetry/traffic-stats.js';
+import { TrafficStats } from '../connections/traffic-stats.js';
 import { UnavailableBus } from '../../../test/support/unavailable-bus.js';
 import { FanOut } from './fan-out.js';
 import { InMemoryHub, InMemoryMessageBus } from './in-memory-message-bus.js';

@@ -3,7 +3,7 @@ import type { Logger } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
-import { TrafficStats } from '../telemetry/traffic-stats.js';
+import { TrafficStats } from './traffic-stats.js';
 import { ClientConnection } from './connection.js';
 import { ConnectionLog } from './connection-log.js';
 import { WriteCoalescer } from './write-coalescer.js';

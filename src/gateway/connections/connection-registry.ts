@@ -2,12 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { LocalDelivery } from './local-delivery.js';
-import {
-  GATEWAY_OPTIONS,
-  type ResolvedGatewayOptions,
-} from '../gateway.options.js';
+import { GATEWAY_OPTIONS } from '../gateway-options.token.js';
+import type { ResolvedGatewayOptions } from '../gateway.options.js';
 import { INSTANCE_ID } from '../instance-id.js';
-import { TrafficStats } from '../telemetry/traffic-stats.js';
+import { TrafficStats } from './traffic-stats.js';
 import { KeyedCounter } from './keyed-counter.js';
 import { WriteCoalescer } from './write-coalescer.js';
 import {

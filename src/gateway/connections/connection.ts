@@ -1,6 +1,6 @@
 import { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
-import type { TrafficStats } from '../telemetry/traffic-stats.js';
+import type { TrafficStats } from './traffic-stats.js';
 import { CloseCode } from '../../protocol/close-codes.js';
 import {
   RateLimiter,

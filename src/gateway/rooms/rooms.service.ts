@@ -17,10 +17,8 @@ import {
   type BusMessage,
   type MessageBus,
 } from '../bus/message-bus.js';
-import {
-  GATEWAY_OPTIONS,
-  type ResolvedGatewayOptions,
-} from '../gateway.options.js';
+import { GATEWAY_OPTIONS } from '../gateway-options.token.js';
+import type { ResolvedGatewayOptions } from '../gateway.options.js';
 import { INSTANCE_ID } from '../instance-id.js';
 import { GatewayEvents } from '../connections/gateway-events.js';
 import { GatewayError } from '../../protocol/gateway-error.js';

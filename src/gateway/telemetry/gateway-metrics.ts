@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { HandshakeRejectionReason } from '../admission/handshake-authenticator.js';
 import { MESSAGE_BUS, type MessageBus } from '../bus/message-bus.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
-import { TrafficStats } from './traffic-stats.js';
+import { TrafficStats } from '../connections/traffic-stats.js';
 
 /** Reads a number at scrape time into a counter (prom-client counters cannot be set). */
 function settle(
