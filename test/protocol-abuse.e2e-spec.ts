@@ -11,7 +11,7 @@ import { connect } from './support/ws-client.js';
 
 /**
  * RFC 6455 abuse, written byte by byte with the raw client: whatever a client sends, the server
- * answers with the close code the RFC (and DESIGN.md's table) gives, keeps no state behind, and
+ * answers with the close code the RFC (and the protocol's table of close codes) gives, keeps no state behind, and
  * goes on serving everybody else.
  */
 describe('protocol abuse: bad frames get the RFC 6455 close code (e2e)', () => {

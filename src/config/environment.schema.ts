@@ -78,7 +78,7 @@ const RoomGrantList = () =>
   });
 
 /**
- * The environment variables the service reads, as DESIGN.md names them. Every one is optional;
+ * The environment variables the service reads (docs/configuration.md). Every one is optional;
  * the defaults serve `npm run start` on one machine.
  */
 export class EnvironmentVariables {
