@@ -56,6 +56,9 @@ type VerifyDone = (
 
 const LOG_CONTEXT = 'Gateway';
 
+/** Nest's per-connection binding of one gateway: its hooks, its handlers bound to the client. */
+type GatewayBinding = (client: WebSocket) => void;
+
 // Socket listeners shared by every connection (ws calls them with the socket as `this`), rather
 // than two closures allocated per handshake.
 function recordCloseCause(this: WebSocket, err: Error): void {
@@ -112,8 +115,9 @@ function refuse(
  * The WebSocket adapter of the gateway, on top of `ws` and sharing the application's HTTP
  * server and port. Compared with `@nestjs/platform-ws`'s `WsAdapter` it:
  * - authenticates at the upgrade request (401 and no socket on failure);
- * - serves every gateway of the application from one server at the configured path, looking
- *   handlers up in a map, once per message;
+ * - serves each gateway at its path (`@WebSocketGateway({ path })`, else the configured `path`),
+ *   all behind the same handshake checks, with a 404 for a path no gateway serves; a client gets
+ *   the handlers of the gateways at its path only, looked up in a map once per message;
  * - binds a gateway's handlers to a client at its first message, not at the handshake, unless a
  *   gateway implements `OnGatewayConnection` or `OnGatewayDisconnect`;
  * - answers what the stock adapter drops: malformed JSON, unknown events, plain text;
@@ -125,7 +129,8 @@ function refuse(
 export class GatewayAdapter extends AbstractWsAdapter {
   private readonly logger = new Logger(LOG_CONTEXT);
   private connectionLog!: ConnectionLog;
-  private server?: WebSocketServer;
+  /** One `ws` server per path that gateways asked for. */
+  private readonly servers = new Map<string, WebSocketServer>();
   private options!: ResolvedGatewayOptions;
   private registry!: ConnectionRegistry;
   private gate!: HandshakeGate;
@@ -143,8 +148,11 @@ export class GatewayAdapter extends AbstractWsAdapter {
   private readonly pacer = new ReadPacer();
   /** The text of each `RATE_LIMITED` refusal, made once from the limits. */
   private rateMessages!: Record<RateRefusal, string>;
-  /** Nest's per-connection binding, one per gateway. */
-  private readonly gatewayBindings: ((client: WebSocket) => void)[] = [];
+  /** Nest's per-connection binding of each gateway, by the server of the gateway's path. */
+  private readonly gatewayBindings = new Map<
+    WebSocketServer,
+    GatewayBinding[]
+  >();
   /** Whether the bindings run at the handshake (a gateway has connection hooks). */
   private bindEagerly = true;
 
@@ -159,10 +167,23 @@ export class GatewayAdapter extends AbstractWsAdapter {
           `remove the port (${port}) from @WebSocketGateway()`,
       );
     }
-    if (this.server) {
-      this.warnOnOtherPath(options?.path);
-      return this.server;
+    if (!this.upgradeListener) this.start();
+    const path = options?.path ?? this.options.path;
+    if (!path.startsWith('/')) {
+      throw new Error(
+        `@WebSocketGateway({ path: ${JSON.stringify(path)} }): a path starts with "/"`,
+      );
     }
+    let server = this.servers.get(path);
+    if (!server) {
+      server = this.serverFor(path);
+      this.servers.set(path, server);
+    }
+    return server;
+  }
+
+  /** What every path shares: the collaborators, the upgrade listener, the heartbeat. */
+  private start(): void {
     const httpServer = this.httpServer as HttpServer | undefined;
     if (!httpServer) {
       throw new Error(
@@ -188,8 +209,18 @@ export class GatewayAdapter extends AbstractWsAdapter {
     this.bindEagerly = gatewaysHaveConnectionHooks(
       this.app.get(DiscoveryService, { strict: false }),
     );
-    this.warnOnOtherPath(options?.path);
+    this.upgradeListener = (req, socket, head) =>
+      this.onUpgrade(req, socket, head);
+    httpServer.on('upgrade', this.upgradeListener);
+    this.heartbeat = new Heartbeat(
+      this.registry,
+      this.options.heartbeatIntervalMs,
+    );
+    this.heartbeat.start();
+  }
 
+  /** The `ws` server of one path; its connections get the bindings of that path's gateways. */
+  private serverFor(path: string): WebSocketServer {
     const server = new WebSocketServer({
       noServer: true,
       // The registry tracks clients; ws's own Set would be a second copy.
@@ -201,18 +232,12 @@ export class GatewayAdapter extends AbstractWsAdapter {
       verifyClient: (info: { req: IncomingMessage }, done: VerifyDone) =>
         this.verify(info.req, done),
     });
+    const bindings: GatewayBinding[] = [];
+    this.gatewayBindings.set(server, bindings);
     server.on('connection', (socket: WebSocket, req: IncomingMessage) =>
-      this.onConnection(socket, req),
+      this.onConnection(socket, req, bindings),
     );
-    this.upgradeListener = (req, socket, head) =>
-      this.onUpgrade(req, socket, head);
-    httpServer.on('upgrade', this.upgradeListener);
-    this.server = server;
-    this.heartbeat = new Heartbeat(
-      this.registry,
-      this.options.heartbeatIntervalMs,
-    );
-    this.heartbeat.start();
+    this.logger.debug(`gateways served at ${path}`);
     return server;
   }
 
@@ -223,10 +248,10 @@ export class GatewayAdapter extends AbstractWsAdapter {
    * binding at the handshake cost about 7 % more CPU per handshake, and a listener's memory.
    */
   bindClientConnect(
-    _server: WebSocketServer,
+    server: WebSocketServer,
     callback: (client: WebSocket) => void,
   ): void {
-    this.gatewayBindings.push(callback);
+    this.gatewayBindings.get(server)?.push(callback);
   }
 
   bindMessageHandlers(
@@ -277,13 +302,14 @@ export class GatewayAdapter extends AbstractWsAdapter {
       (this.httpServer as HttpServer).off('upgrade', this.upgradeListener);
       this.upgradeListener = undefined;
     }
-    this.server = undefined;
+    this.servers.clear();
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // A socket error is handled by refuse() below or, from handleUpgrade on, by ws.
     try {
-      if (pathOf(req.url) !== this.options.path) {
+      const server = this.servers.get(pathOf(req.url));
+      if (!server) {
         this.metrics.handshakeRejected('path');
         return refuse(socket, 404);
       }
@@ -291,8 +317,8 @@ export class GatewayAdapter extends AbstractWsAdapter {
         this.metrics.handshakeRejected('draining');
         return refuse(socket, 503, { 'Retry-After': '1' });
       }
-      this.server!.handleUpgrade(req, socket, head, (ws) =>
-        this.server!.emit('connection', ws, req),
+      server.handleUpgrade(req, socket, head, (ws) =>
+        server.emit('connection', ws, req),
       );
     } catch (err) {
       this.logger.error({ err }, 'upgrade failed');
@@ -359,7 +385,11 @@ export class GatewayAdapter extends AbstractWsAdapter {
     done(false, 500);
   }
 
-  private onConnection(socket: WebSocket, req: VerifiedRequest): void {
+  private onConnection(
+    socket: WebSocket,
+    req: VerifiedRequest,
+    bindings: readonly GatewayBinding[],
+  ): void {
     const principal = req[PRINCIPAL];
     if (!principal) {
       // Only verified upgrades reach here; anything else is a bug, and is closed, not served.
@@ -377,11 +407,11 @@ export class GatewayAdapter extends AbstractWsAdapter {
       this.onClose(connection, code, reason),
     );
     socket.on('message', (data: RawData, isBinary: boolean) =>
-      this.onMessage(connection, data, isBinary),
+      this.onMessage(connection, bindings, data, isBinary),
     );
     this.connectionLog.opened(connection, client === peer ? undefined : peer);
     this.events.emit('connected', connection);
-    if (this.bindEagerly) this.bindGateways(connection);
+    if (this.bindEagerly) this.bindGateways(connection, bindings);
   }
 
   /**
@@ -395,11 +425,17 @@ export class GatewayAdapter extends AbstractWsAdapter {
       : peer;
   }
 
-  /** Runs Nest's per-connection binding of every gateway (see {@link bindClientConnect}). */
-  private bindGateways(connection: ClientConnection): void {
+  /**
+   * Runs Nest's per-connection binding of the gateways at the connection's path (see
+   * {@link bindClientConnect}).
+   */
+  private bindGateways(
+    connection: ClientConnection,
+    bindings: readonly GatewayBinding[],
+  ): void {
     // The table's presence is what marks the connection bound, even if no gateway has a handler.
     connection.handlers = new Map();
-    for (const bind of this.gatewayBindings) bind(connection.socket);
+    for (const bind of bindings) bind(connection.socket);
   }
 
   private onClose(
@@ -418,6 +454,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
   /** The connection's edge: nothing thrown here may reach the socket's emitter or the process. */
   private onMessage(
     connection: ClientConnection,
+    bindings: readonly GatewayBinding[],
     data: RawData,
     isBinary: boolean,
   ): void {
@@ -430,7 +467,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
     const buffer = data as Buffer;
     this.pacer.handled(connection, connection.socket, buffer.length);
     try {
-      if (!connection.handlers) this.bindGateways(connection);
+      if (!connection.handlers) this.bindGateways(connection, bindings);
       const verdict = connection.takeToken(Date.now(), buffer.length);
       if (verdict !== 'allow') {
         this.refuseOverRate(connection, buffer, isBinary, verdict);
@@ -545,14 +582,6 @@ export class GatewayAdapter extends AbstractWsAdapter {
       );
     }
     request.fail(payload);
-  }
-
-  private warnOnOtherPath(path: string | undefined): void {
-    if (path !== undefined && path !== this.options.path) {
-      this.logger.warn(
-        `a gateway asks for path "${path}"; every gateway is served at "${this.options.path}" (the gateway's path option)`,
-      );
-    }
   }
 
   private warnDuplicate(event: string): void {
