@@ -83,29 +83,20 @@ export function isLifecycleEvent(event: string): boolean {
   return LIFECYCLE.has(event);
 }
 
-/**
- * Handlers by event name. The client keeps two, one for lifecycle events and one for pushes,
- * since a server may push any event name, `state` or `close` included.
- */
-export class HandlerMap {
+/** Handlers by event name. */
+class HandlerMap {
   private readonly handlers = new Map<string, Set<Handler>>();
 
-  /** Adds a handler; adding the same one twice keeps one. */
   add(event: string, handler: Handler): void {
     let set = this.handlers.get(event);
     if (!set) this.handlers.set(event, (set = new Set()));
     set.add(handler);
   }
 
-  /** Removes a handler; one never added is ignored. */
   remove(event: string, handler: Handler): void {
     this.handlers.get(event)?.delete(handler);
   }
 
-  /**
-   * Calls the handlers of `event` with `args`. One that throws does not stop the others: its
-   * error is rethrown in a microtask, as EventTarget reports it, rather than eaten.
-   */
   emit(event: string, args: unknown[]): void {
     const set = this.handlers.get(event);
     if (!set) return;
@@ -114,10 +105,56 @@ export class HandlerMap {
       try {
         handler(...args);
       } catch (err) {
+        // As EventTarget does: the other handlers still run, the error is reported, not eaten.
         queueMicrotask(() => {
           throw err;
         });
       }
     }
+  }
+}
+
+/**
+ * The client's handlers in two namespaces, lifecycle events and pushes, since a server may push
+ * any event name, `state` or `close` included. A handler that throws does not stop the others;
+ * its error is rethrown in a microtask.
+ */
+export class ClientEvents {
+  private readonly lifecycle = new HandlerMap();
+  private readonly pushes = new HandlerMap();
+
+  /** A lifecycle handler for a lifecycle name; a push handler for any other (the old `on`). */
+  on(event: string, handler: Handler): void {
+    if (isLifecycleEvent(event)) this.lifecycle.add(event, handler);
+    else this.pushes.add(event, handler);
+  }
+
+  /** Removes what {@link ClientEvents.on} added. */
+  off(event: string, handler: Handler): void {
+    if (isLifecycleEvent(event)) this.lifecycle.remove(event, handler);
+    else this.pushes.remove(event, handler);
+  }
+
+  /** A push handler, whatever the name. */
+  onPush(event: string, handler: Handler): void {
+    this.pushes.add(event, handler);
+  }
+
+  /** Removes what {@link ClientEvents.onPush} added. */
+  offPush(event: string, handler: Handler): void {
+    this.pushes.remove(event, handler);
+  }
+
+  /** Calls the handlers of a lifecycle event. */
+  emit<K extends keyof LifecycleEvents>(
+    event: K,
+    info: LifecycleEvents[K],
+  ): void {
+    this.lifecycle.emit(event, [info]);
+  }
+
+  /** Calls the handlers of a push frame with its data and the frame. */
+  push(frame: Frame): void {
+    this.pushes.emit(frame.event, [frame.data, frame]);
   }
 }

@@ -2,13 +2,13 @@ import { defaultClock, timerDelay, type ClientClock } from './clock.js';
 import { ConnectionState, type ClientState } from './connection-state.js';
 import { ConnectionClosedError, GatewayClientError } from './errors.js';
 import {
-  HandlerMap,
-  isLifecycleEvent,
+  ClientEvents,
   type Handler,
   type LifecycleEvents,
   type PushEvents,
   type PushHandler,
 } from './events.js';
+import { OPTION_DEFAULTS, type GatewayClientOptions } from './options.js';
 import {
   CloseCode,
   parseFrame,
@@ -16,7 +16,7 @@ import {
   type PublishReceipt,
   type RequestId,
 } from './protocol.js';
-import { ReconnectPolicy, type ReconnectOptions } from './reconnect-policy.js';
+import { ReconnectPolicy } from './reconnect-policy.js';
 import { RequestTable } from './request-table.js';
 import { SendQueue } from './send-queue.js';
 import {
@@ -34,49 +34,15 @@ export type {
   PushEvents,
   PushHandler,
 } from './events.js';
+export type { GatewayClientOptions } from './options.js';
 export type { ReconnectOptions } from './reconnect-policy.js';
 export type { WebSocketConstructor, WebSocketLike } from './transport.js';
 
-export interface GatewayClientOptions {
-  /** `ws://host:8765/` or `wss://...`. */
-  url: string;
-  /**
-   * The token the handshake presents, or a function asked before every attempt (to hand over a
-   * refreshed token). Omitted: no token (a gateway with `AUTH_DISABLED=true`).
-   */
-  token?: string | (() => string | Promise<string>);
-  /**
-   * Where the token goes: `header` (`Authorization: Bearer`, only possible with `ws` in Node) or
-   * `query` (`?token=`, what a browser must use). Default: `header` when the client loaded `ws`
-   * itself, `query` with a global or given `WebSocket`.
-   */
-  tokenIn?: 'header' | 'query';
-  /** How long a request waits for its reply, in ms. Default 10 000. */
-  requestTimeoutMs?: number;
-  /** How long a connection attempt may take, handshake included, in ms. Default 10 000. */
-  connectTimeoutMs?: number;
-  /** `false`: never reconnect. Default: on, with the defaults of {@link ReconnectOptions}. */
-  reconnect?: boolean | ReconnectOptions;
-  /** Frames kept while disconnected; one more is refused with `QueueFullError`. Default 100. */
-  maxQueuedMessages?: number;
-  /** The WebSocket class. Default: the global `WebSocket`, else `ws` (loaded on first use). */
-  WebSocket?: WebSocketConstructor;
-  /** Timers. Default: the global `setTimeout` / `clearTimeout`. */
-  clock?: ClientClock;
-  /** A number in [0, 1), for the backoff's jitter. Default `Math.random`. */
-  random?: () => number;
-}
-
+/** Options of one request. */
 export interface RequestOptions {
   /** Overrides `requestTimeoutMs` for this request. */
   timeoutMs?: number;
 }
-
-const DEFAULTS = {
-  requestTimeoutMs: 10_000,
-  connectTimeoutMs: 10_000,
-  maxQueuedMessages: 100,
-};
 
 /** A frame waiting for a connection; `id` when it is a request's. */
 interface Queued {
@@ -106,8 +72,7 @@ export class GatewayClient {
   private readonly policy: ReconnectPolicy;
   private readonly requests: RequestTable;
   private readonly queue: SendQueue<Queued>;
-  private readonly lifecycleHandlers = new HandlerMap();
-  private readonly pushHandlers = new HandlerMap();
+  private readonly events = new ClientEvents();
   private readonly joined = new Set<string>();
   private Socket?: WebSocketConstructor;
   private socketIsWs = false;
@@ -125,15 +90,15 @@ export class GatewayClient {
     this.token = options.token;
     this.tokenIn = options.tokenIn;
     this.requestTimeoutMs =
-      options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs;
+      options.requestTimeoutMs ?? OPTION_DEFAULTS.requestTimeoutMs;
     this.connectTimeoutMs =
-      options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+      options.connectTimeoutMs ?? OPTION_DEFAULTS.connectTimeoutMs;
     this.policy = new ReconnectPolicy(
       options.reconnect,
       options.random ?? Math.random,
     );
     this.queue = new SendQueue(
-      options.maxQueuedMessages ?? DEFAULTS.maxQueuedMessages,
+      options.maxQueuedMessages ?? OPTION_DEFAULTS.maxQueuedMessages,
     );
     this.Socket = options.WebSocket;
     this.clock = options.clock ?? defaultClock;
@@ -344,8 +309,7 @@ export class GatewayClient {
    */
   on(event: string, handler: PushHandler): () => void;
   on(event: string, handler: Handler): () => void {
-    if (!isLifecycleEvent(event)) return this.onPush(event, handler);
-    this.lifecycleHandlers.add(event, handler);
+    this.events.on(event, handler);
     return () => this.off(event, handler);
   }
 
@@ -368,8 +332,7 @@ export class GatewayClient {
 
   /** Removes a handler given to `on` or `once`. */
   off(event: string, handler: Handler): void {
-    if (isLifecycleEvent(event)) this.lifecycleHandlers.remove(event, handler);
-    else this.offPush(event, handler);
+    this.events.off(event, handler);
   }
 
   /**
@@ -382,20 +345,20 @@ export class GatewayClient {
   ): () => void;
   onPush<T = unknown>(event: string, handler: PushHandler<T>): () => void;
   onPush(event: string, handler: PushHandler): () => void {
-    this.pushHandlers.add(event, handler);
+    this.events.onPush(event, handler);
     return () => this.offPush(event, handler);
   }
 
   /** Removes a handler given to `onPush`. */
   offPush(event: string, handler: PushHandler<any>): void {
-    this.pushHandlers.remove(event, handler);
+    this.events.offPush(event, handler);
   }
 
   private emit<K extends keyof LifecycleEvents>(
     event: K,
     info: LifecycleEvents[K],
   ): void {
-    this.lifecycleHandlers.emit(event, [info]);
+    this.events.emit(event, info);
   }
 
   private setState(next: ClientState): void {
@@ -542,7 +505,7 @@ export class GatewayClient {
       this.requests.settle(frame.id, frame.event, frame.data);
       return;
     }
-    this.pushHandlers.emit(frame.event, [frame.data, frame]);
+    this.events.push(frame);
   }
 
   /** An open connection closed. */

@@ -8,8 +8,8 @@ export interface NewRequest {
   id: RequestId;
   /** How long it may wait for its reply, from now; the timer is capped at setTimeout's limit. */
   timeoutMs: number;
-  resolve(data: unknown): void;
-  reject(err: Error): void;
+  resolve: (data: unknown) => void;
+  reject: (err: Error) => void;
   /** Already on the wire; otherwise it waits in the queue until {@link RequestTable.markSent}. */
   sent: boolean;
   /** Runs when it times out, before it rejects: to take it out of the queue. */
@@ -18,8 +18,8 @@ export interface NewRequest {
 
 interface Pending {
   event: string;
-  resolve(data: unknown): void;
-  reject(err: Error): void;
+  resolve: (data: unknown) => void;
+  reject: (err: Error) => void;
   timer: unknown;
   /** On the wire: a drop rejects it (it may have been carried out). */
   sent: boolean;
