@@ -1,0 +1,160 @@
+import type { ClientState } from './connection-state.js';
+import type { GatewayClientError } from './errors.js';
+import type {
+  BroadcastPush,
+  ErrorPayload,
+  Frame,
+  RoomMessagePush,
+} from '../protocol/index.js';
+
+/** A connection that closed. */
+export interface CloseInfo {
+  code: number;
+  reason: string;
+  /** Whether the client will try again on its own. */
+  willReconnect: boolean;
+}
+
+/**
+ * The events of the connection itself, for `on`. A push is never one of them, whatever its name:
+ * pushes reach `onPush` handlers.
+ */
+export interface LifecycleEvents {
+  /** The connection is open (and, after a reconnect, the rooms joined again). */
+  open: { reconnected: boolean };
+  close: CloseInfo;
+  /**
+   * An attempt failed: the network, a timeout, or a refused handshake (`HandshakeRefusedError`).
+   * `attempt`: 0 for the try `connect()` makes, n for the nth retry.
+   */
+  connectError: { attempt: number; error: GatewayClientError };
+  /** The next attempt is `delayMs` away. */
+  reconnecting: { attempt: number; delayMs: number; error: GatewayClientError };
+  /**
+   * Connected again after a drop, rooms joined again (`failedRooms`: those refused or unanswered).
+   * `attempts`: which attempt succeeded (1 the first; 0 when the app called `connect()`).
+   */
+  reconnected: {
+    attempts: number;
+    rooms: string[];
+    failedRooms: Array<{ room: string; error: GatewayClientError }>;
+  };
+  /** `maxRetries` attempts failed: the client is `closed`. */
+  reconnectFailed: { attempts: number; error: GatewayClientError };
+  /** Closed with 4401: call `connect({ token })` with a fresh token; rooms are joined again. */
+  tokenExpired: { code: number; reason: string };
+  state: { state: ClientState; previous: ClientState };
+  /** Every frame received, as its raw text. */
+  frame: string;
+  /** A plain-text frame (`server received: ...`). */
+  text: string;
+}
+
+/** The pushes of protocol v1 and their data, for `onPush`; a host's own events are `unknown`. */
+export interface PushEvents {
+  broadcast: BroadcastPush;
+  message: RoomMessagePush;
+  /** An error frame without an id (a request sent with `send`, which has none). */
+  error: ErrorPayload;
+}
+
+/** A handler of a push: its `data`, and the whole frame. */
+export type PushHandler<T = any> = (data: T, frame: Frame) => void;
+
+/** Any handler, lifecycle or push. */
+export type Handler = (...args: any[]) => void;
+
+/** Which names `on` keeps for the connection; any other goes to the pushes (the old form). */
+const LIFECYCLE: ReadonlySet<string> = new Set<keyof LifecycleEvents>([
+  'open',
+  'close',
+  'connectError',
+  'reconnecting',
+  'reconnected',
+  'reconnectFailed',
+  'tokenExpired',
+  'state',
+  'frame',
+  'text',
+]);
+
+/** Whether `on(event)` means a lifecycle event rather than a push. */
+export function isLifecycleEvent(event: string): boolean {
+  return LIFECYCLE.has(event);
+}
+
+/** Handlers by event name. */
+class HandlerMap {
+  private readonly handlers = new Map<string, Set<Handler>>();
+
+  add(event: string, handler: Handler): void {
+    let set = this.handlers.get(event);
+    if (!set) this.handlers.set(event, (set = new Set()));
+    set.add(handler);
+  }
+
+  remove(event: string, handler: Handler): void {
+    this.handlers.get(event)?.delete(handler);
+  }
+
+  emit(event: string, args: unknown[]): void {
+    const set = this.handlers.get(event);
+    if (!set) return;
+    // A copy: a handler that adds another must not have it called for this same emission.
+    for (const handler of Array.from(set)) {
+      try {
+        handler(...args);
+      } catch (err) {
+        // As EventTarget does: the other handlers still run, the error is reported, not eaten.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+}
+
+/**
+ * The client's handlers in two namespaces, lifecycle events and pushes, since a server may push
+ * any event name, `state` or `close` included. A handler that throws does not stop the others;
+ * its error is rethrown in a microtask.
+ */
+export class ClientEvents {
+  private readonly lifecycle = new HandlerMap();
+  private readonly pushes = new HandlerMap();
+
+  /** A lifecycle handler for a lifecycle name; a push handler for any other (the old `on`). */
+  on(event: string, handler: Handler): void {
+    if (isLifecycleEvent(event)) this.lifecycle.add(event, handler);
+    else this.pushes.add(event, handler);
+  }
+
+  /** Removes what {@link ClientEvents.on} added. */
+  off(event: string, handler: Handler): void {
+    if (isLifecycleEvent(event)) this.lifecycle.remove(event, handler);
+    else this.pushes.remove(event, handler);
+  }
+
+  /** A push handler, whatever the name. */
+  onPush(event: string, handler: Handler): void {
+    this.pushes.add(event, handler);
+  }
+
+  /** Removes what {@link ClientEvents.onPush} added. */
+  offPush(event: string, handler: Handler): void {
+    this.pushes.remove(event, handler);
+  }
+
+  /** Calls the handlers of a lifecycle event. */
+  emit<K extends keyof LifecycleEvents>(
+    event: K,
+    info: LifecycleEvents[K],
+  ): void {
+    this.lifecycle.emit(event, [info]);
+  }
+
+  /** Calls the handlers of a push frame with its data and the frame. */
+  push(frame: Frame): void {
+    this.pushes.emit(frame.event, [frame.data, frame]);
+  }
+}
