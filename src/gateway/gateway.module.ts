@@ -36,6 +36,9 @@ import { DrainState } from './connections/drain-state.js';
 import { GatewayEvents } from './connections/gateway-events.js';
 import { ConnectionRegistry } from './connections/connection-registry.js';
 import { GatewayEnhancer } from './dispatch/gateway-enhancer.js';
+import { MessageDispatcher } from './dispatch/message-dispatcher.js';
+import { UpgradeAdmission } from './admission/upgrade-admission.js';
+import { GatewayServer } from './gateway.server.js';
 import { HandshakeGate } from './admission/handshake-gate.js';
 import { GrantRoomPolicy } from './rooms/grant-room-policy.js';
 import { RoomAccess } from './rooms/room-access.js';
@@ -107,6 +110,9 @@ import { TrafficStats } from './connections/traffic-stats.js';
     { provide: LOCAL_DELIVERY, useExisting: ConnectionRegistry },
     HandshakeAuthenticator,
     HandshakeGate,
+    UpgradeAdmission,
+    MessageDispatcher,
+    GatewayServer,
     WsAuthGuard,
     TokenExpiryWatch,
     GatewayEvents,
@@ -131,6 +137,7 @@ import { TrafficStats } from './connections/traffic-stats.js';
     GatewayEvents,
     DrainState,
     GatewayMetrics,
+    GatewayServer,
     EchoService,
     BroadcastService,
     RoomsService,

@@ -1,0 +1,213 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { CloseCode } from '../protocol/close-codes.js';
+import {
+  pathOf,
+  peerOf,
+  UpgradeAdmission,
+  type VerifyDone,
+} from './admission/upgrade-admission.js';
+import {
+  connectionOf,
+  type ClientConnection,
+} from './connections/connection.js';
+import { ConnectionLog } from './connections/connection-log.js';
+import { ConnectionRegistry } from './connections/connection-registry.js';
+import { drainConnections } from './connections/drain.js';
+import { DrainState } from './connections/drain-state.js';
+import { GatewayEvents } from './connections/gateway-events.js';
+import { Heartbeat } from './connections/heartbeat.js';
+import { gatewaysHaveConnectionHooks } from './dispatch/connection-hooks.js';
+import { MessageDispatcher } from './dispatch/message-dispatcher.js';
+import { GATEWAY_OPTIONS } from './gateway-options.token.js';
+import type { ResolvedGatewayOptions } from './gateway.options.js';
+import { GatewayMetrics } from './telemetry/gateway-metrics.js';
+
+/** Nest's per-connection binding of one gateway: its hooks, its handlers bound to the client. */
+export type GatewayBinding = (client: WebSocket) => void;
+
+const LOG_CONTEXT = 'Gateway';
+
+// Socket listeners shared by every connection (ws calls them with the socket as `this`), rather
+// than two closures allocated per handshake.
+function recordCloseCause(this: WebSocket, err: Error): void {
+  // ws follows every protocol error (1002, 1007, 1009) with the matching close frame.
+  const connection = connectionOf(this);
+  if (connection) connection.closeCause ??= err.message;
+}
+function markAlive(this: WebSocket): void {
+  const connection = connectionOf(this);
+  if (connection) connection.alive = true;
+}
+
+/**
+ * The WebSocket side of an HTTP server: one `ws` server per gateway path, the life of each
+ * connection from its handshake to its close, the heartbeat and the drain at shutdown. Its
+ * collaborators come by injection; the adapter only plugs it into Nest.
+ */
+@Injectable()
+export class GatewayServer {
+  private readonly logger = new Logger(LOG_CONTEXT);
+  private readonly connectionLog = new ConnectionLog(LOG_CONTEXT, this.logger);
+  /** One `ws` server per path that gateways asked for. */
+  private readonly servers = new Map<string, WebSocketServer>();
+  /** Nest's bindings of the gateways of each path, by the path's server. */
+  private readonly bindings = new Map<WebSocketServer, GatewayBinding[]>();
+  private heartbeat?: Heartbeat;
+  private upgradeListener?: (
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+  ) => void;
+  /** Whether the bindings run at the handshake (a gateway has connection hooks). */
+  private bindEagerly = true;
+
+  constructor(
+    @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
+    private readonly registry: ConnectionRegistry,
+    private readonly admission: UpgradeAdmission,
+    private readonly dispatcher: MessageDispatcher,
+    private readonly events: GatewayEvents,
+    private readonly drain: DrainState,
+    private readonly metrics: GatewayMetrics,
+    private readonly discovery: DiscoveryService,
+  ) {}
+
+  /** Starts answering WebSocket upgrades on `httpServer`, and the heartbeat. */
+  attach(httpServer: HttpServer): void {
+    if (this.upgradeListener) return;
+    this.bindEagerly = gatewaysHaveConnectionHooks(this.discovery);
+    this.upgradeListener = (req, socket, head) =>
+      this.admission.upgrade(
+        req,
+        socket,
+        head,
+        this.servers.get(pathOf(req.url)),
+      );
+    httpServer.on('upgrade', this.upgradeListener);
+    this.heartbeat = new Heartbeat(
+      this.registry,
+      this.options.heartbeatIntervalMs,
+    );
+    this.heartbeat.start();
+  }
+
+  /** Stops answering upgrades on `httpServer`. */
+  detach(httpServer: HttpServer): void {
+    if (this.upgradeListener) httpServer.off('upgrade', this.upgradeListener);
+    this.upgradeListener = undefined;
+    this.heartbeat?.stop();
+    this.servers.clear();
+    this.bindings.clear();
+  }
+
+  /** The `ws` server of `path` (the configured one when undefined), made at its first use. */
+  serverFor(path: string = this.options.path): WebSocketServer {
+    if (!path.startsWith('/')) {
+      throw new Error(
+        `@WebSocketGateway({ path: ${JSON.stringify(path)} }): a path starts with "/"`,
+      );
+    }
+    let server = this.servers.get(path);
+    if (server) return server;
+    server = new WebSocketServer({
+      noServer: true,
+      // The registry tracks clients; ws's own Set would be a second copy.
+      clientTracking: false,
+      // ws applies maxPayload to the inflated message: a deflate bomb ends in 1009.
+      perMessageDeflate: this.options.perMessageDeflate,
+      maxPayload: this.options.maxPayloadBytes,
+      maxFragments: this.options.maxFragments,
+      verifyClient: (info: { req: IncomingMessage }, done: VerifyDone) =>
+        this.admission.verify(info.req, done),
+    });
+    const bindings: GatewayBinding[] = [];
+    this.bindings.set(server, bindings);
+    // One per path, not one per connection.
+    const binder = (connection: ClientConnection) =>
+      this.bind(connection, bindings);
+    server.on('connection', (socket: WebSocket, req: IncomingMessage) =>
+      this.opened(socket, req, binder),
+    );
+    this.servers.set(path, server);
+    this.logger.debug(`gateways served at ${path}`);
+    return server;
+  }
+
+  /** Adds a gateway's per-connection binding to the connections of `server`'s path. */
+  addBinding(server: WebSocketServer, binding: GatewayBinding): void {
+    this.bindings.get(server)?.push(binding);
+  }
+
+  /** Graceful shutdown: refuse new upgrades, close every client with 1001, wait, then cut off. */
+  async drainAll(): Promise<void> {
+    this.drain.begin();
+    this.heartbeat?.stop();
+    const result = await drainConnections(
+      this.registry.all(),
+      CloseCode.GOING_AWAY,
+      'server shutting down',
+      this.options.shutdownDrainMs,
+    );
+    if (result.closed + result.terminated > 0)
+      this.logger.log(result, 'connections drained');
+  }
+
+  private opened(
+    socket: WebSocket,
+    req: IncomingMessage,
+    bind: (connection: ClientConnection) => void,
+  ): void {
+    const principal = this.admission.takePrincipal(req);
+    if (!principal) {
+      // Only verified upgrades reach here; anything else is a bug, and is closed, not served.
+      socket.terminate();
+      return;
+    }
+    this.metrics.connectionAccepted();
+    const peer = peerOf(req);
+    const client = this.admission.clientAddress(req, peer);
+    const connection = this.registry.register(socket, principal, client);
+    socket.on('error', recordCloseCause);
+    socket.on('pong', markAlive);
+    socket.once('close', (code: number, reason: Buffer) =>
+      this.closed(connection, code, reason),
+    );
+    socket.on('message', (data: RawData, isBinary: boolean) =>
+      this.dispatcher.dispatch(connection, data, isBinary, bind),
+    );
+    this.connectionLog.opened(connection, client === peer ? undefined : peer);
+    this.events.emit('connected', connection);
+    if (this.bindEagerly) bind(connection);
+  }
+
+  /**
+   * Runs Nest's per-connection binding of the gateways at the connection's path: at the
+   * handshake when a gateway has connection hooks, otherwise at the client's first message
+   * (most connections of a busy gateway are short or only listen).
+   */
+  private bind(
+    connection: ClientConnection,
+    bindings: readonly GatewayBinding[],
+  ): void {
+    // The table's presence is what marks the connection bound, even if no gateway has a handler.
+    connection.handlers = new Map();
+    for (const binding of bindings) binding(connection.socket);
+  }
+
+  private closed(
+    connection: ClientConnection,
+    code: number,
+    reasonBuffer: Buffer,
+  ): void {
+    const reason = connection.closeCause ?? reasonBuffer.toString();
+    // Listeners (rooms, presence hooks) still find the connection in the registry.
+    this.events.emit('disconnected', connection, { code, reason });
+    connection.closed();
+    this.registry.unregister(connection);
+    this.connectionLog.closed(connection, code, reason);
+  }
+}
