@@ -14,8 +14,8 @@ export interface Profile {
   fanout: {
     /**
      * `rate` broadcasts per second from one publisher, the same for both servers: 50,000
-     * deliveries/s, about half of what plain `ws` sustains on one core here (~9 µs of server CPU
-     * per delivery), so both keep up and the comparison is latency and CPU per delivery.
+     * deliveries/s, well below what plain `ws` sustains on one core (see the results' CPU per
+     * delivery), so both keep up and the comparison is latency and CPU per delivery.
      */
     cases: Array<{ receivers: number; rate: number }>;
     warmupMs: number;

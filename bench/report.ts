@@ -189,7 +189,7 @@ export function textTable(report: Report): string {
 
 const escape = (s: string) => s.replaceAll('|', '\\|');
 
-/** The markdown page the README quotes: machine, settings, the table, CPU and notes. */
+/** The markdown page docs/performance.md quotes: machine, settings, the table, CPU and notes. */
 export function markdown(report: Report): string {
   const m = report.machine;
   const out = [

@@ -190,9 +190,9 @@ describe('fuzz: malformed, deep, wide and huge frames at every event (e2e)', () 
     expect(bytes).toBeGreaterThan(50 * 1024 * 1024);
     expect(latencies.length).toBeGreaterThan(10);
     // Before the fixes one wide frame held the event loop, so every other client, for
-    // seconds. Now each connection gets about one heavy frame handled per turn (a 1 MiB frame
-    // of tiny objects is about 80 ms of JSON.parse here), so with three attackers the longest
-    // stall is a few of those. The bounds are about stalls, not speed.
+    // seconds. Now each connection gets about one heavy frame handled per turn (its cost is
+    // JSON.parse of one 1 MiB frame), so with three attackers the longest stall is a few of
+    // those. The bounds are about stalls, not speed.
     expect(lagMax, 'longest event-loop stall (s)').toBeLessThan(0.5);
     const worst = Math.max(...latencies);
     expect(

@@ -13,8 +13,8 @@ const STDOUT = 1;
 /**
  * Standard output for JSON lines, written in batches: one `write` per 16 KiB or per 200 ms rather
  * than one per line. A line a connection opens and one it closes are the gateway's only
- * per-connection logs, but at thousands of handshakes a second a syscall each was a tenth of the
- * server's CPU. What is buffered is written out at shutdown and when the process exits, so a
+ * per-connection logs, but at thousands of handshakes a second a syscall each costs a visible
+ * share of the server's CPU (docs/performance.md). What is buffered is written out at shutdown and when the process exits, so a
  * fatal line logged just before `process.exit` is not lost.
  */
 @Injectable()

@@ -68,8 +68,8 @@ const CLOSE_BRACKET = 93; // ]
  * strings do not count. It does not validate: malformed text is left for `JSON.parse` to refuse.
  *
  * Checked before parsing because depth is what makes later steps fail or crawl: `JSON.parse`
- * takes half a second for 1 MiB of `[[[...]]]`, and the recursive steps after it (serializing a
- * reply, class-transformer) overflow the stack near a thousand levels.
+ * slows down on deeply nested text, and the recursive steps after it (serializing a reply,
+ * class-transformer) overflow the stack near a thousand levels.
  */
 export function nestsDeeperThan(text: string, maxDepth: number): boolean {
   let depth = 0;

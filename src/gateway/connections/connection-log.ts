@@ -13,8 +13,8 @@ interface LineSink {
  * When the application logs through nestjs-pino (the service does; so may a host), they go to
  * its root pino logger directly, through one child bound to the `Gateway` context. Otherwise they
  * go through Nest's logger, whatever the host installed. The direct path matters at connection
- * churn: Nest's logger reaches pino through three wrappers and a copy of every field object,
- * about 4 µs of a handshake's 200. The lines are the same either way.
+ * churn: Nest's logger reaches pino through three wrappers and a copy of every field object (its
+ * cost is in docs/performance.md). The lines are the same either way.
  */
 export class ConnectionLog {
   private readonly sink: LineSink;

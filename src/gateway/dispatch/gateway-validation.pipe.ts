@@ -20,15 +20,15 @@ export const MAX_UNKNOWN_FIELDS_LISTED = 10;
 
 /**
  * Fields one object inside a `@ValidateNested()` property may have. class-transformer's copy of
- * an object costs time quadratic in its number of keys (10,000 keys: a third of a second), and
- * no nested DTO class declares this many fields.
+ * an object costs time quadratic in its number of keys, and no nested DTO class declares this
+ * many fields.
  */
 export const MAX_NESTED_OBJECT_FIELDS = 256;
 
 /**
  * Values (array items and object fields, at any depth) one `@ValidateNested()` property may
- * hold. class-transformer and class-validator spend a few microseconds on each: this keeps a
- * DTO's validation to some tens of milliseconds. Bulk data belongs in a field without nested
+ * hold. class-transformer and class-validator spend time on each: this bounds a DTO's
+ * validation. Bulk data belongs in a field without nested
  * rules, which is passed through as it came.
  */
 export const MAX_NESTED_VALUES = 10_000;
