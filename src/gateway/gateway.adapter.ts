@@ -28,6 +28,7 @@ import {
   type MessageCallback,
 } from './connections/connection.js';
 import { gatewaysHaveConnectionHooks } from './dispatch/connection-hooks.js';
+import { assertGatewaysDeclared } from './dispatch/gateway-declaration.js';
 import { ConnectionLog } from './connections/connection-log.js';
 import { ConnectionRegistry } from './connections/connection-registry.js';
 import { drainConnections } from './connections/drain.js';
@@ -206,9 +207,11 @@ export class GatewayAdapter extends AbstractWsAdapter {
       bytes: `over ${rate.bytesPerSecond} bytes per second (burst ${rate.bytesBurst}); slow down`,
       fanout: `over ${rate.fanoutBytesPerSecond} bytes per second of fan-out (a message's size times its recipients); slow down`,
     };
-    this.bindEagerly = gatewaysHaveConnectionHooks(
-      this.app.get(DiscoveryService, { strict: false }),
-    );
+    const discovery = this.app.get(DiscoveryService, { strict: false });
+    // Before any socket is served: fail() and settle() can only keep an error from looking like
+    // a success when the gateway's filter, not Nest's, answers it.
+    assertGatewaysDeclared(discovery);
+    this.bindEagerly = gatewaysHaveConnectionHooks(discovery);
     this.upgradeListener = (req, socket, head) =>
       this.onUpgrade(req, socket, head);
     httpServer.on('upgrade', this.upgradeListener);
