@@ -29,8 +29,10 @@ import { GatewayValidationPipe } from './gateway-validation.pipe.js';
  *   which answers a failed request with an `exception` message and lets the request itself look
  *   like a success (`data: null`). `GatewayAdapter` therefore refuses to start, naming the class,
  *   when a gateway lacks this filter or pipe (on the class, or on each of its handlers).
- * - The class's own `@UseFilters()` still take precedence over the gateway's filter, and its own
- *   `@UsePipes()` run after the gateway's validation.
+ * - A handler's own `@UseFilters()` take precedence over the gateway's filter, and its own
+ *   `@UsePipes()` run after the gateway's validation. On the class, write them above
+ *   `@Gateway()`: class decorators apply bottom-up, and a filter declared below it would come
+ *   after the gateway's catch-all filter, which would answer first.
  */
 export function Gateway(options?: GatewayMetadata): ClassDecorator {
   return applyDecorators(
