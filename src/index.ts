@@ -20,6 +20,8 @@ export { GATEWAY_OPTIONS } from './gateway/gateway-options.token.js';
 export { GatewayAdapter } from './gateway/gateway.adapter.js';
 
 // Writing handlers: who is calling, what they may do, and how to fail.
+export { Gateway } from './gateway/dispatch/gateway.decorator.js';
+export { UndeclaredGatewayError } from './gateway/dispatch/gateway-declaration.js';
 export { WsAuthGuard } from './gateway/auth/ws-auth.guard.js';
 export {
   REQUIRED_SCOPES,

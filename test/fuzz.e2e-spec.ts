@@ -1,8 +1,5 @@
-import {
-  MessageBody,
-  SubscribeMessage,
-  WebSocketGateway,
-} from '@nestjs/websockets';
+import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { Gateway } from '../src/gateway/dispatch/gateway.decorator.js';
 import { sample, scrapeMetrics } from './support/metrics.js';
 import { RawWsClient } from './support/raw-client.js';
 import { spawnGateway, type SpawnedGateway } from './support/spawn-gateway.js';
@@ -222,7 +219,7 @@ function currentTurn(): number {
 }
 
 /** A host gateway that can hold the event loop, and say in which turn a message was handled. */
-@WebSocketGateway()
+@Gateway()
 class PacingGateway {
   @SubscribeMessage('pace.block')
   block(@MessageBody() ms: number): number {

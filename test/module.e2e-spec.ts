@@ -13,7 +13,6 @@ import { eventually } from './support/eventually.js';
 import {
   MessageBody,
   SubscribeMessage,
-  WebSocketGateway,
   type OnGatewayConnection,
   type OnGatewayDisconnect,
 } from '@nestjs/websockets';
@@ -22,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import {
   BroadcastService,
   CurrentPrincipal,
+  Gateway,
   GatewayAdapter,
   GatewayEvents,
   GatewayModule,
@@ -73,7 +73,7 @@ class SayDto {
 }
 
 /** The host's own gateway, with nothing but Nest's decorators and the library's. */
-@WebSocketGateway()
+@Gateway()
 class ChatGateway {
   constructor(private readonly rooms: RoomsService) {}
 
@@ -323,7 +323,7 @@ describe('GatewayModule with a message bus of the host’s own (e2e)', () => {
 });
 
 /** A host gateway with Nest's connection hooks: its binding must run at the handshake. */
-@WebSocketGateway()
+@Gateway()
 class HookedGateway implements OnGatewayConnection, OnGatewayDisconnect {
   readonly calls: string[] = [];
   handleConnection(client: unknown) {

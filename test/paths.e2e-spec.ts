@@ -1,4 +1,5 @@
-import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import { SubscribeMessage } from '@nestjs/websockets';
+import { Gateway } from '../src/index.js';
 import {
   handshakeStatus,
   HandshakeRefused,
@@ -7,7 +8,7 @@ import {
 import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
 
 /** A host's admin events, on a path of their own. */
-@WebSocketGateway({ path: '/admin' })
+@Gateway({ path: '/admin' })
 class AdminGateway {
   @SubscribeMessage('admin.ping')
   ping(): string {
@@ -16,7 +17,7 @@ class AdminGateway {
 }
 
 /** A second gateway on the same path: both serve its clients. */
-@WebSocketGateway({ path: '/admin' })
+@Gateway({ path: '/admin' })
 class AdminStatsGateway {
   @SubscribeMessage('admin.stats')
   stats(): { ok: boolean } {
@@ -25,7 +26,7 @@ class AdminStatsGateway {
 }
 
 /** A host gateway on the configured path, next to the standard events. */
-@WebSocketGateway()
+@Gateway()
 class LobbyGateway {
   @SubscribeMessage('lobby.hello')
   hello(): string {

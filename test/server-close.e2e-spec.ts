@@ -1,8 +1,5 @@
-import {
-  MessageBody,
-  SubscribeMessage,
-  WebSocketGateway,
-} from '@nestjs/websockets';
+import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { Gateway } from '../src/gateway/dispatch/gateway.decorator.js';
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { GatewayConfig } from '../src/config/gateway.config.js';
@@ -21,7 +18,7 @@ import { connect } from './support/ws-client.js';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A host gateway whose handler takes as long as the request asks: a request kept in flight. */
-@WebSocketGateway()
+@Gateway()
 class SlowGateway {
   @SubscribeMessage('slow')
   async slow(@MessageBody() ms: number): Promise<number> {

@@ -1,17 +1,10 @@
-import { UseFilters, UseGuards, UsePipes } from '@nestjs/common';
-import {
-  MessageBody,
-  SubscribeMessage,
-  WebSocketGateway,
-} from '@nestjs/websockets';
-import { WsAuthGuard } from './auth/ws-auth.guard.js';
+import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import type { BroadcastReceipt, PublishReceipt } from '../protocol/frames.js';
 import { BroadcastService } from './broadcast/broadcast.service.js';
 import { EchoService } from './echo/echo.service.js';
 import type { ConnectionInfo } from './connections/connection.js';
 import { CurrentConnection } from './dispatch/connection.decorators.js';
-import { GatewayExceptionFilter } from './dispatch/gateway-exception.filter.js';
-import { GatewayValidationPipe } from './dispatch/gateway-validation.pipe.js';
+import { Gateway } from './dispatch/gateway.decorator.js';
 import { RoomAccess } from './rooms/room-access.js';
 import { PublishDto, RoomDto } from './rooms/room.dto.js';
 import { RoomsService } from './rooms/rooms.service.js';
@@ -22,10 +15,7 @@ import { RoomsService } from './rooms/rooms.service.js';
  * first. Replies carry the request's id, and errors become error frames, by the adapter and
  * filter.
  */
-@WebSocketGateway()
-@UseGuards(WsAuthGuard)
-@UsePipes(GatewayValidationPipe)
-@UseFilters(GatewayExceptionFilter)
+@Gateway()
 export class EventsGateway {
   constructor(
     private readonly echoService: EchoService,

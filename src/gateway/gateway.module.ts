@@ -6,7 +6,7 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
+import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { AnonymousVerifier } from './auth/anonymous.verifier.js';
 import { CompositeVerifier } from './auth/composite.verifier.js';
 import { HandshakeAuthenticator } from './admission/handshake-authenticator.js';
@@ -35,7 +35,6 @@ import { INSTANCE_ID, newInstanceId } from './instance-id.js';
 import { DrainState } from './connections/drain-state.js';
 import { GatewayEvents } from './connections/gateway-events.js';
 import { ConnectionRegistry } from './connections/connection-registry.js';
-import { GatewayEnhancer } from './dispatch/gateway-enhancer.js';
 import { MessageDispatcher } from './dispatch/message-dispatcher.js';
 import { UpgradeAdmission } from './admission/upgrade-admission.js';
 import { GatewayServer } from './gateway.server.js';
@@ -114,6 +113,9 @@ import { TrafficStats } from './connections/traffic-stats.js';
     MessageDispatcher,
     GatewayServer,
     WsAuthGuard,
+    // Global: Nest applies global guards to gateways (before their own guards), so every
+    // gateway class is authenticated whatever its decorators; the guard lets HTTP requests by.
+    { provide: APP_GUARD, useExisting: WsAuthGuard },
     TokenExpiryWatch,
     GatewayEvents,
     DrainState,
@@ -123,7 +125,6 @@ import { TrafficStats } from './connections/traffic-stats.js';
     BroadcastService,
     RoomsService,
     RoomAccess,
-    GatewayEnhancer,
   ],
   exports: [
     GATEWAY_OPTIONS,

@@ -21,6 +21,7 @@ import { DrainState } from './connections/drain-state.js';
 import { GatewayEvents } from './connections/gateway-events.js';
 import { Heartbeat } from './connections/heartbeat.js';
 import { gatewaysHaveConnectionHooks } from './dispatch/connection-hooks.js';
+import { assertGatewaysDeclared } from './dispatch/gateway-declaration.js';
 import { MessageDispatcher } from './dispatch/message-dispatcher.js';
 import { GATEWAY_OPTIONS } from './gateway-options.token.js';
 import type { ResolvedGatewayOptions } from './gateway.options.js';
@@ -79,6 +80,9 @@ export class GatewayServer {
   /** Starts answering WebSocket upgrades on `httpServer`, and the heartbeat. */
   attach(httpServer: HttpServer): void {
     if (this.upgradeListener) return;
+    // Before any socket is served: the dispatcher can only keep an error from looking like a
+    // success when the gateway's filter, not Nest's, answers it.
+    assertGatewaysDeclared(this.discovery);
     this.bindEagerly = gatewaysHaveConnectionHooks(this.discovery);
     this.upgradeListener = (req, socket, head) =>
       this.admission.upgrade(

@@ -2,8 +2,8 @@ import {
   ConnectedSocket,
   MessageBody,
   SubscribeMessage,
-  WebSocketGateway,
 } from '@nestjs/websockets';
+import { Gateway } from '../../src/gateway/dispatch/gateway.decorator.js';
 import type { WebSocket } from 'ws';
 
 /**
@@ -11,7 +11,7 @@ import type { WebSocket } from 'ws';
  * standard ones never do on request (close with a given code, answer late or never, push a host
  * event), so the client's reactions can be checked against the real gateway.
  */
-@WebSocketGateway()
+@Gateway()
 export class ClientProbeGateway {
   /** Closes the sender's connection with `{code, reason}` (1013, 1000, 4401, ...). */
   @SubscribeMessage('client-probe.close')

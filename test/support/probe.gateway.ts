@@ -1,9 +1,6 @@
 import { Injectable, UseGuards, type CanActivate } from '@nestjs/common';
-import {
-  MessageBody,
-  SubscribeMessage,
-  WebSocketGateway,
-} from '@nestjs/websockets';
+import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { Gateway } from '../../src/gateway/dispatch/gateway.decorator.js';
 import { Type } from 'class-transformer';
 import {
   IsInt,
@@ -46,10 +43,10 @@ class DenyAll implements CanActivate {
 }
 
 /**
- * A host application's own gateway, declared with nothing but Nest's decorators: it must get
- * the gateway's guard, validation and error frames all the same.
+ * A host application's own gateway, declared as the docs say (`@Gateway()` and Nest's handler
+ * decorators): it must get the gateway's guard, validation and error frames.
  */
-@WebSocketGateway()
+@Gateway()
 export class ProbeGateway {
   @SubscribeMessage('probe.validate')
   validate(@MessageBody() dto: ProbeDto) {

@@ -1,11 +1,8 @@
-import {
-  MessageBody,
-  SubscribeMessage,
-  WebSocketGateway,
-} from '@nestjs/websockets';
+import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import { IsString, Length, Matches } from 'class-validator';
 import {
   CurrentPrincipal,
+  Gateway,
   RequireScopes,
   RoomsService,
   type Principal,
@@ -23,9 +20,9 @@ export class SayDto {
 
 /**
  * The host's own events, next to the standard ones. Nothing here repeats the gateway's work:
- * auth, validation, error frames and ids come with GatewayModule.
+ * auth, validation, error frames and ids come with GatewayModule and `@Gateway()`.
  */
-@WebSocketGateway()
+@Gateway()
 export class ChatGateway {
   constructor(private readonly rooms: RoomsService) {}
 

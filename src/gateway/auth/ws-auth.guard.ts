@@ -15,6 +15,10 @@ const NONE: readonly string[] = Object.freeze([]);
  * Guards every message handler: the connection must carry the principal its handshake
  * established, that principal's credential must not have expired since, and it must hold every
  * scope the handler requires with `@RequireScopes()` (else `FORBIDDEN`, naming the missing ones).
+ *
+ * `GatewayModule` registers it as a global guard (`APP_GUARD`): Nest runs global guards for
+ * gateways as well as for HTTP controllers, so it covers every gateway class before the class's
+ * own guards, and lets anything that is not a WebSocket message through.
  */
 @Injectable()
 export class WsAuthGuard implements CanActivate {
