@@ -104,7 +104,8 @@ export async function startApp(
     .useValue(gateway)
     .overrideProvider(loggingConfig.KEY)
     .useValue(logging);
-  if (options.bus) builder.overrideProvider(CONFIGURED_BUS).useValue(options.bus);
+  if (options.bus)
+    builder.overrideProvider(CONFIGURED_BUS).useValue(options.bus);
   const moduleRef = await builder.compile();
   const http = new HardenedExpressAdapter({
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
