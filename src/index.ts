@@ -84,7 +84,6 @@ export {
   MESSAGE_BUS,
   type BusListener,
   type BusMessage,
-  type BusStats,
   type MessageBus,
 } from './gateway/bus/message-bus.js';
 export {

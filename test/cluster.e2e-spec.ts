@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { BroadcastService } from '../src/gateway/broadcast/broadcast.service.js';
 import { ConnectionRegistry } from '../src/gateway/connections/connection-registry.js';
+import { BusCounts } from '../src/gateway/telemetry/instrumented-message-bus.js';
 import { eventually } from './support/eventually.js';
 import {
   SHARED_REDIS_URL,
@@ -162,5 +163,28 @@ describe('two instances sharing one Redis (e2e)', () => {
         .get(BroadcastService)
         .sendToConnection(`ffffffff-1`, 'notice', null),
     ).toBe(false);
+  });
+
+  it('drops what is not in the bus format on a gateway channel, and counts it on each instance', async () => {
+    const listeners = [await on(one), await on(two)];
+    const before = [one, two].map((a) => a.app.get(BusCounts).malformed);
+    const received = [one, two].map((a) => a.app.get(BusCounts).received);
+    // Another program (or version) publishing plain JSON on the deployment's broadcast channel.
+    await redis.publish(
+      `${channelPrefix}|broadcast`,
+      JSON.stringify({ origin: 'x', frame: '{"event":"broadcast"}' }),
+    );
+    await eventually(
+      () =>
+        [one, two].every((a, i) => a.app.get(BusCounts).malformed > before[i]),
+      'both instances to report the message as malformed',
+    );
+    expect([one, two].map((a) => a.app.get(BusCounts).malformed)).toEqual(
+      before.map((n) => n + 1),
+    );
+    expect([one, two].map((a) => a.app.get(BusCounts).received)).toEqual(
+      received,
+    );
+    for (const l of listeners) await l.expectSilence(200);
   });
 });

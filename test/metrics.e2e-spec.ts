@@ -206,5 +206,30 @@ describe.each(pairs)(
           .sendToConnection(receiverId, 'notice', 'just you'),
       );
     });
+
+    it('counts what goes over the bus: published on the sender, received on the receiver', async () => {
+      const BUS = 'gateway_bus';
+      const before = await Promise.all(
+        [one, two].map((a) => scrapeMetrics(a.httpUrl)),
+      );
+      await sender.request('broadcast', 'all', 'b');
+      await receiver.nextJson();
+      await sender.request('publish', { room: 'measured', data: 'in' }, 'p');
+      await receiver.nextJson();
+      await one.app
+        .get(BroadcastService)
+        .sendToConnection(receiverId, 'notice', 'just you');
+      await receiver.nextJson();
+      const after = await Promise.all(
+        [one, two].map((a) => scrapeMetrics(a.httpUrl)),
+      );
+      const delta = (i: number, name: string) =>
+        sampleDelta(before[i], after[i], `${BUS}_${name}_total`);
+      expect(delta(0, 'published')).toBe(3);
+      expect(delta(0, 'publish_failures')).toBe(0);
+      expect(delta(0, 'received')).toBe(0);
+      expect(delta(1, 'published')).toBe(0);
+      expect(delta(1, 'received')).toBe(3);
+    });
   },
 );

@@ -24,17 +24,23 @@ import {
   Gateway,
   GatewayAdapter,
   GatewayEvents,
+  GatewayMetrics,
   GatewayModule,
   InMemoryHub,
   InMemoryMessageBus,
+  MESSAGE_BUS,
   RequireScopes,
   RoomsService,
+  type BusListener,
+  type BusMessage,
   type ConnectionInfo,
+  type MessageBus,
   type Principal,
   type RoomAction,
   type RoomPolicy,
   type TokenVerifier,
 } from '../src/index.js';
+import { sample } from './support/metrics.js';
 import {
   connect,
   handshakeStatus,
@@ -320,7 +326,84 @@ describe('GatewayModule with a message bus of the host’s own (e2e)', () => {
       await Promise.all([one.app.close(), two.app.close()]);
     }
   });
+
+  it('measures the host’s bus in the gateway_bus_* counters, and still runs its lifecycle hooks', async () => {
+    const broker = new Map<string, Map<HostBus, BusListener>>();
+    const buses = [new HostBus(broker), new HostBus(broker)];
+    const start = (bus: HostBus) =>
+      startModule(GatewayModule.forRoot({ auth: { tokens: ['t1'] }, bus }));
+    const [one, two] = [await start(buses[0]), await start(buses[1])];
+    const counter = async (app: INestApplication, name: string) =>
+      sample(
+        await app.get(GatewayMetrics).registry.metrics(),
+        `gateway_bus_${name}_total`,
+      );
+    try {
+      const sender = await connect(one.wsUrl, { token: 't1' });
+      const receiver = await connect(two.wsUrl, { token: 't1' });
+      const published = (await counter(one.app, 'published')) ?? 0;
+      const received = (await counter(two.app, 'received')) ?? 0;
+      expect((await sender.request('broadcast', 'across', 1)).data).toEqual({
+        recipients: 0,
+        instances: 2,
+      });
+      await receiver.nextJson();
+      // The host's own code, publishing through the token, is measured too.
+      await one.app
+        .get<MessageBus>(MESSAGE_BUS)
+        .publish('host:audit', { origin: 'host', frame: '{}' });
+      expect(buses[0].published).toEqual(['broadcast', 'host:audit']);
+      expect(await counter(one.app, 'published')).toBe(published + 2);
+      expect(await counter(two.app, 'received')).toBe(received + 1);
+      expect(await counter(one.app, 'publish_failures')).toBe(0);
+      await Promise.all([sender.close(), receiver.close()]);
+    } finally {
+      await Promise.all([one.app.close(), two.app.close()]);
+    }
+    expect(buses.map((b) => b.closed)).toEqual([true, true]);
+  });
 });
+
+/** A host's own bus, as a NATS client would be: a broker of its own, and a hook to close it. */
+class HostBus implements MessageBus {
+  readonly published: string[] = [];
+  closed = false;
+
+  constructor(
+    private readonly broker: Map<string, Map<HostBus, BusListener>>,
+  ) {}
+
+  publish(channel: string, message: BusMessage): Promise<number> {
+    this.published.push(channel);
+    let reached = 0;
+    for (const [bus, listener] of this.broker.get(channel) ?? []) {
+      if (bus === this) continue;
+      reached++;
+      listener(message);
+    }
+    return Promise.resolve(reached);
+  }
+
+  subscribe(channel: string, listener: BusListener): Promise<void> {
+    const listeners = this.broker.get(channel) ?? new Map();
+    listeners.set(this, listener);
+    this.broker.set(channel, listeners);
+    return Promise.resolve();
+  }
+
+  unsubscribe(channel: string): Promise<void> {
+    this.broker.get(channel)?.delete(this);
+    return Promise.resolve();
+  }
+
+  isReady(): boolean {
+    return !this.closed;
+  }
+
+  onApplicationShutdown(): void {
+    this.closed = true;
+  }
+}
 
 /** A host gateway with Nest's connection hooks: its binding must run at the handshake. */
 @Gateway()

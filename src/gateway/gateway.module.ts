@@ -18,7 +18,11 @@ import { WsAuthGuard } from './auth/ws-auth.guard.js';
 import { BroadcastService } from './broadcast/broadcast.service.js';
 import { InMemoryMessageBus } from './bus/in-memory-message-bus.js';
 import { LOCAL_DELIVERY } from './connections/local-delivery.js';
-import { MESSAGE_BUS, type MessageBus } from './bus/message-bus.js';
+import {
+  CONFIGURED_BUS,
+  MESSAGE_BUS,
+  type MessageBus,
+} from './bus/message-bus.js';
 import { RedisMessageBus } from './bus/redis-message-bus.js';
 import { EchoService } from './echo/echo.service.js';
 import {
@@ -48,6 +52,10 @@ import {
 } from './rooms/room-policy.js';
 import { RoomsService } from './rooms/rooms.service.js';
 import { GatewayMetrics } from './telemetry/gateway-metrics.js';
+import {
+  BusCounts,
+  InstrumentedMessageBus,
+} from './telemetry/instrumented-message-bus.js';
 import { TrafficStats } from './connections/traffic-stats.js';
 
 /**
@@ -83,17 +91,32 @@ import { TrafficStats } from './connections/traffic-stats.js';
       },
       inject: [GATEWAY_OPTIONS],
     },
+    BusCounts,
     {
-      provide: MESSAGE_BUS,
+      provide: CONFIGURED_BUS,
       useFactory: (
         options: ResolvedGatewayOptions,
         instanceId: string,
+        counts: BusCounts,
       ): MessageBus =>
         options.bus ??
         (options.redis
-          ? new RedisMessageBus({ ...options.redis, instanceId })
+          ? new RedisMessageBus({
+              ...options.redis,
+              instanceId,
+              onMalformed: () => {
+                counts.malformed++;
+              },
+            })
           : new InMemoryMessageBus()),
-      inject: [GATEWAY_OPTIONS, INSTANCE_ID],
+      inject: [GATEWAY_OPTIONS, INSTANCE_ID, BusCounts],
+    },
+    {
+      // Every bus, the host's own included, is measured the same way: nothing reaches it unwrapped.
+      provide: MESSAGE_BUS,
+      useFactory: (bus: MessageBus, counts: BusCounts): MessageBus =>
+        new InstrumentedMessageBus(bus, counts),
+      inject: [CONFIGURED_BUS, BusCounts],
     },
     {
       provide: ROOM_POLICY,

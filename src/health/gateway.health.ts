@@ -6,6 +6,7 @@ import {
 import { MESSAGE_BUS, type MessageBus } from '../gateway/bus/message-bus.js';
 import { DrainState } from '../gateway/connections/drain-state.js';
 import { ConnectionRegistry } from '../gateway/connections/connection-registry.js';
+import { InstrumentedMessageBus } from '../gateway/telemetry/instrumented-message-bus.js';
 
 /** Readiness of the gateway itself: not draining, and its message bus can publish. */
 @Injectable()
@@ -29,7 +30,10 @@ export class GatewayHealthIndicator {
   /** Down while the bus cannot publish (Redis away); always up for the in-memory bus. */
   messageBus(): HealthIndicatorResult<'bus'> {
     const check = this.indicators.check('bus');
-    const kind = this.bus.constructor.name;
+    // The bus that carries the messages (RedisMessageBus, a host's own), not the one measuring it.
+    const carrier =
+      this.bus instanceof InstrumentedMessageBus ? this.bus.inner : this.bus;
+    const kind = carrier.constructor.name;
     return this.bus.isReady()
       ? check.up({ kind })
       : check.down({ kind, message: 'cannot publish' });

@@ -4,7 +4,7 @@ import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from '../../src/app.module.js';
 import {
-  MESSAGE_BUS,
+  CONFIGURED_BUS,
   type MessageBus,
 } from '../../src/gateway/bus/message-bus.js';
 import {
@@ -39,7 +39,8 @@ export interface StartOptions {
   port?: number;
   /**
    * A message bus in place of the one the settings choose: an `InMemoryMessageBus` on a hub
-   * shared with another app makes two instances in one process without Redis.
+   * shared with another app makes two instances in one process without Redis. It stands where
+   * the `bus` option of `GatewayModule.forRoot` would, so it is measured like any other bus.
    */
   bus?: MessageBus;
 }
@@ -103,7 +104,8 @@ export async function startApp(
     .useValue(gateway)
     .overrideProvider(loggingConfig.KEY)
     .useValue(logging);
-  if (options.bus) builder.overrideProvider(MESSAGE_BUS).useValue(options.bus);
+  if (options.bus)
+    builder.overrideProvider(CONFIGURED_BUS).useValue(options.bus);
   const moduleRef = await builder.compile();
   const http = new HardenedExpressAdapter({
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,

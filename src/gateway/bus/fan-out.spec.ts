@@ -4,6 +4,7 @@ import { ErrorCode } from '../../protocol/error-codes.js';
 import { GatewayError } from '../../protocol/gateway-error.js';
 import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
 import { TrafficStats } from '../connections/traffic-stats.js';
+import { BusCounts } from '../telemetry/instrumented-message-bus.js';
 import { UnavailableBus } from '../../../test/support/unavailable-bus.js';
 import { FanOut } from './fan-out.js';
 import { InMemoryHub, InMemoryMessageBus } from './in-memory-message-bus.js';
@@ -16,6 +17,7 @@ function metricsOn(bus: MessageBus, instanceId: string): GatewayMetrics {
     traffic,
     new ConnectionRegistry(instanceId, traffic, resolveGatewayOptions()),
     bus,
+    new BusCounts(),
   );
 }
 

@@ -12,7 +12,9 @@ export type OutgoingMessage = Pick<BusMessage, 'frame' | 'exceptId' | 'to'>;
  * the measuring and the failure here, the three cannot drift apart again.
  *
  * Latency is measured here, on arrival, rather than inside a bus, so that it is the same for
- * every bus: Redis, the in-memory one, or a host's own.
+ * every bus: Redis, the in-memory one, or a host's own. It belongs with the stamping of `sentAt`
+ * it is measured from. Counting what is published and received is not done here: the bus every
+ * service is given is already measured (`InstrumentedMessageBus`), whoever uses it.
  */
 export class FanOut {
   constructor(

@@ -18,14 +18,6 @@ export interface BusMessage {
   frame: string;
 }
 
-/** What a bus has done since it started, for metrics. */
-export interface BusStats {
-  published: number;
-  publishFailures: number;
-  received: number;
-  malformed: number;
-}
-
 /** Called for each message another instance published on a subscribed channel. */
 export type BusListener = (message: BusMessage) => void;
 
@@ -33,8 +25,9 @@ export type BusListener = (message: BusMessage) => void;
  * Carries messages to the other instances of the gateway. The publishing instance delivers to
  * its own sockets itself, so local clients are served even while the bus is down.
  *
- * The default is {@link InMemoryMessageBus} (one instance, nothing to reach); provide another
- * under {@link MESSAGE_BUS} to fan out across instances.
+ * Transport only: a bus keeps no metrics. The gateway wraps whichever bus it is given (the
+ * in-memory default, Redis, or a host's own through the `bus` option) in one that counts what is
+ * published and received, so every bus is measured the same way without knowing it.
  */
 export interface MessageBus {
   /**
@@ -48,9 +41,19 @@ export interface MessageBus {
   unsubscribe(channel: string): Promise<void>;
   /** Whether messages can be published right now (readiness). */
   isReady(): boolean;
-  /** Counters for metrics, when the bus keeps them. */
-  readonly stats?: BusStats;
 }
 
-/** Injection token of the {@link MessageBus}. */
+/**
+ * Injection token of the {@link MessageBus} the gateway's services use: the configured bus,
+ * measured. Inject it to publish or subscribe from a host's own code; to choose the bus, pass
+ * the `bus` (or `redis`) option of `GatewayModule.forRoot` rather than providing this token.
+ */
 export const MESSAGE_BUS = Symbol('MESSAGE_BUS');
+
+/**
+ * The bus as configured (the `bus` option, Redis, or the in-memory default), before it is
+ * measured. Internal: only the gateway module wraps it; every service injects {@link MESSAGE_BUS}.
+ * A separate provider so that Nest runs the configured bus's own lifecycle hooks (Redis closes
+ * its connections on shutdown), after those of the services that use it.
+ */
+export const CONFIGURED_BUS = Symbol('CONFIGURED_BUS');

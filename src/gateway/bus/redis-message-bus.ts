@@ -2,16 +2,12 @@ import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { decodeBusMessage, encodeBusMessage } from './bus-codec.js';
 import {
+  CHANNEL_PREFIX_SEPARATOR,
   ChannelPrefixError,
   isChannelPrefix,
   redisChannel,
 } from './channels.js';
-import type {
-  BusListener,
-  BusMessage,
-  BusStats,
-  MessageBus,
-} from './message-bus.js';
+import type { BusListener, BusMessage, MessageBus } from './message-bus.js';
 
 /** Where the Redis bus connects, and how it names its channels. */
 export interface RedisBusOptions {
@@ -24,6 +20,12 @@ export interface RedisBusOptions {
   channelPrefix: string;
   /** This instance's id: messages it published itself are not handed back to it. */
   instanceId: string;
+  /**
+   * Called with the bus channel of each message on a subscribed channel that is not in the
+   * bus's wire format (another program, or another version, publishing there); the message is
+   * dropped. The gateway counts these; a bus built by hand may log them or leave this out.
+   */
+  onMalformed?: (channel: string) => void;
 }
 
 /**
@@ -63,12 +65,6 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
   /** full channel name -> listener: what this instance wants to hear, whatever Redis's state */
   private readonly listeners = new Map<string, BusListener>();
   private readonly where: string;
-  readonly stats: BusStats = {
-    published: 0,
-    publishFailures: 0,
-    received: 0,
-    malformed: 0,
-  };
   /** Throws {@link ChannelPrefixError} for a prefix with `|`, before connecting. */
   constructor(private readonly options: RedisBusOptions) {
     if (!isChannelPrefix(options.channelPrefix))
@@ -115,12 +111,10 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
     try {
       receivers = await this.publisher.publish(full, encodeBusMessage(message));
     } catch (err) {
-      this.stats.publishFailures++;
       throw new Error(
         `Redis at ${this.where} is unavailable (${(err as Error).message})`,
       );
     }
-    this.stats.published++;
     // Our own subscriber is one of the receivers when this instance listens on the channel.
     const self =
       this.listeners.has(full) && this.subscriber.status === 'ready' ? 1 : 0;
@@ -166,11 +160,14 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
     if (!listener) return;
     const message = decodeBusMessage(raw);
     if (!message) {
-      this.stats.malformed++;
+      this.options.onMalformed?.(
+        channel.slice(
+          this.options.channelPrefix.length + CHANNEL_PREFIX_SEPARATOR.length,
+        ),
+      );
       return;
     }
     if (message.origin === this.options.instanceId) return;
-    this.stats.received++;
     try {
       listener(message);
     } catch (err) {

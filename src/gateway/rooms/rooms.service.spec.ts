@@ -444,6 +444,35 @@ describe('RoomsService', () => {
   });
 
   describe('publish', () => {
+    it('publishes the frame with its origin, the sender to exclude and sentAt, as broadcasts do', async () => {
+      const hub = new InMemoryHub();
+      const { rooms } = instance(hub, 'i1', ['i1-1']);
+      const seen: BusMessage[] = [];
+      await new InMemoryMessageBus(hub).subscribe(roomChannel('lobby'), (m) => {
+        seen.push(m);
+      });
+      const before = Date.now();
+      await rooms.publish({
+        room: 'lobby',
+        from: 'i1-1',
+        data: 1,
+        exceptId: 'i1-1',
+      });
+      const after = Date.now();
+      expect(seen).toHaveLength(1);
+      const { sentAt, ...rest } = seen[0];
+      expect(rest).toEqual({
+        origin: 'i1',
+        exceptId: 'i1-1',
+        frame: JSON.stringify({
+          event: 'message',
+          data: { room: 'lobby', from: 'i1-1', data: 1 },
+        }),
+      });
+      expect(sentAt).toBeGreaterThanOrEqual(before);
+      expect(sentAt).toBeLessThanOrEqual(after);
+    });
+
     it('sends every member but the sender the exact message frame, and nobody else', async () => {
       const { rooms, local } = instance(new InMemoryHub(), 'i1', [
         'i1-1',

@@ -4,6 +4,7 @@ import type { HandshakeRejectionReason } from '../admission/handshake-authentica
 import { MESSAGE_BUS, type MessageBus } from '../bus/message-bus.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { TrafficStats } from '../connections/traffic-stats.js';
+import { BusCounts } from './instrumented-message-bus.js';
 
 /** Reads a number at scrape time into a counter (prom-client counters cannot be set). */
 function settle(
@@ -38,6 +39,7 @@ export class GatewayMetrics {
     traffic: TrafficStats,
     connections: ConnectionRegistry,
     @Inject(MESSAGE_BUS) bus: MessageBus,
+    busCounts: BusCounts,
   ) {
     const registers = [this.registry];
     new Gauge({
@@ -126,33 +128,30 @@ export class GatewayMetrics {
         this.set(bus.isReady() ? 1 : 0);
       },
     });
-    const stats = bus.stats;
-    if (stats) {
-      new Counter({
-        name: 'gateway_bus_published_total',
-        help: 'Messages published to other instances',
-        registers,
-        collect() {
-          settle(this, stats.published);
-        },
-      });
-      new Counter({
-        name: 'gateway_bus_publish_failures_total',
-        help: 'Messages that could not be published (bus down or too slow): their acks said UNAVAILABLE',
-        registers,
-        collect() {
-          settle(this, stats.publishFailures);
-        },
-      });
-      new Counter({
-        name: 'gateway_bus_received_total',
-        help: 'Messages received from other instances',
-        registers,
-        collect() {
-          settle(this, stats.received);
-        },
-      });
-    }
+    new Counter({
+      name: 'gateway_bus_published_total',
+      help: 'Messages published to other instances',
+      registers,
+      collect() {
+        settle(this, busCounts.published);
+      },
+    });
+    new Counter({
+      name: 'gateway_bus_publish_failures_total',
+      help: 'Messages that could not be published (bus down or too slow): their acks said UNAVAILABLE',
+      registers,
+      collect() {
+        settle(this, busCounts.publishFailures);
+      },
+    });
+    new Counter({
+      name: 'gateway_bus_received_total',
+      help: 'Messages received from other instances',
+      registers,
+      collect() {
+        settle(this, busCounts.received);
+      },
+    });
   }
 
   connectionAccepted(): void {
