@@ -28,7 +28,10 @@ import {
   type MessageCallback,
 } from './connections/connection.js';
 import { gatewaysHaveConnectionHooks } from './dispatch/connection-hooks.js';
-import { ConnectionLog } from './connections/connection-log.js';
+import {
+  ConnectionLog,
+  type ConnectionLogger,
+} from './connections/connection-log.js';
 import { ConnectionRegistry } from './connections/connection-registry.js';
 import { drainConnections } from './connections/drain.js';
 import {
@@ -55,6 +58,18 @@ type VerifyDone = (
 ) => void;
 
 const LOG_CONTEXT = 'Gateway';
+
+/** What an application may hand the adapter besides itself. */
+export interface GatewayAdapterOptions {
+  /**
+   * Where the `connection opened` / `connection closed` lines go instead of Nest's logger: a
+   * structured logger such as pino's, e.g. nestjs-pino's `PinoLogger.root` in an application that
+   * logs through nestjs-pino. The lines are the same; they skip the layers of Nest's logger, which
+   * shows at high connection churn. Without it they go through Nest's logger for the `Gateway`
+   * context, whichever logger the application installed.
+   */
+  connectionLogger?: ConnectionLogger;
+}
 
 /** Nest's per-connection binding of one gateway: its hooks, its handlers bound to the client. */
 type GatewayBinding = (client: WebSocket) => void;
@@ -156,7 +171,14 @@ export class GatewayAdapter extends AbstractWsAdapter {
   /** Whether the bindings run at the handshake (a gateway has connection hooks). */
   private bindEagerly = true;
 
-  constructor(private readonly app: INestApplicationContext) {
+  /**
+   * @param app the Nest application, whose HTTP server the gateway shares.
+   * @param adapterOptions see {@link GatewayAdapterOptions}.
+   */
+  constructor(
+    private readonly app: INestApplicationContext,
+    private readonly adapterOptions: GatewayAdapterOptions = {},
+  ) {
     super(app);
   }
 
@@ -199,7 +221,11 @@ export class GatewayAdapter extends AbstractWsAdapter {
     this.drain = this.app.get(DrainState, { strict: false });
     this.traffic = this.app.get(TrafficStats, { strict: false });
     this.metrics = this.app.get(GatewayMetrics, { strict: false });
-    this.connectionLog = new ConnectionLog(LOG_CONTEXT, this.logger);
+    this.connectionLog = new ConnectionLog(
+      LOG_CONTEXT,
+      this.logger,
+      this.adapterOptions.connectionLogger,
+    );
     const rate = this.options.rateLimit;
     this.rateMessages = {
       messages: `over ${rate.perSecond} messages per second (burst ${rate.burst}); slow down`,
