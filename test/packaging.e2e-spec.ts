@@ -155,6 +155,22 @@ describe('the npm package in a host application (e2e)', () => {
     ).toEqual([]);
   });
 
+  it('leaves the service out: its files need packages a host does not install', async () => {
+    const { stdout } = await run('tar', ['-tzf', tarball]);
+    const entries = stdout.trim().split('\n');
+    // The client's command line reads its environment from there, without the service's config.
+    expect(entries).toContain('package/dist/config/client-environment.js');
+    expect(
+      entries.filter(
+        (e) =>
+          /^package\/dist\/(main|app\.module|setup-app)\./.test(e) ||
+          /^package\/dist\/(logging|health|http)\//.test(e) ||
+          (/^package\/dist\/config\//.test(e) &&
+            !/\/client-environment\./.test(e)),
+      ),
+    ).toEqual([]);
+  });
+
   it('installs the library’s dependencies into the host and none of the service’s', () => {
     const names = packageNames(installed);
     const gateway = installed.dependencies?.['nest-ws-gateway'];
