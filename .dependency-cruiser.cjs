@@ -88,6 +88,16 @@ module.exports = {
       },
     },
     {
+      name: 'library-without-the-service-packages',
+      severity: 'error',
+      comment:
+        'The packages only the service runs on (its logger, configuration, health checks, HTTP platform) are not installed with the library: package.json has them as devDependencies.',
+      from: { path: '^src/(gateway|protocol|client)/|^src/index\\.ts$' },
+      to: {
+        path: '(^|/)node_modules/(nestjs-pino|pino|pino-http|pino-pretty|@nestjs/config|@nestjs/terminus|@nestjs/platform-express)/',
+      },
+    },
+    {
       name: 'composition-on-top',
       severity: 'error',
       comment: 'The gateway folders never import the files that compose them.',

@@ -25,9 +25,22 @@ ENV NODE_ENV=production \
     PORT=8765
 
 COPY package.json package-lock.json ./
+# What the service runs on besides the library (its logger, configuration, health checks, HTTP
+# platform) is in devDependencies, so that a host installing the library does not get it: this
+# image's manifest makes those dependencies again before installing without the dev ones. The
+# lockfile still pins every version, theirs and everything they pull in.
 # Dependencies are installed as root and stay owned by root: the service user can read its code
 # but not rewrite it.
-RUN npm ci --omit=dev && npm cache clean --force
+RUN node -e "const fs = require('node:fs'); \
+      const m = JSON.parse(fs.readFileSync('package.json', 'utf8')); \
+      for (const name of process.argv.slice(1)) { \
+        if (!m.devDependencies[name]) throw new Error(name + ' is not a devDependency'); \
+        m.dependencies[name] = m.devDependencies[name]; delete m.devDependencies[name]; \
+      } \
+      fs.writeFileSync('package.json', JSON.stringify(m, null, 2));" \
+      @nestjs/config @nestjs/platform-express @nestjs/terminus \
+      nestjs-pino pino pino-http pino-pretty \
+ && npm install --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY --from=build /app/dist ./dist
 

@@ -17,7 +17,14 @@ export {
   type ResolvedGatewayOptions,
 } from './gateway/gateway.options.js';
 export { GATEWAY_OPTIONS } from './gateway/gateway-options.token.js';
-export { GatewayAdapter } from './gateway/gateway.adapter.js';
+export {
+  GatewayAdapter,
+  type GatewayAdapterOptions,
+} from './gateway/gateway.adapter.js';
+export type {
+  ConnectionLineSink,
+  ConnectionLogger,
+} from './gateway/connections/connection-log.js';
 
 // Writing handlers: who is calling, what they may do, and how to fail.
 export { Gateway } from './gateway/dispatch/gateway.decorator.js';

@@ -20,6 +20,37 @@ const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
 const EXAMPLE = join(ROOT, 'examples/chat-host');
 
+/** A node of `npm ls --all --json`: a package and what it depends on, as installed. */
+interface InstalledTree {
+  version?: string;
+  dependencies?: Record<string, InstalledTree>;
+}
+
+/** Every package name in the tree below `node`, at any depth. */
+function packageNames(
+  node: InstalledTree,
+  into = new Set<string>(),
+): Set<string> {
+  for (const [name, child] of Object.entries(node.dependencies ?? {})) {
+    into.add(name);
+    packageNames(child, into);
+  }
+  return into;
+}
+
+/**
+ * What the service runs on and a host does not get from the package: its logger, its
+ * configuration and its health checks. The host installs `@nestjs/platform-express` itself.
+ */
+const SERVICE_ONLY = [
+  'nestjs-pino',
+  'pino',
+  'pino-http',
+  'pino-pretty',
+  '@nestjs/config',
+  '@nestjs/terminus',
+];
+
 /**
  * The package as a team would consume it: `npm pack`, the tarball installed into a copy of
  * examples/chat-host next to nothing but Nest's own packages, the host compiled against the
@@ -30,6 +61,7 @@ describe('the npm package in a host application (e2e)', () => {
   let tarball: string;
   let host: ChildProcess | undefined;
   let port: number;
+  let installed: InstalledTree;
 
   beforeAll(async () => {
     if (!existsSync(join(ROOT, 'dist/index.js'))) {
@@ -67,6 +99,11 @@ describe('the npm package in a host application (e2e)', () => {
         timeout: 180_000,
       },
     );
+    const listed = await run('npm', ['ls', '--all', '--json'], {
+      cwd: app,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    installed = JSON.parse(listed.stdout) as InstalledTree;
     await run(join(app, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], {
       cwd: app,
     });
@@ -116,6 +153,34 @@ describe('the npm package in a host application (e2e)', () => {
           /spec\.(js|d\.ts)$/.test(e),
       ),
     ).toEqual([]);
+  });
+
+  it('leaves the service out: its files need packages a host does not install', async () => {
+    const { stdout } = await run('tar', ['-tzf', tarball]);
+    const entries = stdout.trim().split('\n');
+    // The client's command line reads its environment from there, without the service's config.
+    expect(entries).toContain('package/dist/config/client-environment.js');
+    expect(
+      entries.filter(
+        (e) =>
+          /^package\/dist\/(main|app\.module|setup-app)\./.test(e) ||
+          /^package\/dist\/(logging|health|http)\//.test(e) ||
+          (e.startsWith('package/dist/config/') &&
+            !/\/client-environment\./.test(e)),
+      ),
+    ).toEqual([]);
+  });
+
+  it('installs the library’s dependencies into the host and none of the service’s', () => {
+    const names = packageNames(installed);
+    const gateway = installed.dependencies?.['nest-ws-gateway'];
+    expect(gateway).toBeDefined();
+    expect(names).toContain('ws');
+    expect(SERVICE_ONLY.filter((name) => names.has(name))).toEqual([]);
+    // The host's own dependency, never one the package brings.
+    expect(Object.keys(gateway!.dependencies ?? {})).not.toContain(
+      '@nestjs/platform-express',
+    );
   });
 
   it('authenticates with the host’s verifier and serves the host’s events on its path', async () => {

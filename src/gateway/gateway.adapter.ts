@@ -5,11 +5,24 @@ import {
 } from '@nestjs/websockets';
 import type { Server as HttpServer } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
+import type { ConnectionLogger } from './connections/connection-log.js';
 import {
   connectionOf,
   type MessageCallback,
 } from './connections/connection.js';
 import { GatewayServer } from './gateway.server.js';
+
+/** What an application may hand the adapter besides itself. */
+export interface GatewayAdapterOptions {
+  /**
+   * Where the `connection opened` / `connection closed` lines go instead of Nest's logger: a
+   * structured logger such as pino's, e.g. nestjs-pino's `PinoLogger.root` in an application that
+   * logs through nestjs-pino. The lines are the same; they skip the layers of Nest's logger, which
+   * shows at high connection churn. Without it they go through Nest's logger for the `Gateway`
+   * context, whichever logger the application installed.
+   */
+  connectionLogger?: ConnectionLogger;
+}
 
 /**
  * The WebSocket adapter of the gateway: Nest's glue to {@link GatewayServer}, on top of `ws`
@@ -32,7 +45,14 @@ export class GatewayAdapter extends AbstractWsAdapter {
   private server?: GatewayServer;
   private readonly duplicateEvents = new Set<string>();
 
-  constructor(private readonly app: INestApplicationContext) {
+  /**
+   * @param app the Nest application, whose HTTP server the gateway shares.
+   * @param adapterOptions see {@link GatewayAdapterOptions}.
+   */
+  constructor(
+    private readonly app: INestApplicationContext,
+    private readonly adapterOptions: GatewayAdapterOptions = {},
+  ) {
     super(app);
   }
 
@@ -104,7 +124,7 @@ export class GatewayAdapter extends AbstractWsAdapter {
       );
     }
     this.server = this.app.get(GatewayServer, { strict: false });
-    this.server.attach(httpServer);
+    this.server.attach(httpServer, this.adapterOptions.connectionLogger);
     return this.server;
   }
 

@@ -14,7 +14,10 @@ import {
   connectionOf,
   type ClientConnection,
 } from './connections/connection.js';
-import { ConnectionLog } from './connections/connection-log.js';
+import {
+  ConnectionLog,
+  type ConnectionLogger,
+} from './connections/connection-log.js';
 import { ConnectionRegistry } from './connections/connection-registry.js';
 import { drainConnections } from './connections/drain.js';
 import { DrainState } from './connections/drain-state.js';
@@ -52,7 +55,7 @@ function markAlive(this: WebSocket): void {
 @Injectable()
 export class GatewayServer {
   private readonly logger = new Logger(LOG_CONTEXT);
-  private readonly connectionLog = new ConnectionLog(LOG_CONTEXT, this.logger);
+  private connectionLog = new ConnectionLog(LOG_CONTEXT, this.logger);
   /** One `ws` server per path that gateways asked for. */
   private readonly servers = new Map<string, WebSocketServer>();
   /** Nest's bindings of the gateways of each path, by the path's server. */
@@ -77,9 +80,17 @@ export class GatewayServer {
     private readonly discovery: DiscoveryService,
   ) {}
 
-  /** Starts answering WebSocket upgrades on `httpServer`, and the heartbeat. */
-  attach(httpServer: HttpServer): void {
+  /**
+   * Starts answering WebSocket upgrades on `httpServer`, and the heartbeat; the connection lines
+   * go to `connectionLogger` when the application gives one.
+   */
+  attach(httpServer: HttpServer, connectionLogger?: ConnectionLogger): void {
     if (this.upgradeListener) return;
+    this.connectionLog = new ConnectionLog(
+      LOG_CONTEXT,
+      this.logger,
+      connectionLogger,
+    );
     // Before any socket is served: the dispatcher can only keep an error from looking like a
     // success when the gateway's filter, not Nest's, answers it.
     assertGatewaysDeclared(this.discovery);

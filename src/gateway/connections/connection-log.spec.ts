@@ -1,6 +1,6 @@
 import { GATEWAY_DEFAULTS } from '../gateway.options.js';
 import type { Logger } from '@nestjs/common';
-import { PinoLogger } from 'nestjs-pino';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { TrafficStats } from './traffic-stats.js';
@@ -37,10 +37,8 @@ const expectedClose = {
   messagesOut: 2,
 };
 
-// The fallback runs first: nestjs-pino's root logger, once made, stays for the whole file.
 describe('ConnectionLog', () => {
-  it('writes through Nest’s logger when the application has no pino root logger', () => {
-    expect(PinoLogger.root).toBeUndefined();
+  it('writes through Nest’s logger when the application gives no logger of its own', () => {
     const calls: [object, string][] = [];
     const nest = {
       log: (fields: object, msg: string) => calls.push([fields, msg]),
@@ -65,20 +63,19 @@ describe('ConnectionLog', () => {
     expect(calls[1][1]).toBe('connection closed');
   });
 
-  it('writes to the pino root logger, with the context, when nestjs-pino made one', () => {
+  // pino itself, as the service hands it over: the library only knows the shape.
+  it('writes to the given pino logger, with the context, and not through Nest’s', () => {
     const lines: Record<string, unknown>[] = [];
-    new PinoLogger({
-      pinoHttp: [
-        { level: 'info' },
-        { write: (line: string) => lines.push(JSON.parse(line)) },
-      ],
-    });
+    const root = pino(
+      { level: 'info' },
+      { write: (line: string) => lines.push(JSON.parse(line)) },
+    );
     const nest = {
       log: () => {
         throw new Error('the Nest logger must not be used');
       },
     } as unknown as Logger;
-    const log = new ConnectionLog('Gateway', nest);
+    const log = new ConnectionLog('Gateway', nest, root);
     const c = connection();
     log.opened(c, undefined);
     log.closed(c, 1000, 'bye');
