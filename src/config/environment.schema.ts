@@ -127,70 +127,6 @@ export class EnvironmentSchema {
     code(SERVICE_DEFAULTS.port),
     "HTTP and WebSocket port (the tutorial's)",
   )
-  @Documented(code(SERVICE_DEFAULTS.host), 'bind address')
-  @Documented(code(GATEWAY_DEFAULTS.path), 'WebSocket path')
-  @Documented('generated', 'comma-separated static tokens')
-  @Documented(
-    code(GATEWAY_DEFAULTS.auth.disabled),
-    '`true` accepts every handshake without a token (logs a warning)',
-  )
-  @Documented(
-    'unset',
-    'JWTs signed with this HS256 secret are accepted (one of three key sources, see [JWTs](#jwts))',
-  )
-  @Documented(
-    'unset',
-    'PEM public key (`-----BEGIN PUBLIC KEY-----…`): RSA for RS256, EC P-256 for ES256; `\\n` may stand for newlines',
-  )
-  @Documented(
-    'unset',
-    '`http(s)://` URL of a JSON Web Key Set (RS256, ES256 keys), cached and refetched',
-  )
-  @Documented('unset', 'required `iss` of every JWT')
-  @Documented(
-    'unset',
-    'comma-separated accepted `aud` values; a JWT needs one of them',
-  )
-  @Documented(
-    'any',
-    'comma-separated `Origin` allow-list (`https://app.example.com`); another `Origin` gets 403 at the handshake; `*` means any',
-  )
-  @Documented(
-    'none',
-    'comma-separated IP addresses or CIDR blocks of reverse proxies whose `X-Forwarded-For` is believed (see [Logs](operations.md#logs))',
-  )
-  @Documented(
-    code(SERVICE_DEFAULTS.handshakeTimeoutMs),
-    'time to send the HTTP request (headers and all) before 408 and close: slowloris protection',
-  )
-  @Documented(
-    'unset',
-    'set (`redis://[:password@]host:port[/db]`, `rediss://` for TLS): fan out across instances through Redis; unset: in memory, one instance',
-  )
-  @Documented(
-    code(DEFAULT_REDIS_CHANNEL_PREFIX),
-    'starts every pub/sub channel name, so several deployments can share one Redis: up to 64 of `A-Z a-z 0-9 _ - . : @ /`',
-  )
-  @Documented(
-    code(false),
-    '`true`: rooms are allowed by grants only (see [Room permissions](#room-permissions)); `false`: every principal may join and publish to every room',
-  )
-  @Documented(
-    code(DEFAULT_ROOM_ACL_CLAIM),
-    "the JWT claim listing a principal's room grants; only with `ROOM_ACL=true`",
-  )
-  @Documented(
-    'unset',
-    'comma-separated grants every principal has (`join:public/*,publish:public/hall`); only with `ROOM_ACL=true`',
-  )
-  @Documented(
-    code(SERVICE_DEFAULTS.logLevel),
-    `${LOG_LEVELS.slice(0, -1).map(code).join(', ')} or ${code(LOG_LEVELS.at(-1))}`,
-  )
-  @Documented(
-    '`json` (`pretty` on a TTY)',
-    '`json` lines, or `pretty` for people',
-  )
   @IsOptional()
   @Transform(toInteger)
   @IsInt({ message: 'must be an integer' })
@@ -198,17 +134,20 @@ export class EnvironmentSchema {
   @Max(65535, { message: 'must be between 0 and 65535' })
   PORT?: number;
 
+  @Documented(code(SERVICE_DEFAULTS.host), 'bind address')
   @IsOptional()
   @IsString()
   @IsNotEmpty({ message: 'must not be empty' })
   HOST?: string;
 
+  @Documented(code(GATEWAY_DEFAULTS.path), 'WebSocket path')
   @IsOptional()
   @Matches(/^\/[\w\-./~%]*$/, {
     message: 'must be a URL path starting with "/"',
   })
   WS_PATH?: string;
 
+  @Documented('generated', 'comma-separated static tokens')
   @IsOptional()
   @Matches(/^[^\s,]+(,[^\s,]+)*$/, {
     message:
@@ -216,16 +155,28 @@ export class EnvironmentSchema {
   })
   AUTH_TOKENS?: string;
 
+  @Documented(
+    code(GATEWAY_DEFAULTS.auth.disabled),
+    '`true` accepts every handshake without a token (logs a warning)',
+  )
   @IsOptional()
   @Transform(toBoolean)
   @IsBoolean({ message: 'must be true or false' })
   AUTH_DISABLED?: boolean;
 
+  @Documented(
+    'unset',
+    'JWTs signed with this HS256 secret are accepted (one of three key sources, see [JWTs](#jwts))',
+  )
   @IsOptional()
   @IsString()
   @IsNotEmpty({ message: 'must not be empty' })
   AUTH_JWT_SECRET?: string;
 
+  @Documented(
+    'unset',
+    'PEM public key (`-----BEGIN PUBLIC KEY-----…`): RSA for RS256, EC P-256 for ES256; `\\n` may stand for newlines',
+  )
   @IsOptional()
   @Matches(/-----BEGIN (RSA |EC )?PUBLIC KEY-----/, {
     message:
@@ -233,23 +184,36 @@ export class EnvironmentSchema {
   })
   AUTH_JWT_PUBLIC_KEY?: string;
 
+  @Documented(
+    'unset',
+    '`http(s)://` URL of a JSON Web Key Set (RS256, ES256 keys), cached and refetched',
+  )
   @IsOptional()
   @Matches(/^https?:\/\/\S+$/, {
     message: 'must be an http:// or https:// URL',
   })
   AUTH_JWKS_URL?: string;
 
+  @Documented('unset', 'required `iss` of every JWT')
   @IsOptional()
   @IsString()
   @IsNotEmpty({ message: 'must not be empty' })
   AUTH_JWT_ISSUER?: string;
 
+  @Documented(
+    'unset',
+    'comma-separated accepted `aud` values; a JWT needs one of them',
+  )
   @IsOptional()
   @Matches(/^[^\s,]+(,[^\s,]+)*$/, {
     message: 'must be a comma-separated list of audiences without spaces',
   })
   AUTH_JWT_AUDIENCE?: string;
 
+  @Documented(
+    'any',
+    'comma-separated `Origin` allow-list (`https://app.example.com`); another `Origin` gets 403 at the handshake; `*` means any',
+  )
   @IsOptional()
   @Matches(/^(\*|[^\s,]+(,[^\s,]+)*)$/, {
     message:
@@ -257,6 +221,10 @@ export class EnvironmentSchema {
   })
   ALLOWED_ORIGINS?: string;
 
+  @Documented(
+    'none',
+    'comma-separated IP addresses or CIDR blocks of reverse proxies whose `X-Forwarded-For` is believed (see [Logs](operations.md#logs))',
+  )
   @IsOptional()
   @ValidateBy(
     { name: 'isProxyList', validator: { validate: isProxyList } },
@@ -267,18 +235,30 @@ export class EnvironmentSchema {
   )
   TRUSTED_PROXIES?: string;
 
+  @Documented(
+    code(SERVICE_DEFAULTS.handshakeTimeoutMs),
+    'time to send the HTTP request (headers and all) before 408 and close: slowloris protection',
+  )
   @IsOptional()
   @Transform(toInteger)
   @IsInt({ message: 'must be an integer number of milliseconds' })
   @Min(1000, { message: 'must be at least 1000' })
   HANDSHAKE_TIMEOUT_MS?: number;
 
+  @Documented(
+    'unset',
+    'set (`redis://[:password@]host:port[/db]`, `rediss://` for TLS): fan out across instances through Redis; unset: in memory, one instance',
+  )
   @IsOptional()
   @Matches(/^rediss?:\/\/\S+$/, {
     message: 'must be a redis:// or rediss:// URL',
   })
   REDIS_URL?: string;
 
+  @Documented(
+    code(DEFAULT_REDIS_CHANNEL_PREFIX),
+    'starts every pub/sub channel name, so several deployments can share one Redis: up to 64 of `A-Z a-z 0-9 _ - . : @ /`',
+  )
   @IsOptional()
   @Matches(/^[\w.:@/-]{0,64}$/, {
     message: 'must be at most 64 characters of A-Z a-z 0-9 _ - . : @ /',
@@ -287,11 +267,19 @@ export class EnvironmentSchema {
   @NotContains(CHANNEL_PREFIX_SEPARATOR, { message: CHANNEL_PREFIX_RULE })
   REDIS_CHANNEL_PREFIX?: string;
 
+  @Documented(
+    code(false),
+    '`true`: rooms are allowed by grants only (see [Room permissions](#room-permissions)); `false`: every principal may join and publish to every room',
+  )
   @IsOptional()
   @Transform(toBoolean)
   @IsBoolean({ message: 'must be true or false' })
   ROOM_ACL?: boolean;
 
+  @Documented(
+    code(DEFAULT_ROOM_ACL_CLAIM),
+    "the JWT claim listing a principal's room grants; only with `ROOM_ACL=true`",
+  )
   @IsOptional()
   @Matches(/^\S{1,256}$/, {
     message: 'must be a claim name of at most 256 characters without spaces',
@@ -299,15 +287,27 @@ export class EnvironmentSchema {
   @OnlyWithRoomAcl()
   ROOM_ACL_CLAIM?: string;
 
+  @Documented(
+    'unset',
+    'comma-separated grants every principal has (`join:public/*,publish:public/hall`); only with `ROOM_ACL=true`',
+  )
   @IsOptional()
   @RoomGrantList()
   @OnlyWithRoomAcl()
   ROOM_ACL_GRANTS?: string;
 
+  @Documented(
+    code(SERVICE_DEFAULTS.logLevel),
+    `${LOG_LEVELS.slice(0, -1).map(code).join(', ')} or ${code(LOG_LEVELS.at(-1))}`,
+  )
   @IsOptional()
   @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
   LOG_LEVEL?: LogLevel;
 
+  @Documented(
+    '`json` (`pretty` on a TTY)',
+    '`json` lines, or `pretty` for people',
+  )
   @IsOptional()
   @IsIn(LOG_FORMATS, { message: `must be one of ${LOG_FORMATS.join(', ')}` })
   LOG_FORMAT?: LogFormat;
