@@ -17,10 +17,10 @@ export function renderEnvironmentTable(): string {
     ...VARIABLE_DOCS.map((doc) => ({ ...doc, name: `\`${doc.name}\`` })),
   ].map((doc) => [doc.name, doc.default, doc.meaning]);
   const widths = [0, 1, 2].map((column) =>
-    Math.max(...rows.map((row) => [...row[column]].length)),
+    Math.max(...rows.map((row) => row[column].length)),
   );
   const line = (cells: string[]) =>
-    `| ${cells.map((cell, i) => cell + ' '.repeat(widths[i] - [...cell].length)).join(' | ')} |`;
+    `| ${cells.map((cell, i) => cell + ' '.repeat(widths[i] - cell.length)).join(' | ')} |`;
   const [header, ...body] = rows;
   return [
     line(header),
