@@ -267,19 +267,11 @@ export const DEFAULT_REDIS_CHANNEL_PREFIX = 'gateway:';
 /** The part of {@link ResolvedGatewayOptions} the settings table resolves. */
 type TableOptions = Pick<
   ResolvedGatewayOptions,
-  | 'maxConnections'
-  | 'maxConnectionsPerPrincipal'
-  | 'maxConnectionsPerAddress'
-  | 'maxPayloadBytes'
-  | 'maxDepth'
-  | 'maxFragments'
-  | 'perMessageDeflate'
+  | Extract<
+      (typeof GATEWAY_SETTINGS)[number]['option'],
+      keyof ResolvedGatewayOptions
+    >
   | 'rateLimit'
-  | 'maxBufferedBytes'
-  | 'heartbeatIntervalMs'
-  | 'shutdownDrainMs'
-  | 'closeGraceMs'
-  | 'maxRoomsPerConnection'
 >;
 
 /** Thrown at boot for options that cannot work; the message names every problem. */
