@@ -18,9 +18,19 @@ import {
 } from '../gateway/bus/channels.js';
 import { isProxyAddressOrBlock } from '../gateway/admission/client-address.js';
 import {
+  DEFAULT_REDIS_CHANNEL_PREFIX,
+  GATEWAY_DEFAULTS,
+} from '../gateway/gateway.options.js';
+import {
+  DEFAULT_ROOM_ACL_CLAIM,
   isRoomGrant,
   ROOM_GRANT_RULE,
 } from '../gateway/rooms/grant-room-policy.js';
+import {
+  GATEWAY_SETTINGS,
+  type GatewaySetting,
+  type IntSetting,
+} from '../gateway/settings.js';
 
 /** Log levels pino understands, from the most to the least verbose. */
 export const LOG_LEVELS = [
@@ -36,6 +46,36 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const LOG_FORMATS = ['json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** Defaults of the service's own settings (server.config.ts, logging.config.ts). */
+export const SERVICE_DEFAULTS = Object.freeze({
+  /** The python-websockets tutorial's port. */
+  port: 8765,
+  host: '0.0.0.0',
+  handshakeTimeoutMs: 10_000,
+  logLevel: 'info' satisfies LogLevel,
+});
+
+/** One row of the environment table in docs/configuration.md. */
+export interface VariableDoc {
+  readonly name: string;
+  /** Markdown. */
+  readonly default: string;
+  /** Markdown, one line. */
+  readonly meaning: string;
+}
+
+const code = (value: unknown): string => `\`${String(value)}\``;
+
+/** The documentation rows, in the order the variables are declared. */
+export const VARIABLE_DOCS: VariableDoc[] = [];
+
+/** Declares the documentation of a variable next to its checks. */
+const Documented =
+  (defaultText: string, meaning: string): PropertyDecorator =>
+  (_target, name) => {
+    VARIABLE_DOCS.push({ name: String(name), default: defaultText, meaning });
+  };
 
 // Environment values are strings; a failed conversion stays a string so that the
 // validator reports the value the operator typed instead of a silent NaN or false.
@@ -78,10 +118,15 @@ const RoomGrantList = () =>
   });
 
 /**
- * The environment variables the service reads (docs/configuration.md). Every one is optional;
- * the defaults serve `npm run start` on one machine.
+ * The environment variables that are not one setting of the table in `gateway/settings.ts`:
+ * the service's own, and those the gateway config turns into options by code (auth, lists,
+ * Redis, room permissions). The table's variables are added below, from the table.
  */
-export class EnvironmentVariables {
+export class EnvironmentSchema {
+  @Documented(
+    code(SERVICE_DEFAULTS.port),
+    "HTTP and WebSocket port (the tutorial's)",
+  )
   @IsOptional()
   @Transform(toInteger)
   @IsInt({ message: 'must be an integer' })
@@ -89,17 +134,20 @@ export class EnvironmentVariables {
   @Max(65535, { message: 'must be between 0 and 65535' })
   PORT?: number;
 
+  @Documented(code(SERVICE_DEFAULTS.host), 'bind address')
   @IsOptional()
   @IsString()
   @IsNotEmpty({ message: 'must not be empty' })
   HOST?: string;
 
+  @Documented(code(GATEWAY_DEFAULTS.path), 'WebSocket path')
   @IsOptional()
   @Matches(/^\/[\w\-./~%]*$/, {
     message: 'must be a URL path starting with "/"',
   })
   WS_PATH?: string;
 
+  @Documented('generated', 'comma-separated static tokens')
   @IsOptional()
   @Matches(/^[^\s,]+(,[^\s,]+)*$/, {
     message:
@@ -107,16 +155,28 @@ export class EnvironmentVariables {
   })
   AUTH_TOKENS?: string;
 
+  @Documented(
+    code(GATEWAY_DEFAULTS.auth.disabled),
+    '`true` accepts every handshake without a token (logs a warning)',
+  )
   @IsOptional()
   @Transform(toBoolean)
   @IsBoolean({ message: 'must be true or false' })
   AUTH_DISABLED?: boolean;
 
+  @Documented(
+    'unset',
+    'JWTs signed with this HS256 secret are accepted (one of three key sources, see [JWTs](#jwts))',
+  )
   @IsOptional()
   @IsString()
   @IsNotEmpty({ message: 'must not be empty' })
   AUTH_JWT_SECRET?: string;
 
+  @Documented(
+    'unset',
+    'PEM public key (`-----BEGIN PUBLIC KEY-----…`): RSA for RS256, EC P-256 for ES256; `\\n` may stand for newlines',
+  )
   @IsOptional()
   @Matches(/-----BEGIN (RSA |EC )?PUBLIC KEY-----/, {
     message:
@@ -124,23 +184,36 @@ export class EnvironmentVariables {
   })
   AUTH_JWT_PUBLIC_KEY?: string;
 
+  @Documented(
+    'unset',
+    '`http(s)://` URL of a JSON Web Key Set (RS256, ES256 keys), cached and refetched',
+  )
   @IsOptional()
   @Matches(/^https?:\/\/\S+$/, {
     message: 'must be an http:// or https:// URL',
   })
   AUTH_JWKS_URL?: string;
 
+  @Documented('unset', 'required `iss` of every JWT')
   @IsOptional()
   @IsString()
   @IsNotEmpty({ message: 'must not be empty' })
   AUTH_JWT_ISSUER?: string;
 
+  @Documented(
+    'unset',
+    'comma-separated accepted `aud` values; a JWT needs one of them',
+  )
   @IsOptional()
   @Matches(/^[^\s,]+(,[^\s,]+)*$/, {
     message: 'must be a comma-separated list of audiences without spaces',
   })
   AUTH_JWT_AUDIENCE?: string;
 
+  @Documented(
+    'any',
+    'comma-separated `Origin` allow-list (`https://app.example.com`); another `Origin` gets 403 at the handshake; `*` means any',
+  )
   @IsOptional()
   @Matches(/^(\*|[^\s,]+(,[^\s,]+)*)$/, {
     message:
@@ -148,6 +221,10 @@ export class EnvironmentVariables {
   })
   ALLOWED_ORIGINS?: string;
 
+  @Documented(
+    'none',
+    'comma-separated IP addresses or CIDR blocks of reverse proxies whose `X-Forwarded-For` is believed (see [Logs](operations.md#logs))',
+  )
   @IsOptional()
   @ValidateBy(
     { name: 'isProxyList', validator: { validate: isProxyList } },
@@ -158,109 +235,30 @@ export class EnvironmentVariables {
   )
   TRUSTED_PROXIES?: string;
 
-  @IsOptional()
-  @Transform(toInteger)
-  @IsInt({ message: 'must be an integer' })
-  @Min(1, { message: 'must be at least 1' })
-  MAX_CONNECTIONS?: number;
-
-  @IsOptional()
-  @Transform(toInteger)
-  @IsInt({ message: 'must be an integer' })
-  @Min(0, { message: 'must not be negative (0 turns the cap off)' })
-  MAX_CONNECTIONS_PER_PRINCIPAL?: number;
-
-  @IsOptional()
-  @Transform(toInteger)
-  @IsInt({ message: 'must be an integer' })
-  @Min(0, { message: 'must not be negative (0 turns the cap off)' })
-  MAX_CONNECTIONS_PER_ADDRESS?: number;
-
-  @IsOptional()
-  @Transform(toInteger)
-  @IsInt({ message: 'must be an integer' })
-  @Min(1, { message: 'must be at least 1' })
-  RATE_LIMIT_PER_SEC?: number;
-
-  @IsOptional()
-  @Transform(toInteger)
-  @IsInt({ message: 'must be an integer' })
-  @Min(1, { message: 'must be at least 1' })
-  RATE_LIMIT_BURST?: number;
-
-  @IsOptional()
-  @Transform(toInteger)
-  @IsInt({ message: 'must be an integer number of bytes' })
-  @Min(1, { message: 'must be at least 1' })
-  RATE_LIMIT_BYTES_PER_SEC?: number;
-
-  @IsOptional()
-  @Transform(toInteger)
-  @IsInt({ message: 'must be an integer number of bytes' })
-  @Min(1, { message: 'must be at least 1' })
-  RATE_LIMIT_BYTES_BURST?: number;
-
-  @IsOptional()
-  @Transform(toInteger)
-  @IsInt({ message: 'must be an integer number of bytes' })
-  @Min(1, { message: 'must be at least 1' })
-  RATE_LIMIT_FANOUT_BYTES_PER_SEC?: number;
-
-  @IsOptional()
-  @Transform(toInteger)
-  @IsInt({ message: 'must be an integer number of bytes' })
-  @Min(1024, { message: 'must be at least 1024 bytes' })
-  MAX_BUFFERED_BYTES?: number;
-
-  @IsOptional()
-  @Transform(toInteger)
-  @IsInt({ message: 'must be an integer number of milliseconds' })
-  @Min(0, { message: 'must not be negative (0 turns heartbeats off)' })
-  WS_HEARTBEAT_MS?: number;
-
+  @Documented(
+    code(SERVICE_DEFAULTS.handshakeTimeoutMs),
+    'time to send the HTTP request (headers and all) before 408 and close: slowloris protection',
+  )
   @IsOptional()
   @Transform(toInteger)
   @IsInt({ message: 'must be an integer number of milliseconds' })
   @Min(1000, { message: 'must be at least 1000' })
   HANDSHAKE_TIMEOUT_MS?: number;
 
-  @IsOptional()
-  @Transform(toBoolean)
-  @IsBoolean({ message: 'must be true or false' })
-  WS_PERMESSAGE_DEFLATE?: boolean;
-
-  @IsOptional()
-  @Transform(toInteger)
-  @IsInt({ message: 'must be an integer number of bytes' })
-  @Min(1, { message: 'must be at least 1 byte' })
-  @Max(256 * 1024 * 1024, { message: 'must be at most 268435456 (256 MiB)' })
-  WS_MAX_PAYLOAD?: number;
-
-  @IsOptional()
-  @Transform(toInteger)
-  @IsInt({ message: 'must be an integer' })
-  @Min(1, { message: 'must be between 1 and 1000' })
-  @Max(1000, { message: 'must be between 1 and 1000' })
-  WS_MAX_DEPTH?: number;
-
-  @IsOptional()
-  @Transform(toInteger)
-  @IsInt({ message: 'must be an integer number of milliseconds' })
-  @Min(0, { message: 'must not be negative' })
-  SHUTDOWN_DRAIN_MS?: number;
-
-  @IsOptional()
-  @Transform(toInteger)
-  @IsInt({ message: 'must be an integer number of milliseconds' })
-  @Min(0, { message: 'must not be negative' })
-  WS_CLOSE_GRACE_MS?: number;
-
+  @Documented(
+    'unset',
+    'set (`redis://[:password@]host:port[/db]`, `rediss://` for TLS): fan out across instances through Redis; unset: in memory, one instance',
+  )
   @IsOptional()
   @Matches(/^rediss?:\/\/\S+$/, {
     message: 'must be a redis:// or rediss:// URL',
   })
   REDIS_URL?: string;
 
+  @Documented(
+    code(DEFAULT_REDIS_CHANNEL_PREFIX),
+    'starts every pub/sub channel name, so several deployments can share one Redis: up to 64 of `A-Z a-z 0-9 _ - . : @ /`',
+  )
   @IsOptional()
   @Matches(/^[\w.:@/-]{0,64}$/, {
     message: 'must be at most 64 characters of A-Z a-z 0-9 _ - . : @ /',
@@ -269,18 +267,19 @@ export class EnvironmentVariables {
   @NotContains(CHANNEL_PREFIX_SEPARATOR, { message: CHANNEL_PREFIX_RULE })
   REDIS_CHANNEL_PREFIX?: string;
 
-  @IsOptional()
-  @Transform(toInteger)
-  @IsInt({ message: 'must be an integer' })
-  @Min(1, { message: 'must be between 1 and 10000' })
-  @Max(10_000, { message: 'must be between 1 and 10000' })
-  MAX_ROOMS_PER_CONNECTION?: number;
-
+  @Documented(
+    code(false),
+    '`true`: rooms are allowed by grants only (see [Room permissions](#room-permissions)); `false`: every principal may join and publish to every room',
+  )
   @IsOptional()
   @Transform(toBoolean)
   @IsBoolean({ message: 'must be true or false' })
   ROOM_ACL?: boolean;
 
+  @Documented(
+    code(DEFAULT_ROOM_ACL_CLAIM),
+    "the JWT claim listing a principal's room grants; only with `ROOM_ACL=true`",
+  )
   @IsOptional()
   @Matches(/^\S{1,256}$/, {
     message: 'must be a claim name of at most 256 characters without spaces',
@@ -288,16 +287,96 @@ export class EnvironmentVariables {
   @OnlyWithRoomAcl()
   ROOM_ACL_CLAIM?: string;
 
+  @Documented(
+    'unset',
+    'comma-separated grants every principal has (`join:public/*,publish:public/hall`); only with `ROOM_ACL=true`',
+  )
   @IsOptional()
   @RoomGrantList()
   @OnlyWithRoomAcl()
   ROOM_ACL_GRANTS?: string;
 
+  @Documented(
+    code(SERVICE_DEFAULTS.logLevel),
+    `${LOG_LEVELS.slice(0, -1).map(code).join(', ')} or ${code(LOG_LEVELS.at(-1))}`,
+  )
   @IsOptional()
   @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
   LOG_LEVEL?: LogLevel;
 
+  @Documented(
+    '`json` (`pretty` on a TTY)',
+    '`json` lines, or `pretty` for people',
+  )
   @IsOptional()
   @IsIn(LOG_FORMATS, { message: `must be one of ${LOG_FORMATS.join(', ')}` })
   LOG_FORMAT?: LogFormat;
 }
+
+function intRule(setting: IntSetting) {
+  const rule = setting.envRule ?? {};
+  const min = rule.min ?? setting.min;
+  const max: number | undefined = rule.max ?? setting.max;
+  const between =
+    max === undefined ? undefined : `must be between ${min} and ${max}`;
+  return {
+    min,
+    max,
+    integer: rule.unit
+      ? `must be an integer number of ${rule.unit}`
+      : 'must be an integer',
+    minMessage:
+      rule.minMessage ??
+      between ??
+      (min === 0 ? 'must not be negative' : `must be at least ${min}`),
+    maxMessage: rule.maxMessage ?? between ?? `must be at most ${max}`,
+  };
+}
+
+/** Adds a setting's variable to the schema, as the decorators above would. */
+function declareVariable(setting: GatewaySetting & { env: string }): void {
+  const target = EnvironmentSchema.prototype;
+  const name = setting.env;
+  // Applied in the order decorators written above the property would be.
+  const decorators: PropertyDecorator[] = [];
+  if (setting.kind === 'int') {
+    const rule = intRule(setting);
+    if (rule.max !== undefined)
+      decorators.push(Max(rule.max, { message: rule.maxMessage }));
+    decorators.push(
+      Min(rule.min, { message: rule.minMessage }),
+      IsInt({ message: rule.integer }),
+      Transform(toInteger) as PropertyDecorator,
+    );
+  } else {
+    decorators.push(
+      IsBoolean({ message: 'must be true or false' }),
+      Transform(toBoolean) as PropertyDecorator,
+    );
+  }
+  decorators.push(IsOptional());
+  for (const decorate of decorators) decorate(target, name);
+  VARIABLE_DOCS.push({
+    name,
+    default: setting.docDefault ?? code(setting.default),
+    meaning: setting.doc,
+  });
+}
+
+for (const setting of GATEWAY_SETTINGS)
+  if ('env' in setting) declareVariable(setting);
+
+type TableSetting = (typeof GATEWAY_SETTINGS)[number];
+
+/** The table's variables, parsed: numbers for integer settings, booleans for switches. */
+export type SettingVariables = {
+  [
+    S in TableSetting as S extends { env: infer E extends string } ? E : never
+  ]?: S['kind'] extends 'int' ? number : boolean;
+};
+
+/**
+ * The environment variables the service reads (docs/configuration.md), parsed. Every one is
+ * optional; the defaults serve `npm run start` on one machine.
+ */
+export type EnvironmentVariables = EnvironmentSchema & SettingVariables;

@@ -4,7 +4,10 @@ import {
   validateSync,
   type ValidationError,
 } from 'class-validator';
-import { EnvironmentVariables } from './environment.schema.js';
+import {
+  EnvironmentSchema,
+  type EnvironmentVariables,
+} from './environment.schema.js';
 
 /** Thrown at boot when any environment variable is invalid; its message names every one. */
 export class ConfigValidationError extends Error {
@@ -21,7 +24,7 @@ export class ConfigValidationError extends Error {
 // (PATH, HOME, ...) is none of the gateway's business and is not copied.
 const KNOWN_KEYS: ReadonlySet<string> = new Set(
   getMetadataStorage()
-    .getTargetValidationMetadatas(EnvironmentVariables, '', true, false)
+    .getTargetValidationMetadatas(EnvironmentSchema, '', true, false)
     .map((m) => m.propertyName),
 );
 
@@ -48,7 +51,7 @@ export function validateEnvironment(
     if (value === undefined || value === '') continue;
     if (KNOWN_KEYS.has(key)) raw[key] = value;
   }
-  const parsed = plainToInstance(EnvironmentVariables, raw);
+  const parsed = plainToInstance(EnvironmentSchema, raw);
   const errors = validateSync(parsed, {
     skipMissingProperties: false,
     forbidUnknownValues: false,
@@ -56,7 +59,7 @@ export function validateEnvironment(
   if (errors.length > 0) {
     throw new ConfigValidationError(errors.map((e) => describe(e, raw)));
   }
-  return parsed;
+  return parsed as EnvironmentVariables;
 }
 
 /**

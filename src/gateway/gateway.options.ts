@@ -1,4 +1,3 @@
-import { DEFAULT_MAX_DEPTH } from '../protocol/envelope.js';
 import { DEFAULT_JWT_CLOCK_TOLERANCE_SEC } from './auth/jwt.verifier.js';
 import type { TokenVerifier } from './auth/token-verifier.js';
 import { CHANNEL_PREFIX_RULE, isChannelPrefix } from './bus/channels.js';
@@ -14,6 +13,13 @@ import {
   ROOM_GRANT_RULE,
 } from './rooms/grant-room-policy.js';
 import type { RoomPolicy } from './rooms/room-policy.js';
+import {
+  GATEWAY_SETTINGS,
+  MAX_DEPTH_LIMIT,
+  settingProblem,
+  settingValue,
+  writeOption,
+} from './settings.js';
 
 /** JWT verification with `jose`: one of `secret`, `publicKey` or `jwksUrl`. */
 export interface GatewayJwtOptions {
@@ -233,37 +239,40 @@ export interface ResolvedGatewayOptions {
   };
 }
 
+/** The defaults of the table's settings, as an options object. */
+function settingDefaults(): Record<string, unknown> {
+  const defaults: Record<string, unknown> = {};
+  for (const setting of GATEWAY_SETTINGS)
+    writeOption(defaults, setting.option, setting.default);
+  return defaults;
+}
+
+const TABLE_DEFAULTS = settingDefaults();
+
+/** Every default, from the settings table (`settings.ts`) and the auth defaults. */
 export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
+  ...TABLE_DEFAULTS,
+  rateLimit: Object.freeze(TABLE_DEFAULTS.rateLimit as RateLimits),
   path: '/',
   auth: Object.freeze({
     tokens: Object.freeze([]) as readonly string[],
     disabled: false,
   }),
-  maxConnections: 10_000,
-  maxConnectionsPerPrincipal: 0,
-  maxConnectionsPerAddress: 0,
-  maxPayloadBytes: 1024 * 1024,
-  maxDepth: DEFAULT_MAX_DEPTH,
-  maxFragments: 1024,
-  perMessageDeflate: false,
-  rateLimit: Object.freeze({
-    perSecond: 100,
-    burst: 200,
-    bytesPerSecond: 1024 * 1024,
-    bytesBurst: 4 * 1024 * 1024,
-    fanoutBytesPerSecond: 64 * 1024 * 1024,
-  }),
-  maxBufferedBytes: 4 * 1024 * 1024,
-  heartbeatIntervalMs: 30_000,
-  shutdownDrainMs: 10_000,
-  closeGraceMs: 3_000,
-  maxRoomsPerConnection: 100,
-});
+} as unknown as ResolvedGatewayOptions);
 
-/** The highest `maxDepth` accepted. */
-export const MAX_DEPTH_LIMIT = 1_000;
+export { MAX_DEPTH_LIMIT };
 
 export const DEFAULT_REDIS_CHANNEL_PREFIX = 'gateway:';
+
+/** The part of {@link ResolvedGatewayOptions} the settings table resolves. */
+type TableOptions = Pick<
+  ResolvedGatewayOptions,
+  | Extract<
+      (typeof GATEWAY_SETTINGS)[number]['option'],
+      keyof ResolvedGatewayOptions
+    >
+  | 'rateLimit'
+>;
 
 /** Thrown at boot for options that cannot work; the message names every problem. */
 export class GatewayOptionsError extends Error {
@@ -284,14 +293,6 @@ const isNonNegativeInt = (n: unknown): n is number =>
 /** Collects the problems of one options object, field by field. */
 class Checker {
   readonly problems: string[] = [];
-
-  positive(name: string, value: unknown): void {
-    if (!isPositiveInt(value)) {
-      this.problems.push(
-        `${name}: must be a positive integer (got ${String(value)})`,
-      );
-    }
-  }
 
   nonNegative(name: string, value: unknown): void {
     if (!isNonNegativeInt(value)) {
@@ -391,62 +392,29 @@ export function resolveGatewayOptions(
       `trustedProxies: must be a list of IP addresses or CIDR blocks such as 10.0.0.0/8 (got ${JSON.stringify(bad)})`,
     );
   }
-  const maxConnections = options.maxConnections ?? d.maxConnections;
-  checker.positive('maxConnections', maxConnections);
-  const maxConnectionsPerPrincipal =
-    options.maxConnectionsPerPrincipal ?? d.maxConnectionsPerPrincipal;
-  checker.nonNegative('maxConnectionsPerPrincipal', maxConnectionsPerPrincipal);
-  const maxConnectionsPerAddress =
-    options.maxConnectionsPerAddress ?? d.maxConnectionsPerAddress;
-  checker.nonNegative('maxConnectionsPerAddress', maxConnectionsPerAddress);
-  const maxPayloadBytes = options.maxPayloadBytes ?? d.maxPayloadBytes;
-  checker.positive('maxPayloadBytes', maxPayloadBytes);
-  const maxDepth = options.maxDepth ?? d.maxDepth;
-  checker.check(
-    isPositiveInt(maxDepth) && maxDepth <= MAX_DEPTH_LIMIT,
-    `maxDepth: must be an integer from 1 to ${MAX_DEPTH_LIMIT} (got ${String(maxDepth)})`,
-  );
-  const maxFragments = options.maxFragments ?? d.maxFragments;
-  checker.positive('maxFragments', maxFragments);
-  const rate = options.rateLimit;
-  const rateLimit: RateLimits = {
-    perSecond: rate?.perSecond ?? d.rateLimit.perSecond,
-    burst: rate?.burst ?? d.rateLimit.burst,
-    bytesPerSecond: rate?.bytesPerSecond ?? d.rateLimit.bytesPerSecond,
-    bytesBurst:
-      rate?.bytesBurst ??
-      (isPositiveInt(maxPayloadBytes)
-        ? Math.max(d.rateLimit.bytesBurst, maxPayloadBytes)
-        : d.rateLimit.bytesBurst),
-    fanoutBytesPerSecond:
-      rate?.fanoutBytesPerSecond ?? d.rateLimit.fanoutBytesPerSecond,
+  const scalars: Record<string, unknown> = {};
+  for (const setting of GATEWAY_SETTINGS) {
+    const value = settingValue(setting, options);
+    const problem = settingProblem(setting, value);
+    if (problem) checker.problems.push(problem);
+    writeOption(scalars, setting.option, value);
+  }
+  const { maxPayloadBytes } = scalars as { maxPayloadBytes: unknown };
+  const rateLimit = scalars.rateLimit as {
+    -readonly [K in keyof RateLimits]: RateLimits[K];
   };
-  checker.positive('rateLimit.perSecond', rateLimit.perSecond);
-  checker.positive('rateLimit.burst', rateLimit.burst);
-  checker.positive('rateLimit.bytesPerSecond', rateLimit.bytesPerSecond);
-  checker.positive('rateLimit.bytesBurst', rateLimit.bytesBurst);
-  checker.positive(
-    'rateLimit.fanoutBytesPerSecond',
-    rateLimit.fanoutBytesPerSecond,
-  );
+  // Any message that fits must be able to pass: an unset byte burst grows to the payload limit.
+  rateLimit.bytesBurst =
+    options.rateLimit?.bytesBurst ??
+    (isPositiveInt(maxPayloadBytes)
+      ? Math.max(rateLimit.bytesBurst, maxPayloadBytes)
+      : rateLimit.bytesBurst);
   checker.check(
     !isPositiveInt(rateLimit.bytesBurst) ||
       !isPositiveInt(maxPayloadBytes) ||
       rateLimit.bytesBurst >= maxPayloadBytes,
     `rateLimit.bytesBurst: must be at least maxPayloadBytes (${String(maxPayloadBytes)}), or the largest messages could never pass (got ${String(rateLimit.bytesBurst)})`,
   );
-  const maxBufferedBytes = options.maxBufferedBytes ?? d.maxBufferedBytes;
-  checker.positive('maxBufferedBytes', maxBufferedBytes);
-  const heartbeatIntervalMs =
-    options.heartbeatIntervalMs ?? d.heartbeatIntervalMs;
-  checker.nonNegative('heartbeatIntervalMs', heartbeatIntervalMs);
-  const shutdownDrainMs = options.shutdownDrainMs ?? d.shutdownDrainMs;
-  checker.nonNegative('shutdownDrainMs', shutdownDrainMs);
-  const closeGraceMs = options.closeGraceMs ?? d.closeGraceMs;
-  checker.nonNegative('closeGraceMs', closeGraceMs);
-  const maxRoomsPerConnection =
-    options.maxRoomsPerConnection ?? d.maxRoomsPerConnection;
-  checker.positive('maxRoomsPerConnection', maxRoomsPerConnection);
   let redis: ResolvedGatewayOptions['redis'];
   if (options.redis) {
     const { url, channelPrefix = DEFAULT_REDIS_CHANNEL_PREFIX } = options.redis;
@@ -508,21 +476,9 @@ export function resolveGatewayOptions(
     },
     allowedOrigins: origins ? new Set(origins) : undefined,
     trustedProxies: proxies?.length ? new TrustedProxies(proxies) : undefined,
-    maxConnections,
-    maxConnectionsPerPrincipal,
-    maxConnectionsPerAddress,
-    maxPayloadBytes,
-    maxDepth,
-    maxFragments,
-    perMessageDeflate: options.perMessageDeflate === true,
-    rateLimit,
-    maxBufferedBytes,
-    heartbeatIntervalMs,
-    shutdownDrainMs,
-    closeGraceMs,
+    ...(scalars as TableOptions),
     redis,
     bus,
-    maxRoomsPerConnection,
     roomPolicy,
     roomAcl,
   };
