@@ -10,11 +10,23 @@ const HEADER: VariableDoc = {
   meaning: 'meaning',
 };
 
-/** The environment table of docs/configuration.md, as markdown with aligned columns. */
+// The schema declares the service's logging with its other variables, before the settings
+// table adds its own; a reader wants the gateway's settings together, and logging after them.
+const isLogging = (doc: VariableDoc): boolean => doc.name.startsWith('LOG_');
+
+/**
+ * The environment table of docs/configuration.md, as markdown with aligned columns: the
+ * variables in the order they are declared (the server's, those resolved by code, the settings
+ * table's in its order), logging last.
+ */
 export function renderEnvironmentTable(): string {
+  const docs = [
+    ...VARIABLE_DOCS.filter((doc) => !isLogging(doc)),
+    ...VARIABLE_DOCS.filter(isLogging),
+  ];
   const rows = [
     HEADER,
-    ...VARIABLE_DOCS.map((doc) => ({ ...doc, name: `\`${doc.name}\`` })),
+    ...docs.map((doc) => ({ ...doc, name: `\`${doc.name}\`` })),
   ].map((doc) => [doc.name, doc.default, doc.meaning]);
   const widths = [0, 1, 2].map((column) =>
     Math.max(...rows.map((row) => row[column].length)),

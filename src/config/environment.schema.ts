@@ -9,20 +9,10 @@ import {
   Matches,
   Max,
   Min,
-  NotContains,
   ValidateBy,
 } from 'class-validator';
-import {
-  CHANNEL_PREFIX_RULE,
-  CHANNEL_PREFIX_SEPARATOR,
-} from '../gateway/bus/channels.js';
 import { isProxyAddressOrBlock } from '../gateway/admission/client-address.js';
 import {
-  DEFAULT_REDIS_CHANNEL_PREFIX,
-  GATEWAY_DEFAULTS,
-} from '../gateway/gateway.options.js';
-import {
-  DEFAULT_ROOM_ACL_CLAIM,
   isRoomGrant,
   ROOM_GRANT_RULE,
 } from '../gateway/rooms/grant-room-policy.js';
@@ -119,8 +109,9 @@ const RoomGrantList = () =>
 
 /**
  * The environment variables that are not one setting of the table in `gateway/settings.ts`:
- * the service's own, and those the gateway config turns into options by code (auth, lists,
- * Redis, room permissions). The table's variables are added below, from the table.
+ * the service's own, and those the gateway config turns into options by code (tokens, JWT,
+ * lists, the Redis URL, room permissions). The table's variables are added below, from the
+ * table.
  */
 export class EnvironmentSchema {
   @Documented(
@@ -140,13 +131,6 @@ export class EnvironmentSchema {
   @IsNotEmpty({ message: 'must not be empty' })
   HOST?: string;
 
-  @Documented(code(GATEWAY_DEFAULTS.path), 'WebSocket path')
-  @IsOptional()
-  @Matches(/^\/[\w\-./~%]*$/, {
-    message: 'must be a URL path starting with "/"',
-  })
-  WS_PATH?: string;
-
   @Documented('generated', 'comma-separated static tokens')
   @IsOptional()
   @Matches(/^[^\s,]+(,[^\s,]+)*$/, {
@@ -154,15 +138,6 @@ export class EnvironmentSchema {
       'must be a comma-separated list of tokens without spaces or empty entries',
   })
   AUTH_TOKENS?: string;
-
-  @Documented(
-    code(GATEWAY_DEFAULTS.auth.disabled),
-    '`true` accepts every handshake without a token (logs a warning)',
-  )
-  @IsOptional()
-  @Transform(toBoolean)
-  @IsBoolean({ message: 'must be true or false' })
-  AUTH_DISABLED?: boolean;
 
   @Documented(
     'unset',
@@ -256,18 +231,6 @@ export class EnvironmentSchema {
   REDIS_URL?: string;
 
   @Documented(
-    code(DEFAULT_REDIS_CHANNEL_PREFIX),
-    'starts every pub/sub channel name, so several deployments can share one Redis: up to 64 of `A-Z a-z 0-9 _ - . : @ /`',
-  )
-  @IsOptional()
-  @Matches(/^[\w.:@/-]{0,64}$/, {
-    message: 'must be at most 64 characters of A-Z a-z 0-9 _ - . : @ /',
-  })
-  // The alphabet above leaves the separator out already; this says why it must stay out.
-  @NotContains(CHANNEL_PREFIX_SEPARATOR, { message: CHANNEL_PREFIX_RULE })
-  REDIS_CHANNEL_PREFIX?: string;
-
-  @Documented(
     code(false),
     '`true`: rooms are allowed by grants only (see [Room permissions](#room-permissions)); `false`: every principal may join and publish to every room',
   )
@@ -276,14 +239,8 @@ export class EnvironmentSchema {
   @IsBoolean({ message: 'must be true or false' })
   ROOM_ACL?: boolean;
 
-  @Documented(
-    code(DEFAULT_ROOM_ACL_CLAIM),
-    "the JWT claim listing a principal's room grants; only with `ROOM_ACL=true`",
-  )
-  @IsOptional()
-  @Matches(/^\S{1,256}$/, {
-    message: 'must be a claim name of at most 256 characters without spaces',
-  })
+  // The claim's default, check and doc come from the settings table; that it needs ROOM_ACL is
+  // a relation between two variables, which the table does not express.
   @OnlyWithRoomAcl()
   ROOM_ACL_CLAIM?: string;
 
@@ -348,6 +305,22 @@ function declareVariable(setting: GatewaySetting & { env: string }): void {
       IsInt({ message: rule.integer }),
       Transform(toInteger) as PropertyDecorator,
     );
+  } else if (setting.kind === 'string') {
+    // Reversed, as decorators apply from the bottom up; each check has its own name so that
+    // class-validator keeps every failed one's message.
+    for (const [i, check] of [...setting.envChecks.entries()].reverse())
+      decorators.push(
+        ValidateBy(
+          {
+            name: `${name}#${i}`,
+            validator: {
+              validate: (value) =>
+                typeof value === 'string' && check.valid(value),
+            },
+          },
+          { message: check.message },
+        ),
+      );
   } else {
     decorators.push(
       IsBoolean({ message: 'must be true or false' }),
@@ -372,7 +345,7 @@ type TableSetting = (typeof GATEWAY_SETTINGS)[number];
 export type SettingVariables = {
   [
     S in TableSetting as S extends { env: infer E extends string } ? E : never
-  ]?: S['kind'] extends 'int' ? number : boolean;
+  ]?: { int: number; boolean: boolean; string: string }[S['kind']];
 };
 
 /**

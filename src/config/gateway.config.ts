@@ -20,11 +20,14 @@ export interface GatewayEnvironmentOptions extends GatewayOptions {
   };
 }
 
-/** Each variable of the settings table at its option path; unset ones are left out. */
+/**
+ * Each variable of the settings table at its option path; unset ones are left out, and so are
+ * those that apply only with another variable (mapped below, under their condition).
+ */
 function tableOptions(env: EnvironmentVariables): GatewayOptions {
   const options: GatewayOptions = {};
   for (const setting of GATEWAY_SETTINGS) {
-    if (!('env' in setting)) continue;
+    if (!('env' in setting) || 'onlyWith' in setting) continue;
     const value = env[setting.env];
     if (value !== undefined) writeOption(options, setting.option, value);
   }
@@ -39,8 +42,9 @@ export const gatewayConfig = registerAs(
   'gateway',
   (): GatewayEnvironmentOptions => {
     const env = validateEnvironment(process.env);
+    const table = tableOptions(env);
     const tokens = env.AUTH_TOKENS ? env.AUTH_TOKENS.split(',') : [];
-    const disabled = env.AUTH_DISABLED === true;
+    const disabled = table.auth?.disabled === true;
     const jwt =
       env.AUTH_JWT_SECRET || env.AUTH_JWT_PUBLIC_KEY || env.AUTH_JWKS_URL
         ? {
@@ -60,8 +64,7 @@ export const gatewayConfig = registerAs(
         : undefined;
     const origins = env.ALLOWED_ORIGINS?.split(',');
     return {
-      ...tableOptions(env),
-      path: env.WS_PATH,
+      ...table,
       auth: {
         tokens: generatedToken ? [generatedToken] : tokens,
         disabled,

@@ -1,21 +1,17 @@
 import { DEFAULT_JWT_CLOCK_TOLERANCE_SEC } from './auth/jwt.verifier.js';
 import type { TokenVerifier } from './auth/token-verifier.js';
-import { CHANNEL_PREFIX_RULE, isChannelPrefix } from './bus/channels.js';
 import type { MessageBus } from './bus/message-bus.js';
 import {
   isProxyAddressOrBlock,
   TrustedProxies,
 } from './admission/client-address.js';
 import type { RateLimits } from './connections/rate-limiter.js';
-import {
-  DEFAULT_ROOM_ACL_CLAIM,
-  isRoomGrant,
-  ROOM_GRANT_RULE,
-} from './rooms/grant-room-policy.js';
+import { isRoomGrant, ROOM_GRANT_RULE } from './rooms/grant-room-policy.js';
 import type { RoomPolicy } from './rooms/room-policy.js';
 import {
   GATEWAY_SETTINGS,
   MAX_DEPTH_LIMIT,
+  settingOf,
   settingProblem,
   settingValue,
   writeOption,
@@ -239,30 +235,36 @@ export interface ResolvedGatewayOptions {
   };
 }
 
-/** The defaults of the table's settings, as an options object. */
+/**
+ * The defaults of the table's settings, as an options object; not those of Redis and the room
+ * ACL, which are off by default.
+ */
 function settingDefaults(): Record<string, unknown> {
   const defaults: Record<string, unknown> = {};
   for (const setting of GATEWAY_SETTINGS)
-    writeOption(defaults, setting.option, setting.default);
+    if (!('onlyWith' in setting))
+      writeOption(defaults, setting.option, setting.default);
   return defaults;
 }
 
 const TABLE_DEFAULTS = settingDefaults();
 
-/** Every default, from the settings table (`settings.ts`) and the auth defaults. */
+/** Every default, from the settings table (`settings.ts`) and the token list. */
 export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
   ...TABLE_DEFAULTS,
   rateLimit: Object.freeze(TABLE_DEFAULTS.rateLimit as RateLimits),
-  path: '/',
   auth: Object.freeze({
+    ...(TABLE_DEFAULTS.auth as object),
     tokens: Object.freeze([]) as readonly string[],
-    disabled: false,
   }),
 } as unknown as ResolvedGatewayOptions);
 
 export { MAX_DEPTH_LIMIT };
 
-export const DEFAULT_REDIS_CHANNEL_PREFIX = 'gateway:';
+/** The Redis channel prefix when `redis.channelPrefix` is unset. */
+export const DEFAULT_REDIS_CHANNEL_PREFIX = settingOf(
+  'redis.channelPrefix',
+).default;
 
 /** The part of {@link ResolvedGatewayOptions} the settings table resolves. */
 type TableOptions = Pick<
@@ -305,6 +307,10 @@ class Checker {
   check(condition: boolean, problem: string): void {
     if (!condition) this.problems.push(problem);
   }
+
+  report(problem: string | undefined): void {
+    if (problem !== undefined) this.problems.push(problem);
+  }
 }
 
 function resolveJwt(
@@ -334,11 +340,9 @@ function resolveRoomAcl(
   checker: Checker,
 ): ResolvedGatewayOptions['roomAcl'] {
   if (!acl) return undefined;
-  const claim = acl.claim ?? DEFAULT_ROOM_ACL_CLAIM;
-  checker.check(
-    typeof claim === 'string' && claim.length > 0,
-    'roomAcl.claim: must be a non-empty claim name',
-  );
+  const claimSetting = settingOf('roomAcl.claim');
+  const claim = acl.claim ?? claimSetting.default;
+  checker.report(settingProblem(claimSetting, claim));
   const grants = acl.grants ?? [];
   if (!Array.isArray(grants)) {
     checker.check(false, 'roomAcl.grants: must be a list of grants');
@@ -359,11 +363,11 @@ export function resolveGatewayOptions(
 ): ResolvedGatewayOptions {
   const d = GATEWAY_DEFAULTS;
   const checker = new Checker();
-  const path = options.path ?? d.path;
-  checker.check(
-    typeof path === 'string' && path.startsWith('/'),
-    `path: must start with "/" (got ${JSON.stringify(path)})`,
-  );
+  // String settings are checked here and in the objects that turn them on, not in the loop
+  // below, so that problems keep the order they have always been reported in.
+  const pathSetting = settingOf('path');
+  const path = options.path ?? pathSetting.default;
+  checker.report(settingProblem(pathSetting, path));
   const tokens = options.auth?.tokens ?? d.auth.tokens;
   checker.check(
     Array.isArray(tokens) &&
@@ -394,9 +398,9 @@ export function resolveGatewayOptions(
   }
   const scalars: Record<string, unknown> = {};
   for (const setting of GATEWAY_SETTINGS) {
+    if (setting.kind === 'string') continue;
     const value = settingValue(setting, options);
-    const problem = settingProblem(setting, value);
-    if (problem) checker.problems.push(problem);
+    checker.report(settingProblem(setting, value));
     writeOption(scalars, setting.option, value);
   }
   const { maxPayloadBytes } = scalars as { maxPayloadBytes: unknown };
@@ -417,21 +421,15 @@ export function resolveGatewayOptions(
   );
   let redis: ResolvedGatewayOptions['redis'];
   if (options.redis) {
+    // Only an unset prefix takes the default: null is reported, as it always was.
     const { url, channelPrefix = DEFAULT_REDIS_CHANNEL_PREFIX } = options.redis;
     checker.check(
       typeof url === 'string' && /^rediss?:\/\/./.test(url),
       'redis.url: must be a redis:// or rediss:// URL',
     );
-    checker.check(
-      typeof channelPrefix === 'string',
-      'redis.channelPrefix: must be a string',
+    checker.report(
+      settingProblem(settingOf('redis.channelPrefix'), channelPrefix),
     );
-    if (typeof channelPrefix === 'string') {
-      checker.check(
-        isChannelPrefix(channelPrefix),
-        `redis.channelPrefix: ${CHANNEL_PREFIX_RULE} (got ${JSON.stringify(channelPrefix)})`,
-      );
-    }
     redis = { url, channelPrefix };
   }
   const verifier = options.auth?.verifier;
@@ -466,17 +464,15 @@ export function resolveGatewayOptions(
   );
   if (checker.problems.length > 0)
     throw new GatewayOptionsError(checker.problems);
+  const { auth: tableAuth, ...table } = scalars as TableOptions & {
+    auth: Pick<ResolvedGatewayOptions['auth'], 'disabled'>;
+  };
   return {
+    ...table,
     path,
-    auth: {
-      tokens: [...tokens],
-      jwt,
-      verifier,
-      disabled: options.auth?.disabled === true,
-    },
+    auth: { ...tableAuth, tokens: [...tokens], jwt, verifier },
     allowedOrigins: origins ? new Set(origins) : undefined,
     trustedProxies: proxies?.length ? new TrustedProxies(proxies) : undefined,
-    ...(scalars as TableOptions),
     redis,
     bus,
     roomPolicy,

@@ -1,8 +1,13 @@
 import { DEFAULT_MAX_DEPTH } from '../protocol/envelope.js';
+import { CHANNEL_PREFIX_RULE, isChannelPrefix } from './bus/channels.js';
 import type {
+  GatewayAuthOptions,
   GatewayOptions,
   GatewayRateLimitOptions,
+  GatewayRedisOptions,
+  GatewayRoomAclOptions,
 } from './gateway.options.js';
+import { DEFAULT_ROOM_ACL_CLAIM } from './rooms/grant-room-policy.js';
 
 /** The highest `maxDepth` accepted. */
 export const MAX_DEPTH_LIMIT = 1_000;
@@ -16,8 +21,19 @@ export type IntOptionPath =
   | KeysOfType<GatewayOptions, number>
   | `rateLimit.${KeysOfType<GatewayRateLimitOptions, number>}`;
 
-/** Where a boolean setting sits in {@link GatewayOptions}. */
-export type BooleanOptionPath = KeysOfType<GatewayOptions, boolean>;
+/** Where a boolean setting sits in {@link GatewayOptions}: `perMessageDeflate`, `auth.disabled`. */
+export type BooleanOptionPath =
+  | KeysOfType<GatewayOptions, boolean>
+  | `auth.${KeysOfType<GatewayAuthOptions, boolean>}`;
+
+/**
+ * Where a string setting sits in {@link GatewayOptions}: `path`, `redis.channelPrefix`. Not
+ * `redis.url`: setting it is what turns Redis on, so it has no default.
+ */
+export type StringOptionPath =
+  | KeysOfType<GatewayOptions, string>
+  | `redis.${Exclude<KeysOfType<GatewayRedisOptions, string>, 'url'>}`
+  | `roomAcl.${KeysOfType<GatewayRoomAclOptions, string>}`;
 
 /**
  * How the environment variable of an integer setting is checked, where it says more than the
@@ -63,17 +79,72 @@ export interface BooleanSetting extends SettingBase {
   readonly default: boolean;
 }
 
+/** One check of a string setting's environment variable, with the message it fails with. */
+export interface StringEnvironmentCheck {
+  readonly valid: (value: string) => boolean;
+  /** After `<VARIABLE>: `: "must be a URL path starting with "/"". */
+  readonly message: string;
+}
+
+/**
+ * A string. The option's check is looser than the variable's: a host application may pass what
+ * an operator is unlikely to need (and the variable's alphabet keeps typos out of the shell).
+ */
+export interface StringSetting extends SettingBase {
+  readonly kind: 'string';
+  readonly option: StringOptionPath;
+  readonly default: string;
+  /**
+   * The option object whose presence turns the setting's feature on (`redis`, `roomAcl`); the
+   * setting, default included, applies only within it, so the generic loops leave it out and
+   * the code resolving that object applies it.
+   */
+  readonly onlyWith?: 'redis' | 'roomAcl';
+  /** Whether an option value can work; given anything, as JavaScript callers may pass anything. */
+  readonly check: (value: unknown) => boolean;
+  /** Why an option value failing `check` cannot work, after `<option>: `. */
+  readonly problem: (value: unknown) => string;
+  /** The checks of the environment variable, each reported with its message. */
+  readonly envChecks: readonly StringEnvironmentCheck[];
+}
+
 /** One setting of {@link GatewayModule}, declared once for the options and the environment. */
-export type GatewaySetting = IntSetting | BooleanSetting;
+export type GatewaySetting = IntSetting | BooleanSetting | StringSetting;
 
 const MiB = 1024 * 1024;
 
+const got = (value: unknown): string => `(got ${JSON.stringify(value)})`;
+
 /**
- * The module's scalar settings, in the order their problems are reported. Settings that are
- * not one value with a default (auth, JWT, origins, proxies, Redis, room permissions, the
- * seams) are resolved by code in `gateway.options.ts`.
+ * The module's scalar settings, in the order the docs list them and their problems are reported
+ * (string settings are checked where `gateway.options.ts` reports them: `path` first, the others
+ * with the object that turns them on). Settings that are not one value with a default (tokens,
+ * JWT, origins, proxies, the Redis URL, room grants, the seams) are resolved by code in
+ * `gateway.options.ts`.
  */
 export const GATEWAY_SETTINGS = [
+  {
+    kind: 'string',
+    option: 'path',
+    env: 'WS_PATH',
+    default: '/',
+    check: (value) => typeof value === 'string' && value.startsWith('/'),
+    problem: (value) => `must start with "/" ${got(value)}`,
+    envChecks: [
+      {
+        valid: (value) => /^\/[\w\-./~%]*$/.test(value),
+        message: 'must be a URL path starting with "/"',
+      },
+    ],
+    doc: 'WebSocket path',
+  },
+  {
+    kind: 'boolean',
+    option: 'auth.disabled',
+    env: 'AUTH_DISABLED',
+    default: false,
+    doc: '`true` accepts every handshake without a token (logs a warning)',
+  },
   {
     kind: 'int',
     option: 'maxConnections',
@@ -235,6 +306,44 @@ export const GATEWAY_SETTINGS = [
     default: false,
     doc: 'negotiate permessage-deflate with clients that offer it; `WS_MAX_PAYLOAD` then bounds the inflated size (a deflate bomb ends in 1009)',
   },
+  {
+    kind: 'string',
+    option: 'redis.channelPrefix',
+    onlyWith: 'redis',
+    env: 'REDIS_CHANNEL_PREFIX',
+    default: 'gateway:',
+    check: isChannelPrefix,
+    problem: (value) =>
+      typeof value === 'string'
+        ? `${CHANNEL_PREFIX_RULE} ${got(value)}`
+        : 'must be a string',
+    envChecks: [
+      {
+        valid: (value) => /^[\w.:@/-]{0,64}$/.test(value),
+        message: 'must be at most 64 characters of A-Z a-z 0-9 _ - . : @ /',
+      },
+      // The alphabet above leaves the separator out already; this says why it must stay out.
+      { valid: isChannelPrefix, message: CHANNEL_PREFIX_RULE },
+    ],
+    doc: 'starts every pub/sub channel name, so several deployments can share one Redis: up to 64 of `A-Z a-z 0-9 _ - . : @ /`',
+  },
+  {
+    kind: 'string',
+    option: 'roomAcl.claim',
+    onlyWith: 'roomAcl',
+    env: 'ROOM_ACL_CLAIM',
+    default: DEFAULT_ROOM_ACL_CLAIM,
+    check: (value) => typeof value === 'string' && value.length > 0,
+    problem: () => 'must be a non-empty claim name',
+    envChecks: [
+      {
+        valid: (value) => /^\S{1,256}$/.test(value),
+        message:
+          'must be a claim name of at most 256 characters without spaces',
+      },
+    ],
+    doc: "the JWT claim listing a principal's room grants; only with `ROOM_ACL=true`",
+  },
 ] as const satisfies readonly GatewaySetting[];
 
 /** Reads a setting's value from an options object; missing levels read as `undefined`. */
@@ -269,6 +378,10 @@ export function settingProblem(
   value: unknown,
 ): string | undefined {
   if (setting.kind === 'boolean') return undefined;
+  if (setting.kind === 'string')
+    return setting.check(value)
+      ? undefined
+      : `${setting.option}: ${setting.problem(value)}`;
   const { min, option } = setting;
   const max: number | undefined = setting.max;
   const valid =
@@ -290,19 +403,31 @@ export function settingProblem(
 export function settingValue(
   setting: GatewaySetting,
   options: object,
-): number | boolean {
+): number | boolean | string {
   const given = readOption(options, setting.option);
   if (setting.kind === 'boolean')
     return typeof given === 'boolean' ? given : setting.default;
-  return (given ?? setting.default) as number;
+  return (given ?? setting.default) as number | string;
+}
+
+type TableSetting = (typeof GATEWAY_SETTINGS)[number];
+
+/** The table's entry for an option, for the code that resolves it outside the generic loops. */
+export function settingOf<P extends TableSetting['option']>(
+  option: P,
+): Extract<TableSetting, { option: P }> {
+  return GATEWAY_SETTINGS.find(
+    (setting) => setting.option === option,
+  ) as Extract<TableSetting, { option: P }>;
 }
 
 type Undeclared = Exclude<
-  IntOptionPath | BooleanOptionPath,
-  (typeof GATEWAY_SETTINGS)[number]['option']
+  IntOptionPath | BooleanOptionPath | StringOptionPath,
+  TableSetting['option']
 >;
 /**
- * Compiles only while every number and boolean option of {@link GatewayOptions} is in the table:
+ * Compiles only while every number, boolean and string option of {@link GatewayOptions} that
+ * has a default is in the table:
  * one left out would have no default and no check.
  */
 export const EVERY_SCALAR_OPTION_DECLARED: [Undeclared] extends [never]
