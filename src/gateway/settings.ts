@@ -347,7 +347,7 @@ export const GATEWAY_SETTINGS = [
 ] as const satisfies readonly GatewaySetting[];
 
 /** Reads a setting's value from an options object; missing levels read as `undefined`. */
-export function readOption(options: object, path: string): unknown {
+function readOption(options: object, path: string): unknown {
   let value: unknown = options;
   for (const key of path.split('.')) {
     if (value === null || typeof value !== 'object') return undefined;
