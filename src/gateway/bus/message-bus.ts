@@ -16,6 +16,10 @@ export interface BusMessage {
   sentAt?: number;
   /** The serialized frame to deliver. */
   frame: string;
+  /** A room message's offset in its room's stream, when the room keeps history. */
+  offset?: number;
+  /** The life of the stream `offset` counts in (see `StreamPosition`). */
+  epoch?: string;
 }
 
 /** Called for each message another instance published on a subscribed channel. */
