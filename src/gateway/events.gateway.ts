@@ -5,14 +5,28 @@ import { EchoService } from './echo/echo.service.js';
 import type { ConnectionInfo } from './connections/connection.js';
 import { CurrentConnection } from './dispatch/connection.decorators.js';
 import { Gateway } from './dispatch/gateway.decorator.js';
+import { Inject } from '@nestjs/common';
+import { GATEWAY_OPTIONS } from './gateway-options.token.js';
+import type { ResolvedGatewayOptions } from './gateway.options.js';
+import {
+  RecoveryService,
+  type HistoryReply,
+  type ResumeResult,
+} from './rooms/recovery.service.js';
 import { RoomAccess } from './rooms/room-access.js';
-import { PublishDto, RoomDto } from './rooms/room.dto.js';
-import { RoomsService } from './rooms/rooms.service.js';
+import {
+  HistoryDto,
+  JoinDto,
+  PublishDto,
+  ResumeDto,
+  RoomDto,
+} from './rooms/room.dto.js';
+import { RoomsService, type JoinResult } from './rooms/rooms.service.js';
 
 /**
- * The standard events of protocol v1: echo, broadcast, join, leave, publish. Each handler takes
- * the (validated) payload and hands it to a service; `join` and `publish` ask the room policy
- * first. Replies carry the request's id, and errors become error frames, by the adapter and
+ * The standard events of protocol v1: echo, broadcast, join, leave, publish, and the history
+ * ones, resume and history. Each handler takes the (validated) payload and hands it to a
+ * service; `join`, `publish` and `history` ask the room policy first. Replies carry the request's id, and errors become error frames, by the adapter and
  * filter.
  */
 @Gateway()
@@ -22,6 +36,8 @@ export class EventsGateway {
     private readonly broadcastService: BroadcastService,
     private readonly roomsService: RoomsService,
     private readonly roomAccess: RoomAccess,
+    private readonly recovery: RecoveryService,
+    @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
   ) {}
 
   @SubscribeMessage('echo')
@@ -43,13 +59,34 @@ export class EventsGateway {
 
   @SubscribeMessage('join')
   async join(
-    @MessageBody() { room }: RoomDto,
+    @MessageBody() { room, since }: JoinDto,
     @CurrentConnection() sender: ConnectionInfo,
-  ): Promise<RoomDto> {
+  ): Promise<JoinResult> {
     // Before joining: a refused join must not subscribe, even for a moment.
     await this.roomAccess.check(sender.principal, room, 'join');
-    await this.roomsService.join(sender.id, room);
-    return { room };
+    return this.roomsService.join(sender.id, room, since);
+  }
+
+  @SubscribeMessage('resume')
+  async resume(
+    @MessageBody() { rooms }: ResumeDto,
+    @CurrentConnection() sender: ConnectionInfo,
+  ): Promise<{ rooms: ResumeResult[] }> {
+    return {
+      rooms: await this.recovery.resume(
+        sender,
+        rooms,
+        this.options.maxRoomsPerConnection,
+      ),
+    };
+  }
+
+  @SubscribeMessage('history')
+  history(
+    @MessageBody() { room, since, limit }: HistoryDto,
+    @CurrentConnection() sender: ConnectionInfo,
+  ): Promise<HistoryReply> {
+    return this.recovery.page(sender.principal, room, since, limit);
   }
 
   @SubscribeMessage('leave')

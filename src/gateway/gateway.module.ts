@@ -51,6 +51,14 @@ import {
   type RoomPolicy,
 } from './rooms/room-policy.js';
 import { RoomsService } from './rooms/rooms.service.js';
+import { RecoveryService } from './rooms/recovery.service.js';
+import {
+  HISTORY_STORE,
+  type HistoryStore,
+} from './history/history-store.js';
+import { InMemoryHistoryStore } from './history/in-memory-history-store.js';
+import { RedisHistoryStore } from './history/redis-history-store.js';
+import { RoomHistory } from './history/room-history.js';
 import { GatewayMetrics } from './telemetry/gateway-metrics.js';
 import {
   BusCounts,
@@ -119,6 +127,24 @@ import { TrafficStats } from './connections/traffic-stats.js';
       inject: [CONFIGURED_BUS, BusCounts],
     },
     {
+      // With Redis, the store publishes each room message itself, in the script that appends
+      // it; in memory, it publishes through the bus in the same tick.
+      provide: HISTORY_STORE,
+      useFactory: (
+        options: ResolvedGatewayOptions,
+        instanceId: string,
+        bus: MessageBus,
+      ): HistoryStore =>
+        options.history.store ??
+        (options.redis && !options.bus
+          ? new RedisHistoryStore({ ...options.redis, instanceId })
+          : new InMemoryHistoryStore(bus, {
+              memoryBytes: options.history.memoryBytes,
+            })),
+      inject: [GATEWAY_OPTIONS, INSTANCE_ID, MESSAGE_BUS],
+    },
+    RoomHistory,
+    {
       provide: ROOM_POLICY,
       useFactory: ({
         roomPolicy,
@@ -147,6 +173,7 @@ import { TrafficStats } from './connections/traffic-stats.js';
     EchoService,
     BroadcastService,
     RoomsService,
+    RecoveryService,
     RoomAccess,
   ],
   exports: [
@@ -165,6 +192,9 @@ import { TrafficStats } from './connections/traffic-stats.js';
     EchoService,
     BroadcastService,
     RoomsService,
+    RecoveryService,
+    RoomHistory,
+    HISTORY_STORE,
     RoomAccess,
   ],
 })
@@ -193,6 +223,12 @@ export class GatewayModule
     ) {
       this.logger.warn(
         'no tokens configured: every handshake will be refused with 401',
+      );
+    }
+    const { history } = this.options;
+    if (this.options.bus && !history.store && history.size > 0) {
+      this.logger.warn(
+        'room history is kept per instance: with a bus of your own, give history.store so that instances number room messages together',
       );
     }
     const acl = this.options.roomAcl;

@@ -1,6 +1,7 @@
 import { DEFAULT_JWT_CLOCK_TOLERANCE_SEC } from './auth/jwt.verifier.js';
 import type { TokenVerifier } from './auth/token-verifier.js';
 import type { MessageBus } from './bus/message-bus.js';
+import type { HistoryStore, Retention } from './history/history-store.js';
 import {
   isProxyAddressOrBlock,
   TrustedProxies,
@@ -81,6 +82,36 @@ export interface GatewayRateLimitOptions {
    * connection's next messages are refused until the budget is paid back. Default 64 MiB.
    */
   fanoutBytesPerSecond?: number;
+}
+
+/**
+ * What rooms keep of their messages, so that a client that drops and comes back misses nothing
+ * (see docs/protocol.md, "History and recovery").
+ */
+export interface GatewayHistoryOptions {
+  /** Messages kept per room; 0 turns history off. Default 1,000. */
+  size?: number;
+  /** How long a message is kept, and a room's stream outlives its last message. Default 5 min. */
+  ttlMs?: number;
+  /** Most messages one recovery replays; more missed is `recovered:false`. Default 1,000. */
+  recoveryLimit?: number;
+  /**
+   * Bytes the embedded store (without Redis) may hold over all rooms; past it the oldest
+   * messages go first. Default 64 MiB. Not used with Redis or a `store` of your own.
+   */
+  memoryBytes?: number;
+  /**
+   * The retention of one room, where it differs from `size` and `ttlMs`: `undefined` keeps
+   * the defaults, `{ size: 0 }` turns history off for the room. Called on every publish and
+   * join, so keep it cheap (a prefix test, a map lookup).
+   */
+  retention?: (room: string) => Partial<Retention> | undefined;
+  /**
+   * A store of your own. Default: Redis Streams with `redis`, else memory, per instance (with
+   * a `bus` of your own, several instances then number a room's messages each on their own:
+   * give them a shared store).
+   */
+  store?: HistoryStore;
 }
 
 /**
@@ -182,6 +213,8 @@ export interface GatewayOptions {
   bus?: MessageBus;
   /** Rooms one connection may be in at once; a further `join` is `FORBIDDEN`. Default 100. */
   maxRoomsPerConnection?: number;
+  /** Room history and recovery. On by default: 1,000 messages per room for 5 minutes. */
+  history?: GatewayHistoryOptions;
   /**
    * Who may join and publish to which room: a `RoomPolicy` of your own, asked before each
    * client's `join` and `publish` (`false`: `FORBIDDEN`). `forRootAsync` can build it with
@@ -228,6 +261,14 @@ export interface ResolvedGatewayOptions {
   readonly redis?: { readonly url: string; readonly channelPrefix: string };
   readonly bus?: MessageBus;
   readonly maxRoomsPerConnection: number;
+  readonly history: {
+    readonly size: number;
+    readonly ttlMs: number;
+    readonly recoveryLimit: number;
+    readonly memoryBytes: number;
+    readonly retention?: (room: string) => Partial<Retention> | undefined;
+    readonly store?: HistoryStore;
+  };
   readonly roomPolicy?: RoomPolicy;
   readonly roomAcl?: {
     readonly claim: string;
@@ -253,6 +294,7 @@ const TABLE_DEFAULTS = settingDefaults();
 export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
   ...TABLE_DEFAULTS,
   rateLimit: Object.freeze(TABLE_DEFAULTS.rateLimit as RateLimits),
+  history: Object.freeze(TABLE_DEFAULTS.history as object),
   auth: Object.freeze({
     ...(TABLE_DEFAULTS.auth as object),
     tokens: Object.freeze([]) as readonly string[],
@@ -450,6 +492,17 @@ export function resolveGatewayOptions(
       'bus: must implement MessageBus (publish, subscribe, unsubscribe, isReady)',
     );
   }
+  const retention = options.history?.retention;
+  checker.check(
+    retention === undefined || typeof retention === 'function',
+    'history.retention: must be a function of the room name',
+  );
+  const store = options.history?.store;
+  checker.check(
+    store === undefined ||
+      (typeof store?.append === 'function' && typeof store?.read === 'function'),
+    'history.store: must implement HistoryStore (append, read)',
+  );
   const roomPolicy = options.roomPolicy;
   if (roomPolicy !== undefined) {
     checker.check(
@@ -464,11 +517,17 @@ export function resolveGatewayOptions(
   );
   if (checker.problems.length > 0)
     throw new GatewayOptionsError(checker.problems);
-  const { auth: tableAuth, ...table } = scalars as TableOptions & {
+  const {
+    auth: tableAuth,
+    history: tableHistory,
+    ...table
+  } = scalars as TableOptions & {
     auth: Pick<ResolvedGatewayOptions['auth'], 'disabled'>;
+    history: Omit<ResolvedGatewayOptions['history'], 'retention' | 'store'>;
   };
   return {
     ...table,
+    history: { ...tableHistory, retention, store },
     path,
     auth: { ...tableAuth, tokens: [...tokens], jwt, verifier },
     allowedOrigins: origins ? new Set(origins) : undefined,

@@ -2,6 +2,7 @@ import { DEFAULT_MAX_DEPTH } from '../protocol/envelope.js';
 import { CHANNEL_PREFIX_RULE, isChannelPrefix } from './bus/channels.js';
 import type {
   GatewayAuthOptions,
+  GatewayHistoryOptions,
   GatewayOptions,
   GatewayRateLimitOptions,
   GatewayRedisOptions,
@@ -19,7 +20,8 @@ type KeysOfType<T, V> = {
 /** Where an integer setting sits in {@link GatewayOptions}: `maxDepth`, `rateLimit.burst`. */
 export type IntOptionPath =
   | KeysOfType<GatewayOptions, number>
-  | `rateLimit.${KeysOfType<GatewayRateLimitOptions, number>}`;
+  | `rateLimit.${KeysOfType<GatewayRateLimitOptions, number>}`
+  | `history.${KeysOfType<GatewayHistoryOptions, number>}`;
 
 /** Where a boolean setting sits in {@link GatewayOptions}: `perMessageDeflate`, `auth.disabled`. */
 export type BooleanOptionPath =
@@ -298,6 +300,45 @@ export const GATEWAY_SETTINGS = [
     min: 1,
     envRule: { max: 10_000 },
     doc: 'rooms one connection may be in at once',
+  },
+  {
+    kind: 'int',
+    option: 'history.size',
+    env: 'HISTORY_SIZE',
+    default: 1_000,
+    min: 0,
+    max: 100_000,
+    envRule: {
+      maxMessage: 'must be between 0 (off) and 100000',
+    },
+    doc: 'messages a room keeps for recovery and `history`; `0` turns history off (pushes carry no offset)',
+  },
+  {
+    kind: 'int',
+    option: 'history.ttlMs',
+    env: 'HISTORY_TTL_MS',
+    default: 300_000,
+    min: 1,
+    envRule: { unit: 'milliseconds' },
+    doc: "how long a room's messages are kept, and its stream (its epoch) outlives its last message",
+  },
+  {
+    kind: 'int',
+    option: 'history.recoveryLimit',
+    env: 'HISTORY_RECOVERY_LIMIT',
+    default: 1_000,
+    min: 1,
+    max: 100_000,
+    doc: 'most messages one recovery replays (more missed: `recovered:false`); also the largest `history` limit',
+  },
+  {
+    kind: 'int',
+    option: 'history.memoryBytes',
+    env: 'HISTORY_MEMORY_BYTES',
+    default: 64 * MiB,
+    min: 1,
+    envRule: { unit: 'bytes' },
+    doc: "bytes the embedded store (no `REDIS_URL`) may hold over all rooms; past it the oldest messages go first. With Redis, Redis's memory holds history",
   },
   {
     kind: 'boolean',

@@ -77,4 +77,6 @@ export interface BroadcastReceipt {
 /** The reply to `publish`. */
 export interface PublishReceipt extends BroadcastReceipt {
   room: string;
+  /** The message's offset in the room's stream, when the room keeps history. */
+  offset?: number;
 }

@@ -1,11 +1,72 @@
-import { Allow, IsString, Matches } from 'class-validator';
+import { Type } from 'class-transformer';
+import {
+  Allow,
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  ValidateNested,
+} from 'class-validator';
 import { ROOM_NAME_PATTERN, ROOM_NAME_RULE } from './room-name.js';
 
-/** The data of `join` and `leave`: `{"room": string}`. */
+/** Rooms one `resume` may name; the connection's own room limit applies too. */
+export const MAX_RESUME_ROOMS = 10_000;
+
+/** Largest offset a client may name: any offset a stream can reach is below it. */
+const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
+
+/** The data of `leave`: `{"room": string}`. */
 export class RoomDto {
   @IsString({ message: 'must be a string' })
   @Matches(ROOM_NAME_PATTERN, { message: ROOM_NAME_RULE })
   room!: string;
+}
+
+/** Where a client was in a room's stream: `{"offset": number, "epoch": string}`. */
+export class PositionDto {
+  @IsInt({ message: 'must be an integer' })
+  @Min(0, { message: 'must not be negative' })
+  @Max(MAX_OFFSET, { message: 'is too large' })
+  offset!: number;
+
+  @IsString({ message: 'must be a string' })
+  @Matches(/^[\w-]{1,64}$/, { message: 'must be an epoch as the server gave it' })
+  epoch!: string;
+}
+
+/** The data of `join`: `{"room": string, "since"?: {"offset", "epoch"}}`. */
+export class JoinDto extends RoomDto {
+  @IsOptional()
+  @IsObject({ message: 'must be an object {"offset","epoch"}' })
+  @ValidateNested()
+  @Type(() => PositionDto)
+  since?: PositionDto;
+}
+
+/** The data of `resume`: `{"rooms": [{"room", "since"?}, ...]}`. */
+export class ResumeDto {
+  @IsArray({ message: 'must be a list of {"room","since"?}' })
+  @ArrayMinSize(1, { message: 'must name at least one room' })
+  @ArrayMaxSize(MAX_RESUME_ROOMS, {
+    message: `must name at most ${MAX_RESUME_ROOMS} rooms`,
+  })
+  @ValidateNested({ each: true })
+  @Type(() => JoinDto)
+  rooms!: JoinDto[];
+}
+
+/** The data of `history`: `{"room", "since"?: {"offset","epoch"}, "limit"?: number}`. */
+export class HistoryDto extends JoinDto {
+  @IsOptional()
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be at least 1' })
+  limit?: number;
 }
 
 /** The data of `publish`: `{"room": string, "data": any}`. */

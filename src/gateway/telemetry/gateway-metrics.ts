@@ -34,6 +34,10 @@ export class GatewayMetrics {
   private readonly connectionsTotal: Counter<string>;
   private readonly fanoutRecipients: Histogram<'kind'>;
   private readonly deliveryLatency: Histogram<string>;
+  private readonly recoveries: Counter<'outcome'>;
+  private readonly recoveredMessages: Histogram<string>;
+  /** Room messages appended to history; read at scrape time, as it counts every publish. */
+  private readonly history = { appended: 0 };
 
   constructor(
     traffic: TrafficStats,
@@ -120,6 +124,27 @@ export class GatewayMetrics {
       ],
       registers,
     });
+    const history = this.history;
+    new Counter({
+      name: 'gateway_history_appended_total',
+      help: 'Room messages appended to history by this instance',
+      registers,
+      collect() {
+        settle(this, history.appended);
+      },
+    });
+    this.recoveries = new Counter({
+      name: 'gateway_recoveries_total',
+      help: 'Recoveries asked for (join or resume with since), by outcome: recovered, gone (messages no longer kept or over the limit), epoch (the stream was lost), unavailable (the store could not be read)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.recoveredMessages = new Histogram({
+      name: 'gateway_recovery_messages',
+      help: 'Messages replayed by one successful recovery',
+      buckets: [0, 1, 10, 50, 100, 300, 1_000, 5_000, 10_000],
+      registers,
+    });
     new Gauge({
       name: 'gateway_bus_up',
       help: '1 when the message bus (Redis) can publish, else 0',
@@ -163,6 +188,20 @@ export class GatewayMetrics {
       HandshakeRejectionReason | 'path' | 'draining' | 'origin' | 'capacity',
   ): void {
     this.handshakeRejections.inc({ reason });
+  }
+
+  /** A room message was appended to history. */
+  historyAppended(): void {
+    this.history.appended++;
+  }
+
+  /** A recovery ended with `outcome`, replaying `messages` when it succeeded. */
+  recovery(
+    outcome: 'recovered' | 'gone' | 'epoch' | 'unavailable',
+    messages: number,
+  ): void {
+    this.recoveries.inc({ outcome });
+    if (outcome === 'recovered') this.recoveredMessages.observe(messages);
   }
 
   fannedOut(kind: 'broadcast' | 'room', recipients: number): void {

@@ -1,0 +1,121 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { ErrorPayload } from '../../protocol/frames.js';
+import { GatewayError } from '../../protocol/gateway-error.js';
+import type { Principal } from '../auth/principal.js';
+import type { ConnectionInfo } from '../connections/connection.js';
+import { mapError } from '../dispatch/error-mapping.js';
+import type { StreamPosition } from '../history/history-store.js';
+import { pushData } from '../history/history-store.js';
+import { RoomHistory } from '../history/room-history.js';
+import { RoomAccess } from './room-access.js';
+import { RoomsService, type JoinResult } from './rooms.service.js';
+import { assertRoomName } from './room-name.js';
+
+/** One room of a `resume`: where the client was, if it knows. */
+export interface ResumeEntry {
+  room: string;
+  since?: StreamPosition;
+}
+
+/** One room's answer in a `resume` reply: joined (with its position), or why not. */
+export type ResumeResult = JoinResult | { room: string; error: ErrorPayload };
+
+/** The reply to `history`. */
+export interface HistoryReply {
+  room: string;
+  offset: number;
+  epoch: string;
+  /** Kept messages, oldest first, each the `data` of its `message` push. */
+  messages: unknown[];
+}
+
+/** How many messages `history` returns when the request does not say. */
+export const DEFAULT_HISTORY_LIMIT = 100;
+
+/**
+ * The requests that read a room's past: `resume` (every room of a previous connection, with
+ * their positions, in one round trip) and `history` (a page of kept messages without joining).
+ */
+@Injectable()
+export class RecoveryService {
+  private readonly logger = new Logger('Gateway');
+
+  constructor(
+    private readonly rooms: RoomsService,
+    private readonly access: RoomAccess,
+    private readonly history: RoomHistory,
+  ) {}
+
+  /**
+   * Joins each room as `join` would, all at once; one room's refusal or failure is its entry's
+   * `error` and leaves the others joined. Refuses (`BAD_REQUEST`) a list naming a room twice or
+   * more rooms than a connection may be in, before joining any.
+   */
+  async resume(
+    connection: ConnectionInfo,
+    entries: readonly ResumeEntry[],
+    maxRooms: number,
+  ): Promise<ResumeResult[]> {
+    if (entries.length > maxRooms)
+      throw GatewayError.badRequest(
+        `resume names ${entries.length} rooms; a connection may be in at most ${maxRooms}`,
+      );
+    const seen = new Set<string>();
+    for (const { room } of entries) {
+      if (seen.has(room))
+        throw GatewayError.badRequest(`resume names room "${room}" twice`);
+      seen.add(room);
+    }
+    return Promise.all(
+      entries.map(({ room, since }) => this.resumeRoom(connection, room, since)),
+    );
+  }
+
+  /** A page of the room's kept messages (see docs/protocol.md, `history`). */
+  async page(
+    principal: Principal,
+    room: string,
+    since: StreamPosition | undefined,
+    limit: number | undefined,
+  ): Promise<HistoryReply> {
+    assertRoomName(room);
+    const max = this.history.recoveryLimit;
+    if (limit !== undefined && limit > max)
+      throw GatewayError.badRequest(`limit must be at most ${max}`, [
+        { field: 'limit', message: `must be at most ${max}` },
+      ]);
+    await this.access.check(principal, room, 'history');
+    const retention = this.history.retention(room);
+    if (retention.size === 0)
+      throw GatewayError.badRequest(`room "${room}" keeps no history`);
+    const page = await this.history.page(
+      room,
+      since,
+      limit ?? Math.min(DEFAULT_HISTORY_LIMIT, max),
+      retention,
+    );
+    return {
+      room,
+      ...page.position,
+      messages: page.messages.map(
+        (message) => JSON.parse(pushData(message.frame)) as unknown,
+      ),
+    };
+  }
+
+  private async resumeRoom(
+    connection: ConnectionInfo,
+    room: string,
+    since: StreamPosition | undefined,
+  ): Promise<ResumeResult> {
+    try {
+      await this.access.check(connection.principal, room, 'join');
+      return await this.rooms.join(connection.id, room, since);
+    } catch (err) {
+      const { payload, unexpected } = mapError(err);
+      if (unexpected)
+        this.logger.error({ err, room }, 'resuming a room failed');
+      return { room, error: payload };
+    }
+  }
+}
