@@ -40,11 +40,45 @@ describe('resolveGatewayOptions', () => {
       shutdownDrainMs: 10_000,
       closeGraceMs: 3_000,
       maxRoomsPerConnection: 100,
+      history: {
+        size: 1_000,
+        ttlMs: 300_000,
+        recoveryLimit: 1_000,
+        memoryBytes: 64 * 1024 * 1024,
+      },
     };
     expect(resolveGatewayOptions()).toEqual(expected);
     expect(resolveGatewayOptions({})).toEqual(expected);
     expect(resolveGatewayOptions({ auth: {} })).toEqual(expected);
     expect(GATEWAY_DEFAULTS).toEqual(expected);
+  });
+
+  it('checks the history settings and their seams', () => {
+    expect(problemsOf({ history: { size: -1 } })).toEqual([
+      'history.size: must be an integer from 0 to 100000 (got -1)',
+    ]);
+    expect(problemsOf({ history: { ttlMs: 0 } })).toEqual([
+      'history.ttlMs: must be a positive integer (got 0)',
+    ]);
+    expect(
+      problemsOf({
+        history: {
+          retention: 'chat/*' as never,
+          store: {} as never,
+        },
+      }),
+    ).toEqual([
+      'history.retention: must be a function of the room name',
+      'history.store: must implement HistoryStore (append, read)',
+    ]);
+    const retention = () => ({ size: 0 });
+    expect(resolveGatewayOptions({ history: { retention } }).history).toEqual({
+      size: 1_000,
+      ttlMs: 300_000,
+      recoveryLimit: 1_000,
+      memoryBytes: 64 * 1024 * 1024,
+      retention,
+    });
   });
 
   it('gives the byte burst at least one largest message, and refuses a smaller one', () => {
@@ -145,6 +179,7 @@ describe('resolveGatewayOptions', () => {
         shutdownDrainMs: 0,
         closeGraceMs: 250,
         maxRoomsPerConnection: 1,
+        history: { size: 5, ttlMs: 1_000, recoveryLimit: 7, memoryBytes: 4096 },
         redis: { url: 'rediss://cache:6380/1', channelPrefix: 'chat:' },
       }),
     ).toEqual({
@@ -169,6 +204,7 @@ describe('resolveGatewayOptions', () => {
       shutdownDrainMs: 0,
       closeGraceMs: 250,
       maxRoomsPerConnection: 1,
+      history: { size: 5, ttlMs: 1_000, recoveryLimit: 7, memoryBytes: 4096 },
       redis: { url: 'rediss://cache:6380/1', channelPrefix: 'chat:' },
     });
   });

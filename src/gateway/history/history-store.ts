@@ -42,6 +42,11 @@ export interface AppendRequest {
   /** When it was published (ms since the epoch): the delivery latency metric's start. */
   sentAt: number;
   retention: Retention;
+  /**
+   * Whether the publishing instance listens on the room's bus channel itself (it has members
+   * of the room), so that a store counting the channel's subscribers leaves it out.
+   */
+  subscribed?: boolean;
 }
 
 /** What {@link HistoryStore.append} did. */

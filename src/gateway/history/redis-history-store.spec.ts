@@ -437,6 +437,11 @@ describe('RedisHistoryStore', () => {
     await subscriber('lobby');
     await subscriber('elsewhere');
     expect((await s.append(request('lobby', 'two'))).receivers).toBe(2);
+    // The appending instance's own subscriber is one of them when it listens on the room.
+    expect(
+      (await s.append({ ...request('lobby', 'one'), subscribed: true }))
+        .receivers,
+    ).toBe(1);
   });
 
   it('gives 100 concurrent appends from two instances offsets 1..100, delivered in order', async () => {

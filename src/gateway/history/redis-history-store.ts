@@ -202,9 +202,8 @@ export class RedisHistoryStore implements HistoryStore, OnApplicationShutdown {
 
   /**
    * Stores the message with the next offset of its room and publishes it to the room's bus
-   * channel. `receivers` is Redis's count of the channel's subscribers: it includes this
-   * instance's own bus subscriber when this instance is subscribed to the room (the store
-   * cannot know that; the caller subtracts it).
+   * channel. `receivers` is Redis's count of the channel's subscribers but this instance's own
+   * bus subscriber, which listens when the request says `subscribed`.
    *
    * Rejects with a `RangeError` for a retention of size 0 (a room without history is not
    * appended to), and with an `Error` saying Redis is unavailable when it cannot be reached.
@@ -231,7 +230,7 @@ export class RedisHistoryStore implements HistoryStore, OnApplicationShutdown {
       offset,
       epoch,
       frame: `${frameHead}${offset}${FRAME_TAIL}`,
-      receivers,
+      receivers: Math.max(0, receivers - (request.subscribed ? 1 : 0)),
     };
   }
 

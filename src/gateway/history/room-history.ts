@@ -77,6 +77,7 @@ export class RoomHistory {
     data: unknown,
     exceptId: string | undefined,
     retention: Retention,
+    subscribed: boolean,
   ): Promise<Appended> {
     const frameHead = `${FRAME_PREFIX}{"room":${JSON.stringify(room)},"from":${JSON.stringify(from)},"data":${JSON.stringify(data === undefined ? null : data)},"offset":`;
     try {
@@ -87,6 +88,7 @@ export class RoomHistory {
         exceptId,
         sentAt: Date.now(),
         retention,
+        subscribed,
       });
       this.metrics?.historyAppended();
       return appended;

@@ -16,6 +16,33 @@ import { UnavailableBus } from '../../../test/support/unavailable-bus.js';
 import { ROOM_NAME_RULE } from './room-name.js';
 import { roomChannel } from '../bus/channels.js';
 import { RoomsService } from './rooms.service.js';
+import { InMemoryHistoryStore } from '../history/in-memory-history-store.js';
+import { RoomHistory } from '../history/room-history.js';
+import type { MessageBus } from '../bus/message-bus.js';
+import type { LocalDelivery } from '../connections/local-delivery.js';
+
+/**
+ * A rooms service as the module builds it. These tests are about membership and fan-out, so
+ * rooms keep no history unless the options say so (rooms.history.spec.ts is about history).
+ */
+function roomsService(
+  local: LocalDelivery,
+  bus: MessageBus,
+  instanceId: string,
+  options: GatewayOptions,
+  events: GatewayEvents,
+): RoomsService {
+  const resolved = resolveGatewayOptions({
+    ...options,
+    history: { size: 0, ...options.history },
+  });
+  const history = new RoomHistory(
+    new InMemoryHistoryStore(bus, { memoryBytes: resolved.history.memoryBytes }),
+    resolved,
+    instanceId,
+  );
+  return new RoomsService(local, bus, instanceId, resolved, events, history);
+}
 
 /** A real in-memory bus that also counts what it was asked to do. */
 class CountingBus extends InMemoryMessageBus {
@@ -43,13 +70,7 @@ function instance(
   const local = new RecordingDelivery(ids);
   const bus = new CountingBus(hub);
   const events = new GatewayEvents();
-  const rooms = new RoomsService(
-    local,
-    bus,
-    instanceId,
-    resolveGatewayOptions(options),
-    events,
-  );
+  const rooms = roomsService(local, bus, instanceId, options, events);
   rooms.onModuleInit();
   const joined: [string, string][] = [];
   const left: [string, string][] = [];
@@ -338,7 +359,7 @@ describe('RoomsService', () => {
       });
       await rooms.join('i1-1', 'a');
       await rooms.join('i1-1', 'b');
-      await expect(rooms.join('i1-1', 'a')).resolves.toBeUndefined();
+      await expect(rooms.join('i1-1', 'a')).resolves.toEqual({ room: 'a' });
     });
 
     it('frees a place when the connection leaves a room', async () => {
@@ -719,13 +740,7 @@ describe('RoomsService', () => {
     it('answers UNAVAILABLE when the bus cannot take the message, after the local members got it', async () => {
       const local = new RecordingDelivery(['i1-1', 'i1-2', 'i1-3']);
       const bus = new UnavailableBus('Redis at 10.0.0.5:6379 is away');
-      const rooms = new RoomsService(
-        local,
-        bus,
-        'i1',
-        resolveGatewayOptions(),
-        new GatewayEvents(),
-      );
+      const rooms = roomsService(local, bus, 'i1', {}, new GatewayEvents());
       rooms.onModuleInit();
       for (const id of ['i1-1', 'i1-2', 'i1-3']) await rooms.join(id, 'lobby');
       expect([...bus.subscriptions.keys()]).toEqual(['room:lobby']);
@@ -820,13 +835,7 @@ describe('RoomsService', () => {
     it('listens for disconnects from onModuleInit on', async () => {
       const local = new RecordingDelivery(['i1-1']);
       const events = new GatewayEvents();
-      const rooms = new RoomsService(
-        local,
-        new InMemoryMessageBus(),
-        'i1',
-        resolveGatewayOptions(),
-        events,
-      );
+      const rooms = roomsService(local, new InMemoryMessageBus(), 'i1', {}, events);
       await rooms.join('i1-1', 'lobby');
       const info = local.info('i1-1')!;
       events.emit('disconnected', info, { code: 1000, reason: '' });
@@ -879,7 +888,7 @@ describe('RoomsService', () => {
      */
     const internals = (rooms: RoomsService) =>
       rooms as unknown as {
-        members: Map<string, Set<string>>;
+        rooms: Map<string, { members: Set<string> }>;
         memberships: Map<string, Set<string>>;
       };
 
@@ -934,12 +943,12 @@ describe('RoomsService', () => {
           }
           expect(inst.rooms.roomCount, context).toBe(nonEmpty);
           const maps = internals(inst.rooms);
-          expect(maps.members.size, context).toBe(nonEmpty);
+          expect(maps.rooms.size, context).toBe(nonEmpty);
           expect(maps.memberships.size, context).toBe(
             inst.slots.filter((id) => model.get(id)!.size > 0).length,
           );
           for (const set of [
-            ...maps.members.values(),
+            ...[...maps.rooms.values()].map((state) => state.members),
             ...maps.memberships.values(),
           ]) {
             expect(set.size, context).toBeGreaterThan(0);
@@ -1050,7 +1059,7 @@ describe('RoomsService', () => {
           expect(inst.subscribed(room)).toBe(false);
         }
         expect(inst.joined.length).toBe(inst.left.length);
-        expect(internals(inst.rooms).members.size).toBe(0);
+        expect(internals(inst.rooms).rooms.size).toBe(0);
         expect(internals(inst.rooms).memberships.size).toBe(0);
       }
       for (const id of everSeen) {

@@ -268,6 +268,7 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
       data,
       exceptId,
       retention,
+      this.rooms.has(room),
     );
     const state = this.rooms.get(room);
     let recipients = 0;
