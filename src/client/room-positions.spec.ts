@@ -299,6 +299,43 @@ describe('RoomPositions', () => {
     expect(describe_(stale.push(push('r', 3)))).toEqual(['deliver 3']);
   });
 
+  it('asks for no second re-sync while another sync of the room is awaited', () => {
+    const positions = joinedAt(5);
+    expect(describe_(positions.push(push('r', 8)))).toEqual(['resync r 5@e1']);
+    // The app joins the room again meanwhile: a second sync.
+    expect(positions.beginSync('r')).toEqual({ offset: 5, epoch: 'e1' });
+    positions.push(push('r', 6));
+    // The first reply leaves a gap (7), but the second sync is under way: no re-sync now.
+    expect(
+      describe_(
+        positions.synced('r', {
+          room: 'r',
+          offset: 6,
+          epoch: 'e1',
+          recovered: true,
+        }),
+      ),
+    ).toEqual([
+      'deliver 6',
+      { room: 'r', recovered: true, position: { offset: 6, epoch: 'e1' } },
+    ]);
+    positions.push(push('r', 7));
+    expect(
+      describe_(
+        positions.synced('r', {
+          room: 'r',
+          offset: 8,
+          epoch: 'e1',
+          recovered: true,
+        }),
+      ),
+    ).toEqual([
+      'deliver 7',
+      'deliver 8',
+      { room: 'r', recovered: true, position: { offset: 8, epoch: 'e1' } },
+    ]);
+  });
+
   it('waits for its own publish in flight before calling a gap, and skips the offset its reply names', () => {
     const positions = joinedAt(5);
     const published = positions.publishing('r');
