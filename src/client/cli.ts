@@ -1,26 +1,37 @@
 #!/usr/bin/env node
-// The command-line client: `npm run client -- <url> --token <token> [--send <text>]`. A program,
-// so writing to stdout and stderr is its job: frames go to stdout, everything else to stderr.
+// The command-line client: `npm run client -- <url> --token <token> [--send <text> | --history
+// <room>]`. A program, so writing to stdout and stderr is its job: frames go to stdout, everything
+// else to stderr.
 import { STATUS_CODES } from 'node:http';
 import { createInterface, type Interface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { GatewayClient } from './gateway-client.js';
-import { GatewayClientError, HandshakeRefusedError } from './errors.js';
+import {
+  ConnectionClosedError,
+  GatewayClientError,
+  HandshakeRefusedError,
+} from './errors.js';
 import {
   isEnvelopeText,
   parseFrame,
+  type HistoryReply,
   type RequestId,
+  type StreamPosition,
 } from '../protocol/index.js';
 import { clientEnvironment } from '../config/client-environment.js';
 
-const USAGE = `usage: npm run client -- <url> [--token <token>] [--send <text>] [options]
+const USAGE = `usage: npm run client -- <url> [--token <token>] [--send <text> | --history <room>] [options]
 
   <url>              ws://host:port/path (the gateway's, e.g. ws://localhost:8765/)
   -t, --token        the token, sent as "Authorization: Bearer <token>" (or set GATEWAY_TOKEN)
   -s, --send <text>  send this one frame (a JSON envelope or plain text), print the first
                      frame received, and exit; without it: an interactive prompt
-  --timeout <ms>     how long to wait for a frame (--send) or for the replies to the lines
-                     sent before stdin ended (prompt); default 10000
+  --history <room>   print the room's kept messages, one JSON line each with its offset, oldest
+                     first, and exit; the room's position goes to stderr
+    --since <offset>:<epoch>  only the messages after that position
+    --limit <n>      at most n messages (the server's default: 100)
+  --timeout <ms>     how long to wait for a frame (--send, --history) or for the replies to the
+                     lines sent before stdin ended (prompt); default 10000
   --reconnect        prompt: reconnect with backoff when the connection drops
   --color, --no-color  colours (default: on when stdout is a terminal and NO_COLOR is unset)
 
@@ -33,6 +44,7 @@ interface Args {
   url: string;
   token?: string;
   send?: string;
+  history?: { room: string; since?: StreamPosition; limit?: number };
   timeoutMs: number;
   reconnect: boolean;
   color: boolean;
@@ -47,6 +59,9 @@ function parse(argv: string[]): Args | string {
       options: {
         token: { type: 'string', short: 't' },
         send: { type: 'string', short: 's' },
+        history: { type: 'string' },
+        since: { type: 'string' },
+        limit: { type: 'string' },
         timeout: { type: 'string' },
         reconnect: { type: 'boolean' },
         color: { type: 'boolean' },
@@ -67,10 +82,16 @@ function parse(argv: string[]): Args | string {
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
     return `--timeout: a positive number of ms (got ${values.timeout})`;
   }
+  const history = parseHistory(values);
+  if (typeof history === 'string') return history;
+  if (history && values.send !== undefined) {
+    return 'give --send or --history, not both';
+  }
   return {
     url: positionals[0],
     token: values.token ?? clientEnvironment().token,
     send: values.send,
+    history,
     timeoutMs,
     reconnect: values.reconnect ?? false,
     color: values['no-color']
@@ -80,18 +101,63 @@ function parse(argv: string[]): Args | string {
   };
 }
 
+/** `--history <room> [--since <offset>:<epoch>] [--limit <n>]`, or an error message. */
+function parseHistory(values: {
+  history?: string;
+  since?: string;
+  limit?: string;
+}): Args['history'] | string {
+  const { history: room, since, limit } = values;
+  if (room === undefined) {
+    return since !== undefined || limit !== undefined
+      ? '--since and --limit go with --history'
+      : undefined;
+  }
+  if (room === '') return '--history: a room name';
+  let position: StreamPosition | undefined;
+  if (since !== undefined) {
+    // The epoch is the server's string, whatever it holds: split at the first colon only.
+    const colon = since.indexOf(':');
+    const offset = Number(since.slice(0, colon));
+    if (
+      colon < 1 ||
+      colon === since.length - 1 ||
+      !Number.isSafeInteger(offset) ||
+      offset < 0
+    ) {
+      return `--since: <offset>:<epoch>, as the history's position says (got ${since})`;
+    }
+    position = { offset, epoch: since.slice(colon + 1) };
+  }
+  const count = limit === undefined ? undefined : Number(limit);
+  if (count !== undefined && (!Number.isInteger(count) || count <= 0)) {
+    return `--limit: a positive number (got ${limit})`;
+  }
+  return { room, since: position, limit: count };
+}
+
 /** Writes frames to stdout and notes to stderr, in colour on request, above the prompt if any. */
 class Printer {
   prompt?: Interface;
 
   constructor(private readonly color: boolean) {}
 
-  /** A frame received: `< text` at the prompt, the bare text after --send. */
+  /**
+   * A frame received: `< text` at the prompt, the bare text after --send. At the prompt a room
+   * message with an offset is followed by `#offset`, its place in the room's stream.
+   */
   frame(text: string, prefix = '< '): void {
-    const isError = parseFrame(text)?.event === 'error';
+    const frame = parseFrame(text);
+    const isError = frame?.event === 'error';
+    const offset =
+      prefix && frame?.event === 'message'
+        ? (frame.data as { offset?: unknown } | null)?.offset
+        : undefined;
+    const mark =
+      typeof offset === 'number' ? ` ${this.paint('2', `#${offset}`)}` : '';
     this.write(
       process.stdout,
-      `${prefix}${this.paint(isError ? '31' : '32', text)}`,
+      `${prefix}${this.paint(isError ? '31' : '32', text)}${mark}`,
     );
   }
 
@@ -168,6 +234,62 @@ async function sendOnce(args: Args, print: Printer): Promise<number> {
     });
     client.sendRaw(args.send!);
   });
+  await client.close();
+  return status;
+}
+
+/** What a history reply says beyond its messages: the room's position, lost or further ones. */
+function describeHistory(reply: HistoryReply, since?: StreamPosition): string {
+  const { room, offset, epoch, messages } = reply;
+  const first = messages[0]?.offset;
+  const last = messages[messages.length - 1]?.offset;
+  const lines = [
+    `${room}: ${messages.length} message${messages.length === 1 ? '' : 's'}${
+      first === undefined ? '' : ` (${first}..${last})`
+    }; the room is at ${offset}:${epoch}`,
+  ];
+  if (since && since.epoch !== epoch) {
+    lines.push(`epoch ${since.epoch} is gone: these are the newest messages`);
+  } else if (since && first !== undefined && first > since.offset + 1) {
+    lines.push(`${since.offset + 1}..${first - 1} are no longer kept`);
+  }
+  if (last !== undefined && last < offset) {
+    lines.push(`more after ${last}: --since ${last}:${epoch}`);
+  }
+  return lines.join('\n');
+}
+
+/** --history: one history request, its messages on stdout, exit. */
+async function historyOnce(args: Args, print: Printer): Promise<number> {
+  const { room, since, limit } = args.history!;
+  const client = new GatewayClient({
+    url: args.url,
+    token: args.token,
+    reconnect: false,
+    connectTimeoutMs: args.timeoutMs,
+    requestTimeoutMs: args.timeoutMs,
+  });
+  try {
+    await client.connect();
+  } catch (err) {
+    print.problem(describeFailure(err));
+    return EXIT.FAILED;
+  }
+  let status: number = EXIT.OK;
+  try {
+    const reply = await client.history(room, { since, limit });
+    for (const message of reply.messages) {
+      print.frame(JSON.stringify(message), '');
+    }
+    print.note(describeHistory(reply, since));
+  } catch (err) {
+    print.problem(
+      err instanceof ConnectionClosedError
+        ? describeClose(err.closeCode, err.closeReason)
+        : (err as Error).message,
+    );
+    status = EXIT.FAILED;
+  }
   await client.close();
   return status;
 }
@@ -314,6 +436,7 @@ async function main(): Promise<number> {
     return args ? EXIT.USAGE : EXIT.OK;
   }
   const print = new Printer(args.color);
+  if (args.history) return historyOnce(args, print);
   return args.send === undefined
     ? interactive(args, print)
     : sendOnce(args, print);

@@ -1,5 +1,6 @@
 import type { ClientState } from './connection-state.js';
 import type { GatewayClientError } from './errors.js';
+import type { RoomRecovery } from './room-positions.js';
 import type {
   BroadcastPush,
   ErrorPayload,
@@ -43,8 +44,14 @@ export interface LifecycleEvents {
   reconnectFailed: { attempts: number; error: GatewayClientError };
   /** Closed with 4401: call `connect({ token })` with a fresh token; rooms are joined again. */
   tokenExpired: { code: number; reason: string };
+  /**
+   * A room was re-synchronized: after a reconnection (one per room with history), or after a gap
+   * in its offsets. `recovered: false`: messages up to `position` were lost; reload them with
+   * `history()` (or the app's own API) if they matter.
+   */
+  recovery: RoomRecovery;
   state: { state: ClientState; previous: ClientState };
-  /** Every frame received, as its raw text. */
+  /** Every frame received, as its raw text (duplicates that `message` handlers never see too). */
   frame: string;
   /** A plain-text frame (`server received: ...`). */
   text: string;
@@ -53,7 +60,11 @@ export interface LifecycleEvents {
 /** The pushes of protocol v1 and their data, for `onPush`; a host's own events are `unknown`. */
 export interface PushEvents {
   broadcast: BroadcastPush;
-  message: RoomMessagePush;
+  /**
+   * A room message; `offset` in a room with history. Each reaches the handlers once, in offset
+   * order, when the room was joined with `join()`.
+   */
+  message: RoomMessagePush & { offset?: number };
   /** An error frame without an id (a request sent with `send`, which has none). */
   error: ErrorPayload;
 }
@@ -73,6 +84,7 @@ const LIFECYCLE: ReadonlySet<string> = new Set<keyof LifecycleEvents>([
   'reconnected',
   'reconnectFailed',
   'tokenExpired',
+  'recovery',
   'state',
   'frame',
   'text',

@@ -1,6 +1,10 @@
 import { defaultClock, timerDelay, type ClientClock } from './clock.js';
 import { ConnectionState, type ClientState } from './connection-state.js';
-import { ConnectionClosedError, GatewayClientError } from './errors.js';
+import {
+  ConnectionClosedError,
+  GatewayClientError,
+  RequestError,
+} from './errors.js';
 import {
   ClientEvents,
   type Handler,
@@ -13,11 +17,16 @@ import {
   CloseCode,
   parseFrame,
   type BroadcastReceipt,
+  type HistoryReply,
+  type JoinReply,
   type PublishReceipt,
   type RequestId,
+  type StreamPosition,
 } from '../protocol/index.js';
 import { ReconnectPolicy } from './reconnect-policy.js';
 import { RequestTable } from './request-table.js';
+import { matchResume } from './resume.js';
+import { RoomPositions, type PositionAction } from './room-positions.js';
 import { SendQueue } from './send-queue.js';
 import {
   dial,
@@ -36,6 +45,7 @@ export type {
 } from './events.js';
 export type { GatewayClientOptions } from './options.js';
 export type { ReconnectOptions } from './reconnect-policy.js';
+export type { RoomRecovery } from './room-positions.js';
 export type { WebSocketConstructor, WebSocketLike } from './transport.js';
 
 /** Options of one request. */
@@ -44,11 +54,27 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
+/** What `history()` reads: the kept messages after `since` (else the newest), at most `limit`. */
+export interface HistoryOptions extends RequestOptions {
+  since?: StreamPosition;
+  /** At most this many messages (the server's default 100, at most its recovery limit). */
+  limit?: number;
+}
+
+/** Called, synchronously, as a request settles: before anything that awaits it runs. */
+interface Settled {
+  reply?(data: unknown, id: RequestId): void;
+  error?(err: Error): void;
+}
+
 /** A frame waiting for a connection; `id` when it is a request's. */
 interface Queued {
   text: string;
   id?: RequestId;
 }
+
+/** A room the reconnection could not join again. */
+type FailedRoom = { room: string; error: GatewayClientError };
 
 interface Waiter {
   resolve(): void;
@@ -74,6 +100,7 @@ export class GatewayClient {
   private readonly queue: SendQueue<Queued>;
   private readonly events = new ClientEvents();
   private readonly joined = new Set<string>();
+  private readonly positions: RoomPositions;
   private Socket?: WebSocketConstructor;
   private socketIsWs = false;
   private socket?: WebSocketLike;
@@ -103,6 +130,9 @@ export class GatewayClient {
     this.Socket = options.WebSocket;
     this.clock = options.clock ?? defaultClock;
     this.requests = new RequestTable(this.clock);
+    this.positions = new RoomPositions(
+      options.maxHeldMessages ?? OPTION_DEFAULTS.maxHeldMessages,
+    );
   }
 
   /** Where the connection stands. */
@@ -113,6 +143,14 @@ export class GatewayClient {
   /** The rooms this client is in, joined again after every reconnection. */
   get rooms(): string[] {
     return [...this.joined];
+  }
+
+  /**
+   * Where the app is in a joined room's stream: the offset of the last `message` delivered and
+   * its epoch. Undefined for a room without history, or not joined with `join()`.
+   */
+  position(room: string): StreamPosition | undefined {
+    return this.positions.position(room);
   }
 
   /** Requests waiting for their reply, queued ones included. */
@@ -164,6 +202,7 @@ export class GatewayClient {
     this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.fail(error);
+    this.positions.clear();
     const socket = this.socket;
     if (!socket || socket.readyState === 3) {
       this.socket = undefined;
@@ -187,12 +226,30 @@ export class GatewayClient {
     data?: unknown,
     options: RequestOptions = {},
   ): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
+    return this.call<T>(event, data, options);
+  }
+
+  /** {@link GatewayClient.request}, with `settled` told of the outcome before any awaiter. */
+  private call<T>(
+    event: string,
+    data: unknown,
+    options: RequestOptions,
+    settled: Settled = {},
+  ): Promise<T> {
+    return new Promise<T>((resolveCall, rejectCall) => {
+      const reject = (err: Error) => {
+        settled.error?.(err);
+        rejectCall(err);
+      };
       if (this.terminal) {
         reject(this.terminal);
         return;
       }
       const id = this.requests.nextId();
+      const resolve = (reply: unknown) => {
+        settled.reply?.(reply, id);
+        resolveCall(reply as T);
+      };
       let text: string;
       try {
         text = JSON.stringify({ event, data, id });
@@ -220,7 +277,7 @@ export class GatewayClient {
         event,
         id,
         timeoutMs,
-        resolve: resolve as (data: unknown) => void,
+        resolve,
         reject,
         sent: !queued,
         onTimeout: queued ? () => this.queue.remove(queued) : undefined,
@@ -252,41 +309,73 @@ export class GatewayClient {
     return this.request<BroadcastReceipt>('broadcast', data, options);
   }
 
-  /** Joins a room: its `message` pushes reach this client, after reconnections too. */
-  async join(
-    room: string,
-    options?: RequestOptions,
-  ): Promise<{ room: string }> {
-    const reply = await this.request<{ room: string }>(
+  /**
+   * Joins a room: its `message` pushes reach this client, after reconnections too, each once and
+   * in offset order in a room with history. The reply has the room's position (`offset`, `epoch`)
+   * when it has history. Joining a room already joined re-synchronizes it from its position.
+   */
+  join(room: string, options: RequestOptions = {}): Promise<JoinReply> {
+    const since = this.positions.beginSync(room);
+    return this.call<JoinReply>(
       'join',
-      { room },
+      since ? { room, since } : { room },
       options,
+      {
+        reply: (reply) => {
+          this.joined.add(room);
+          this.apply(this.positions.synced(room, reply as JoinReply));
+        },
+        error: (err) => {
+          if (!this.joined.has(room)) this.positions.forget(room);
+          // A drop voids the sync; the reconnection's resume does it again.
+          else if (!(err instanceof ConnectionClosedError)) {
+            this.apply(this.positions.syncFailed(room));
+          }
+        },
+      },
     );
-    this.joined.add(room);
-    return reply;
   }
 
   /** Leaves a room. */
-  async leave(
-    room: string,
-    options?: RequestOptions,
-  ): Promise<{ room: string }> {
-    const reply = await this.request<{ room: string }>(
-      'leave',
-      { room },
-      options,
-    );
-    this.joined.delete(room);
-    return reply;
+  leave(room: string, options: RequestOptions = {}): Promise<{ room: string }> {
+    return this.call<{ room: string }>('leave', { room }, options, {
+      reply: () => {
+        this.joined.delete(room);
+        this.positions.forget(room);
+      },
+    });
   }
 
   /** Every member of the room but this client, on every instance, gets a `message` push. */
   publish(
     room: string,
     data: unknown,
-    options?: RequestOptions,
+    options: RequestOptions = {},
   ): Promise<PublishReceipt> {
-    return this.request<PublishReceipt>('publish', { room, data }, options);
+    // The sender never gets its own message back: its offset, if the reply says it, is skipped.
+    const published = this.positions.publishing(room);
+    return this.call<PublishReceipt>('publish', { room, data }, options, {
+      reply: (reply) => this.apply(published(reply as object)),
+      error: () => this.apply(published()),
+    });
+  }
+
+  /**
+   * The room's kept messages, oldest first: those after `since` when its epoch is current, else
+   * the newest; at most `limit`. Does not join. A first offset above `since.offset + 1`, or
+   * another epoch, means messages were lost; a last offset below the reply's `offset` means
+   * there are more (ask again from the last one).
+   */
+  history<T = unknown>(
+    room: string,
+    options: HistoryOptions = {},
+  ): Promise<HistoryReply<T>> {
+    const { since, limit, ...request } = options;
+    return this.call<HistoryReply<T>>(
+      'history',
+      { room, since, limit },
+      request,
+    );
   }
 
   /**
@@ -438,23 +527,11 @@ export class GatewayClient {
   private async opened(socket: WebSocketLike): Promise<void> {
     if (this.userClosed || this.socket !== socket) return;
     const reconnected = this.connection.hasOpened;
-    const failedRooms: Array<{ room: string; error: GatewayClientError }> = [];
+    let failedRooms: FailedRoom[] = [];
     if (reconnected && this.joined.size > 0) {
-      const rooms = [...this.joined];
-      const results = await Promise.allSettled(
-        rooms.map((room) => this.requestNow(socket, 'join', { room })),
-      );
+      failedRooms = await this.resume(socket);
       // Dropped again while joining: that close has been handled (a retry is scheduled).
       if (this.socket !== socket || this.userClosed) return;
-      results.forEach((result, i) => {
-        if (result.status === 'fulfilled') return;
-        // Refused (FORBIDDEN, BAD_REQUEST) or unanswered: the room is lost, and the app told.
-        this.joined.delete(rooms[i]);
-        failedRooms.push({
-          room: rooms[i],
-          error: result.reason as GatewayClientError,
-        });
-      });
     }
     // Only now is the backoff reset: a server that accepts and drops at once still backs off.
     const attempts = this.policy.reset();
@@ -474,11 +551,95 @@ export class GatewayClient {
     }
   }
 
-  /** A request sent on a given socket at once, bypassing the queue (the rejoin). */
+  /**
+   * Joins the rooms again in one `resume`, each from its position: the replayed messages reach
+   * the handlers, then a `recovery` per room with history. An older gateway without `resume`
+   * (`UNKNOWN_EVENT`) gets one `join` per room. Resolves with the rooms lost.
+   */
+  private async resume(socket: WebSocketLike): Promise<FailedRoom[]> {
+    const rooms = [...this.joined];
+    const failed: FailedRoom[] = [];
+    const lose = (room: string, error: GatewayClientError) => {
+      this.joined.delete(room);
+      this.positions.forget(room);
+      failed.push({ room, error });
+    };
+    const asked = rooms.map((room) => {
+      const since = this.positions.beginSync(room);
+      return since ? { room, since } : { room };
+    });
+    try {
+      await this.requestNow(
+        socket,
+        'resume',
+        { rooms: asked },
+        {
+          reply: (reply, id) => {
+            for (const result of matchResume(rooms, reply)) {
+              const { room } = result;
+              if ('joined' in result) {
+                const synced = this.positions.synced(room, result.joined, {
+                  resume: true,
+                });
+                this.apply(synced);
+              } else if ('error' in result) {
+                lose(room, new RequestError(result.error, 'resume', id));
+              } else {
+                lose(
+                  room,
+                  new GatewayClientError(
+                    `resume: no result for room "${room}"`,
+                  ),
+                );
+              }
+            }
+          },
+        },
+      );
+      return failed;
+    } catch (err) {
+      // Dropped again while resuming: that close has been handled (a retry is scheduled).
+      if (this.socket !== socket || this.userClosed) return failed;
+      if (!(err instanceof RequestError) || err.code !== 'UNKNOWN_EVENT') {
+        // Unanswered or refused whole: every room is lost, as when each join fails.
+        for (const room of rooms) lose(room, err as GatewayClientError);
+        return failed;
+      }
+    }
+    // An older gateway: one `join` per room, as before `resume` existed (`since` it would refuse).
+    const results = await Promise.allSettled(
+      rooms.map((room) =>
+        this.requestNow(
+          socket,
+          'join',
+          { room },
+          {
+            reply: (reply) =>
+              this.apply(
+                this.positions.synced(room, reply as JoinReply, {
+                  resume: true,
+                }),
+              ),
+          },
+        ),
+      ),
+    );
+    if (this.socket !== socket || this.userClosed) return failed;
+    results.forEach((result, i) => {
+      // Refused (FORBIDDEN, BAD_REQUEST) or unanswered: the room is lost, and the app told.
+      if (result.status === 'rejected') {
+        lose(rooms[i], result.reason as GatewayClientError);
+      }
+    });
+    return failed;
+  }
+
+  /** A request sent on a given socket at once, bypassing the queue (the rejoin, a re-sync). */
   private requestNow(
     socket: WebSocketLike,
     event: string,
     data: unknown,
+    settled: Settled = {},
   ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const id = this.requests.nextId();
@@ -486,11 +647,50 @@ export class GatewayClient {
         event,
         id,
         timeoutMs: this.requestTimeoutMs,
-        resolve,
-        reject,
+        resolve: (reply) => {
+          settled.reply?.(reply, id);
+          resolve(reply);
+        },
+        reject: (err) => {
+          settled.error?.(err);
+          reject(err);
+        },
         sent: true,
       });
       socket.send(JSON.stringify({ event, data, id }));
+    });
+  }
+
+  /** Carries out what the room positions decided, in order. */
+  private apply(actions: PositionAction[]): void {
+    for (const action of actions) {
+      if (action.kind === 'deliver') this.events.push(action.frame);
+      else if (action.kind === 'recovery') {
+        this.emit('recovery', action.recovery);
+      } else this.resync(action.room, action.since);
+    }
+  }
+
+  /** A gap in a room's offsets: `join` with `since` replays what is missing. */
+  private resync(room: string, since: StreamPosition): void {
+    const socket = this.socket;
+    // No socket: the drop has voided the sync, and the reconnection resumes the room.
+    if (!socket) return;
+    this.requestNow(
+      socket,
+      'join',
+      { room, since },
+      {
+        reply: (reply) =>
+          this.apply(this.positions.synced(room, reply as JoinReply)),
+        error: (err) => {
+          if (!(err instanceof ConnectionClosedError)) {
+            this.apply(this.positions.syncFailed(room));
+          }
+        },
+      },
+    ).catch(() => {
+      // Told through `recovery` (recovered: false), or voided by a drop.
     });
   }
 
@@ -505,12 +705,15 @@ export class GatewayClient {
       this.requests.settle(frame.id, frame.event, frame.data);
       return;
     }
-    this.events.push(frame);
+    if (frame.event === 'message') this.apply(this.positions.push(frame));
+    else this.events.push(frame);
   }
 
   /** An open connection closed. */
   private closed(code: number, reason: string): void {
     const error = new ConnectionClosedError(code, reason);
+    // First: the syncs in flight are void, so their rejection below is not a failed re-sync.
+    this.positions.disconnected();
     this.requests.rejectSent(error);
     if (this.userClosed) {
       this.emit('close', { code, reason, willReconnect: false });

@@ -25,6 +25,11 @@ export interface GatewayClientOptions {
   reconnect?: boolean | ReconnectOptions;
   /** Frames kept while disconnected; one more is refused with `QueueFullError`. Default 100. */
   maxQueuedMessages?: number;
+  /**
+   * Room messages held per room while a gap in the offsets is re-synchronized (or a `join` reply
+   * awaited); past it the newest are let go and asked for again. Default 1 000.
+   */
+  maxHeldMessages?: number;
   /** The WebSocket class. Default: the global `WebSocket`, else `ws` (loaded on first use). */
   WebSocket?: WebSocketConstructor;
   /** Timers. Default: the global `setTimeout` / `clearTimeout`. */
@@ -38,4 +43,5 @@ export const OPTION_DEFAULTS = Object.freeze({
   requestTimeoutMs: 10_000,
   connectTimeoutMs: 10_000,
   maxQueuedMessages: 100,
+  maxHeldMessages: 1_000,
 });

@@ -80,3 +80,69 @@ export interface PublishReceipt extends BroadcastReceipt {
   /** The message's offset in the room's stream, when the room keeps history. */
   offset?: number;
 }
+
+// History and recovery (docs/protocol.md, "History and recovery"): new types only.
+
+/**
+ * Where a reader is in a room's stream: the offset of the last message it has (0: none yet), in
+ * one life (`epoch`) of the stream. A position of another epoch says nothing about this one.
+ */
+export interface StreamPosition {
+  offset: number;
+  epoch: string;
+}
+
+/** A room message with its place in the room's stream: a `message` push of a room with history. */
+export interface RoomMessage<T = unknown> extends RoomMessagePush<T> {
+  offset: number;
+}
+
+/** The `data` of `join`: `since` asks for the messages after that position (a recovery). */
+export interface JoinRequest {
+  room: string;
+  since?: StreamPosition;
+}
+
+/**
+ * The reply to `join`: `{room}` for a room without history; else the room's newest offset and its
+ * epoch, and, when the request had `since`, whether every message after it was sent (before this
+ * reply).
+ */
+export interface JoinReply {
+  room: string;
+  offset?: number;
+  epoch?: string;
+  recovered?: boolean;
+}
+
+/** The `data` of `resume`: join every listed room as `join` would, in one round trip. */
+export interface ResumeRequest {
+  rooms: JoinRequest[];
+}
+
+/** One room of a `resume` reply that could not be joined (`FORBIDDEN`, `UNAVAILABLE`). */
+export interface ResumeFailure {
+  room: string;
+  error: ErrorPayload;
+}
+
+/** One room of a `resume` reply: joined (as `join` replies), or refused. */
+export type ResumeResult = JoinReply | ResumeFailure;
+
+/** The reply to `resume`: one result per room, in the order asked. */
+export interface ResumeReply {
+  rooms: ResumeResult[];
+}
+
+/** The `data` of `history`: the kept messages after `since` (else the newest), at most `limit`. */
+export interface HistoryRequest {
+  room: string;
+  since?: StreamPosition;
+  limit?: number;
+}
+
+/** The reply to `history`: the room's position now, and kept messages, oldest first. */
+export interface HistoryReply<T = unknown> extends StreamPosition {
+  room: string;
+  messages: Array<RoomMessage<T>>;
+}

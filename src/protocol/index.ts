@@ -25,8 +25,18 @@ export {
   type ErrorDetail,
   type ErrorPayload,
   type Frame,
+  type HistoryReply,
+  type HistoryRequest,
+  type JoinReply,
+  type JoinRequest,
   type PublishReceipt,
   type RequestId,
+  type ResumeFailure,
+  type ResumeReply,
+  type ResumeRequest,
+  type ResumeResult,
+  type RoomMessage,
   type RoomMessagePush,
+  type StreamPosition,
 } from './frames.js';
 export { GatewayError } from './gateway-error.js';
