@@ -1,5 +1,11 @@
 import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
-import type { BroadcastReceipt, PublishReceipt } from '../protocol/frames.js';
+import type {
+  BroadcastReceipt,
+  HistoryReply,
+  JoinReply,
+  PublishReceipt,
+  ResumeReply,
+} from '../protocol/frames.js';
 import { BroadcastService } from './broadcast/broadcast.service.js';
 import { EchoService } from './echo/echo.service.js';
 import type { ConnectionInfo } from './connections/connection.js';
@@ -8,11 +14,7 @@ import { Gateway } from './dispatch/gateway.decorator.js';
 import { Inject } from '@nestjs/common';
 import { GATEWAY_OPTIONS } from './gateway-options.token.js';
 import type { ResolvedGatewayOptions } from './gateway.options.js';
-import {
-  RecoveryService,
-  type HistoryReply,
-  type ResumeResult,
-} from './rooms/recovery.service.js';
+import { RecoveryService } from './rooms/recovery.service.js';
 import { RoomAccess } from './rooms/room-access.js';
 import {
   HistoryDto,
@@ -21,7 +23,7 @@ import {
   ResumeDto,
   RoomDto,
 } from './rooms/room.dto.js';
-import { RoomsService, type JoinResult } from './rooms/rooms.service.js';
+import { RoomsService } from './rooms/rooms.service.js';
 
 /**
  * The standard events of protocol v1: echo, broadcast, join, leave, publish, and the history
@@ -61,7 +63,7 @@ export class EventsGateway {
   async join(
     @MessageBody() { room, since }: JoinDto,
     @CurrentConnection() sender: ConnectionInfo,
-  ): Promise<JoinResult> {
+  ): Promise<JoinReply> {
     // Before joining: a refused join must not subscribe, even for a moment.
     await this.roomAccess.check(sender.principal, room, 'join');
     return this.roomsService.join(sender.id, room, since);
@@ -71,7 +73,7 @@ export class EventsGateway {
   async resume(
     @MessageBody() { rooms }: ResumeDto,
     @CurrentConnection() sender: ConnectionInfo,
-  ): Promise<{ rooms: ResumeResult[] }> {
+  ): Promise<ResumeReply> {
     return {
       rooms: await this.recovery.resume(
         sender,

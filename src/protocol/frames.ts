@@ -79,6 +79,8 @@ export interface PublishReceipt extends BroadcastReceipt {
   room: string;
   /** The message's offset in the room's stream, when the room keeps history. */
   offset?: number;
+  /** The life of the stream `offset` counts in. */
+  epoch?: string;
 }
 
 // History and recovery (docs/protocol.md, "History and recovery"): new types only.

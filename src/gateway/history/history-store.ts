@@ -1,13 +1,12 @@
+import type { StreamPosition } from '../../protocol/frames.js';
+
 /**
- * Where a reader is in a room's stream: the offset of the last message it has, in one life
- * (`epoch`) of the stream. Offsets count up from 1 per room, gap-free, the same on every
- * instance; a new epoch starts at 0 again whenever the stream is lost (expired entirely, Redis
- * flushed, an in-memory instance restarted), so that an old position is never read as a new one.
+ * Where a reader is in a room's stream (see the protocol's `StreamPosition`). Offsets count up
+ * from 1 per room, gap-free, the same on every instance; a new epoch starts at 0 again whenever
+ * the stream is lost (expired entirely, Redis flushed, an in-memory instance restarted), so
+ * that an old position is never read as a new one.
  */
-export interface StreamPosition {
-  offset: number;
-  epoch: string;
-}
+export type { StreamPosition };
 
 /** How much of a room's stream is kept: at most `size` messages, none older than `ttlMs`. */
 export interface Retention {

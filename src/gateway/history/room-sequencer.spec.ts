@@ -48,15 +48,23 @@ const keep = (...offsets: number[]) =>
 describe('RoomSequencer', () => {
   afterEach(() => vi.useRealTimers());
 
-  it('holds everything until started, then delivers what comes after the position in order', () => {
+  it('holds everything until started, then delivers in order from the oldest held', () => {
     const { sequencer, delivered } = setup();
     sequencer.accept(msg(7));
     sequencer.accept(msg(5));
     sequencer.accept(msg(6));
+    sequencer.accept(msg(4, 'e0'));
     expect(delivered).toEqual([]);
-    sequencer.start({ offset: 5, epoch: 'e1' });
-    expect(delivered).toEqual([6, 7]);
+    sequencer.start({ offset: 6, epoch: 'e1' });
+    expect(delivered).toEqual([5, 6, 7]);
     expect(sequencer.position).toEqual({ offset: 7, epoch: 'e1' });
+  });
+
+  it('starts after the position when nothing older is held', () => {
+    const { sequencer, delivered } = setup();
+    sequencer.accept(msg(9));
+    sequencer.start({ offset: 8, epoch: 'e1' });
+    expect(delivered).toEqual([9]);
   });
 
   it('drops duplicates and delivers messages that overtook each other in offset order', () => {

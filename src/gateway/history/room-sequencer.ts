@@ -64,11 +64,19 @@ export class RoomSequencer {
       : { offset: this.next - 1, epoch: this.epoch };
   }
 
-  /** Starts delivery after `position`: what was held beyond it goes out in order. */
+  /**
+   * Starts delivery after `position`, or from the oldest message held of its epoch when that is
+   * older: members that joined while the store was away (without a position) then get what
+   * reached the instance meanwhile, and those catching up drop what is before their own.
+   */
   start(position: StreamPosition): void {
     if (this.started || this.stopped) return;
     this.epoch = position.epoch;
-    this.next = position.offset + 1;
+    let after = position.offset;
+    for (const [offset, message] of this.held)
+      if (message.epoch === position.epoch && offset - 1 < after)
+        after = offset - 1;
+    this.next = after + 1;
     for (const [offset, message] of this.held)
       if (offset < this.next || message.epoch !== this.epoch)
         this.held.delete(offset);

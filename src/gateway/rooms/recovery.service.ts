@@ -1,5 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { ErrorPayload } from '../../protocol/frames.js';
+import type {
+  HistoryReply,
+  ResumeResult,
+} from '../../protocol/frames.js';
 import { GatewayError } from '../../protocol/gateway-error.js';
 import type { Principal } from '../auth/principal.js';
 import type { ConnectionInfo } from '../connections/connection.js';
@@ -8,25 +11,13 @@ import type { StreamPosition } from '../history/history-store.js';
 import { pushData } from '../history/history-store.js';
 import { RoomHistory } from '../history/room-history.js';
 import { RoomAccess } from './room-access.js';
-import { RoomsService, type JoinResult } from './rooms.service.js';
+import { RoomsService } from './rooms.service.js';
 import { assertRoomName } from './room-name.js';
 
 /** One room of a `resume`: where the client was, if it knows. */
 export interface ResumeEntry {
   room: string;
   since?: StreamPosition;
-}
-
-/** One room's answer in a `resume` reply: joined (with its position), or why not. */
-export type ResumeResult = JoinResult | { room: string; error: ErrorPayload };
-
-/** The reply to `history`. */
-export interface HistoryReply {
-  room: string;
-  offset: number;
-  epoch: string;
-  /** Kept messages, oldest first, each the `data` of its `message` push. */
-  messages: unknown[];
 }
 
 /** How many messages `history` returns when the request does not say. */
@@ -98,7 +89,8 @@ export class RecoveryService {
       room,
       ...page.position,
       messages: page.messages.map(
-        (message) => JSON.parse(pushData(message.frame)) as unknown,
+        (message) =>
+          JSON.parse(pushData(message.frame)) as HistoryReply['messages'][number],
       ),
     };
   }

@@ -1,4 +1,4 @@
-import type { PublishReceipt } from '../../protocol/frames.js';
+import type { JoinReply, PublishReceipt } from '../../protocol/frames.js';
 import {
   Inject,
   Injectable,
@@ -46,17 +46,6 @@ export interface RoomMessage {
   data: unknown;
   /** A connection that must not receive it, normally the sender's own. */
   exceptId?: string;
-}
-
-/**
- * What a join answers: the room, and for a room with history its position and, when a
- * recovery was asked for, whether every missed message was sent.
- */
-export interface JoinResult {
-  room: string;
-  offset?: number;
-  epoch?: string;
-  recovered?: boolean;
 }
 
 /** How often rooms whose stream could not be read, or whose bus was away, are looked at. */
@@ -162,7 +151,7 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
     connectionId: string,
     room: string,
     since?: StreamPosition,
-  ): Promise<JoinResult> {
+  ): Promise<JoinReply> {
     assertRoomName(room);
     const connection = this.local.info(connectionId);
     if (!connection)
@@ -284,6 +273,7 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
       recipients,
       instances: 1 + appended.receivers,
       offset: appended.offset,
+      epoch: appended.epoch,
     };
   }
 
@@ -330,7 +320,7 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
     stream: RoomStream,
     since: StreamPosition | undefined,
     already: boolean,
-  ): Promise<JoinResult> {
+  ): Promise<JoinReply> {
     const catchUp = new CatchUp(connectionId, this.history.recoveryLimit);
     state.members.delete(connectionId);
     stream.joining.set(connectionId, catchUp);
