@@ -23,6 +23,11 @@ describe('Redis going away and coming back (e2e)', () => {
     redis = await OwnRedis.start();
     const gateway = {
       redis: { url: redis.url, channelPrefix: uniqueChannelPrefix() },
+      // Rooms under live/ keep no history: they are served locally through an outage.
+      history: {
+        retention: (room: string) =>
+          room.startsWith('live/') ? { size: 0 } : undefined,
+      },
     };
     [one, two] = await Promise.all([
       startApp({ gateway }),
@@ -31,8 +36,10 @@ describe('Redis going away and coming back (e2e)', () => {
     publisher = await connect(one.wsUrl, { token: TEST_TOKEN });
     localMember = await connect(one.wsUrl, { token: TEST_TOKEN });
     remoteMember = await connect(two.wsUrl, { token: TEST_TOKEN });
-    await localMember.request('join', { room: 'ops' }, 'j1');
-    await remoteMember.request('join', { room: 'ops' }, 'j2');
+    for (const room of ['ops', 'live/ops']) {
+      await localMember.request('join', { room }, 'j1');
+      await remoteMember.request('join', { room }, 'j2');
+    }
   });
   afterAll(async () => {
     await Promise.all(
@@ -48,9 +55,16 @@ describe('Redis going away and coming back (e2e)', () => {
       { room: 'ops', data: 'before' },
       'p0',
     );
-    expect(ack.data).toEqual({ room: 'ops', recipients: 1, instances: 2 });
+    expect(ack.data).toEqual({
+      room: 'ops',
+      recipients: 1,
+      instances: 2,
+      offset: 1,
+      epoch: expect.any(String),
+    });
     expect((await localMember.nextJson()).data).toMatchObject({
       data: 'before',
+      offset: 1,
     });
     expect((await remoteMember.nextJson()).data).toMatchObject({
       data: 'before',
@@ -72,20 +86,65 @@ describe('Redis going away and coming back (e2e)', () => {
       id: 'e1',
     });
 
+    // A room with history: nobody receives what could not be stored.
     const ack = await publisher.request(
       'publish',
       { room: 'ops', data: 'during' },
       'p1',
     );
-    expect(ack).toMatchObject({
+    expect(ack).toEqual({
+      event: 'error',
+      id: 'p1',
+      data: {
+        code: 'UNAVAILABLE',
+        message:
+          'the history of room "ops" cannot be reached: the message was not sent to anyone',
+      },
+    });
+    // Nor can a recovery be checked, or a page read: never a silent answer.
+    const since = { offset: 0, epoch: 'whatever' };
+    expect(
+      await localMember.request('join', { room: 'ops', since }, 'r1'),
+    ).toMatchObject({ event: 'error', id: 'r1', data: { code: 'UNAVAILABLE' } });
+    expect(
+      await localMember.request('resume', { rooms: [{ room: 'ops', since }] }, 'r2'),
+    ).toEqual({
+      event: 'resume',
+      id: 'r2',
+      data: {
+        rooms: [
+          {
+            room: 'ops',
+            error: {
+              code: 'UNAVAILABLE',
+              message:
+                'the history of room "ops" cannot be reached: nothing could be recovered',
+            },
+          },
+        ],
+      },
+    });
+    expect(
+      await localMember.request('history', { room: 'ops' }, 'r3'),
+    ).toMatchObject({ event: 'error', id: 'r3', data: { code: 'UNAVAILABLE' } });
+
+    // A room without history: the local members have it; the ack says the rest did not.
+    const liveAck = await publisher.request(
+      'publish',
+      { room: 'live/ops', data: 'during' },
+      'p1',
+    );
+    expect(liveAck).toMatchObject({
       event: 'error',
       id: 'p1',
       data: { code: 'UNAVAILABLE' },
     });
-    expect((ack.data as { message: string }).message).toMatch(
+    expect((liveAck.data as { message: string }).message).toMatch(
       /reached 1 member\(s\) here but not the other instances/,
     );
-    expect((await localMember.nextJson()).data).toMatchObject({
+    expect((await localMember.nextJson()).data).toEqual({
+      room: 'live/ops',
+      from: expect.any(String),
       data: 'during',
     });
 
@@ -100,7 +159,7 @@ describe('Redis going away and coming back (e2e)', () => {
 
     const metrics = (await getJson(one.httpUrl, '/metrics')).body as string;
     expect(metrics).toMatch(/^gateway_bus_up 0$/m);
-    // The room message and the broadcast above: counted, not silently dropped.
+    // The live/ room message and the broadcast above: counted, not silently dropped.
     expect(
       Number(/^gateway_bus_publish_failures_total (\d+)$/m.exec(metrics)?.[1]),
     ).toBeGreaterThanOrEqual(2);
@@ -134,7 +193,7 @@ describe('Redis going away and coming back (e2e)', () => {
       { room: 'ops', data: 'after' },
       'p2',
     );
-    expect(ack.data).toEqual({ room: 'ops', recipients: 1, instances: 2 });
+    expect(ack.data).toMatchObject({ room: 'ops', recipients: 1, instances: 2 });
     expect((await remoteMember.nextJson()).data).toMatchObject({
       data: 'after',
     });

@@ -29,10 +29,10 @@ describe('rooms on one instance (e2e)', () => {
     await eventually(() => rooms.roomCount === 0, 'every room to be left');
   });
 
-  it('join answers with the room and the id', async () => {
-    expect(await alice.request('join', { room: 'lobby' }, 'j1')).toEqual({
+  it('join answers with the room, its position and the id', async () => {
+    expect(await alice.request('join', { room: 'fresh' }, 'j1')).toEqual({
       event: 'join',
-      data: { room: 'lobby' },
+      data: { room: 'fresh', offset: 0, epoch: expect.stringMatching(/^[\w-]+$/) },
       id: 'j1',
     });
   });
@@ -45,17 +45,28 @@ describe('rooms on one instance (e2e)', () => {
       { room: 'lobby', data: { text: 'hello room' } },
       'p1',
     );
+    const joined = await carol.request('join', { room: 'elsewhere' }, 1);
     expect(ack).toEqual({
       event: 'publish',
-      data: { room: 'lobby', recipients: 1, instances: 1 },
+      data: {
+        room: 'lobby',
+        recipients: 1,
+        instances: 1,
+        offset: expect.any(Number),
+        epoch: expect.any(String),
+      },
       id: 'p1',
     });
     const push = await bob.nextJson();
     expect(push.event).toBe('message');
-    expect(push.data).toMatchObject({
+    const { offset, epoch } = ack.data as { offset: number; epoch: string };
+    expect(push.data).toEqual({
       room: 'lobby',
+      from: expect.any(String),
       data: { text: 'hello room' },
+      offset,
     });
+    expect(epoch).not.toBe((joined.data as { epoch: string }).epoch);
     expect(typeof (push.data as { from: unknown }).from).toBe('string');
     await alice.expectSilence(150);
     await carol.expectSilence(150);
@@ -68,10 +79,17 @@ describe('rooms on one instance (e2e)', () => {
       { room: 'news', data: 'extra' },
       2,
     );
-    expect(ack.data).toEqual({ room: 'news', recipients: 1, instances: 1 });
+    expect(ack.data).toEqual({
+      room: 'news',
+      recipients: 1,
+      instances: 1,
+      offset: 1,
+      epoch: expect.any(String),
+    });
     expect((await bob.nextJson()).data).toMatchObject({
       room: 'news',
       data: 'extra',
+      offset: 1,
     });
   });
 
@@ -87,7 +105,11 @@ describe('rooms on one instance (e2e)', () => {
       { room: 'lobby', data: 'anyone?' },
       3,
     );
-    expect(ack.data).toEqual({ room: 'lobby', recipients: 0, instances: 1 });
+    expect(ack.data).toMatchObject({
+      room: 'lobby',
+      recipients: 0,
+      instances: 1,
+    });
     await bob.expectSilence(150);
   });
 
@@ -221,7 +243,7 @@ describe('room permissions from grants, configured without code (ROOM_ACL) (e2e)
     const reader = await client({ scope: 'rooms:join:chat/*' });
     expect(await writer.request('join', { room: 'chat/lobby' }, 'j1')).toEqual({
       event: 'join',
-      data: { room: 'chat/lobby' },
+      data: { room: 'chat/lobby', offset: 0, epoch: expect.any(String) },
       id: 'j1',
     });
     await reader.request('join', { room: 'chat/lobby' }, 'j2');
@@ -238,7 +260,13 @@ describe('room permissions from grants, configured without code (ROOM_ACL) (e2e)
           'p1',
         )
       ).data,
-    ).toEqual({ room: 'chat/lobby', recipients: 1, instances: 1 });
+    ).toEqual({
+      room: 'chat/lobby',
+      recipients: 1,
+      instances: 1,
+      offset: 1,
+      epoch: expect.any(String),
+    });
     expect((await reader.nextJson()).data).toMatchObject({ data: 'hello' });
 
     // Publish to a room it may join but not publish to: refused, nothing delivered.
