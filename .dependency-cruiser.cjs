@@ -4,7 +4,7 @@
  *
  *   composition (gateway.module, the adapter, the server, EventsGateway, the options)
  *     -> features (echo, broadcast, rooms) and admission
- *     -> telemetry -> dispatch -> auth -> bus -> connections -> protocol
+ *     -> history -> telemetry -> dispatch -> auth -> bus -> connections -> protocol
  *
  * Types imported with `import type` do not count: they leave nothing behind at run time.
  */
@@ -16,6 +16,7 @@ const GATEWAY_FOLDERS = [
   'connections',
   'dispatch',
   'echo',
+  'history',
   'rooms',
   'telemetry',
 ];
@@ -31,6 +32,7 @@ const ABOVE = {
     'bus',
     'dispatch',
     'echo',
+    'history',
     'rooms',
     'telemetry',
   ],
@@ -40,12 +42,22 @@ const ABOVE = {
     'broadcast',
     'dispatch',
     'echo',
+    'history',
     'rooms',
     'telemetry',
   ],
-  auth: ['admission', 'broadcast', 'dispatch', 'echo', 'rooms', 'telemetry'],
-  dispatch: ['admission', 'broadcast', 'echo', 'rooms', 'telemetry'],
-  telemetry: ['admission', 'broadcast', 'echo', 'rooms'],
+  auth: [
+    'admission',
+    'broadcast',
+    'dispatch',
+    'echo',
+    'history',
+    'rooms',
+    'telemetry',
+  ],
+  dispatch: ['admission', 'broadcast', 'echo', 'history', 'rooms', 'telemetry'],
+  telemetry: ['admission', 'broadcast', 'echo', 'history', 'rooms'],
+  history: ['admission', 'broadcast', 'echo', 'rooms'],
   admission: ['broadcast', 'dispatch', 'echo', 'rooms'],
   echo: ['admission', 'broadcast', 'rooms'],
   broadcast: ['admission', 'echo', 'rooms'],
