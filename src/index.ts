@@ -9,6 +9,7 @@ export {
   GatewayOptionsError,
   resolveGatewayOptions,
   type GatewayAuthOptions,
+  type GatewayHistoryOptions,
   type GatewayJwtOptions,
   type GatewayOptions,
   type GatewayRateLimitOptions,
@@ -48,7 +49,12 @@ export {
   type Envelope,
   type PublishReceipt,
   type ErrorDetail,
+  type HistoryReply,
+  type JoinReply,
   type RequestId,
+  type ResumeReply,
+  type ResumeResult,
+  type StreamPosition,
 } from './protocol/index.js';
 export { GatewayExceptionFilter } from './gateway/dispatch/gateway-exception.filter.js';
 export { GatewayValidationPipe } from './gateway/dispatch/gateway-validation.pipe.js';
@@ -68,6 +74,15 @@ export {
   RoomsService,
   type RoomMessage,
 } from './gateway/rooms/rooms.service.js';
+export {
+  RecoveryService,
+  type ResumeEntry,
+} from './gateway/rooms/recovery.service.js';
+export {
+  RoomHistory,
+  type HistoryPage,
+  type Recovery,
+} from './gateway/history/room-history.js';
 export { ROOM_NAME_PATTERN } from './gateway/rooms/room-name.js';
 export { RoomAccess } from './gateway/rooms/room-access.js';
 export {
@@ -109,3 +124,15 @@ export {
   type RoomPolicy,
 } from './gateway/rooms/room-policy.js';
 export { GrantRoomPolicy } from './gateway/rooms/grant-room-policy.js';
+export {
+  HISTORY_STORE,
+  type AppendRequest,
+  type Appended,
+  type HistoryStore,
+  type ReadRequest,
+  type ReadResult,
+  type Retention,
+  type StoredMessage,
+} from './gateway/history/history-store.js';
+export { InMemoryHistoryStore } from './gateway/history/in-memory-history-store.js';
+export { RedisHistoryStore } from './gateway/history/redis-history-store.js';

@@ -170,6 +170,14 @@ export class GatewayMetrics {
       },
     });
     new Counter({
+      name: 'gateway_bus_malformed_total',
+      help: 'Messages on a gateway channel that were not in the bus format (another program, or another version of the gateway): dropped',
+      registers,
+      collect() {
+        settle(this, busCounts.malformed);
+      },
+    });
+    new Counter({
       name: 'gateway_bus_received_total',
       help: 'Messages received from other instances',
       registers,
