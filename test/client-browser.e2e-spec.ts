@@ -27,6 +27,9 @@ const PAGE = `<!doctype html>
     await client.connect();
     const echo = await client.request('echo', { from: 'chromium' });
     const room = await client.join('browsers');
+    const joinedAt = client.position('browsers');
+    const published = await client.publish('browsers', 'from the page');
+    const publishedAt = client.position('browsers');
     let error;
     try {
       await client.request('no.such.event');
@@ -46,7 +49,17 @@ const PAGE = `<!doctype html>
     } catch (err) {
       refusal = { name: err.name, closeCode: err.closeCode };
     }
-    return { echo, room, error, states, refusal, native: typeof WebSocket };
+    return {
+      echo,
+      room,
+      joinedAt,
+      published,
+      publishedAt,
+      error,
+      states,
+      refusal,
+      native: typeof WebSocket,
+    };
   })().catch((err) => ({ failed: String(err) }));
 </script>`;
 
@@ -122,9 +135,24 @@ describe('GatewayClient in a browser (e2e, Chromium)', () => {
     const result = await page.evaluate(
       () => (window as unknown as { result: Promise<unknown> }).result,
     );
+    // Rooms keep history: the join tells the room's position (empty: offset 0), the client
+    // tracks it, and its own publish (the room's first message) moves it past that message.
+    expect(result).toMatchObject({
+      room: { epoch: expect.stringMatching(/^[A-Za-z0-9_-]{12}$/) as string },
+    });
+    const { epoch } = (result as { room: { epoch: string } }).room;
     expect(result).toEqual({
       echo: { from: 'chromium' },
-      room: { room: 'browsers' },
+      room: { room: 'browsers', offset: 0, epoch },
+      joinedAt: { offset: 0, epoch },
+      published: {
+        room: 'browsers',
+        recipients: 0,
+        instances: 1,
+        offset: 1,
+        epoch,
+      },
+      publishedAt: { offset: 1, epoch },
       error: { isRequestError: true, code: 'UNKNOWN_EVENT' },
       states: ['connecting', 'open', 'closed'],
       refusal: { name: 'ConnectionClosedError', closeCode: 1006 },
