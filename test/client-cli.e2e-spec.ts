@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { ConnectionRegistry } from '../src/gateway/connections/connection-registry.js';
 import { ClientProbeGateway } from './support/client-probe.gateway.js';
 import { runCli, startCli } from './support/run-cli.js';
 import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
@@ -130,18 +131,37 @@ describe('the command-line client, run from dist/ (e2e)', () => {
         cli.writeLine('{"event":"nope","id":2}');
         await cli.waitFor('stdout', '"code":"UNKNOWN_EVENT"');
         cli.writeLine('{"event":"join","data":{"room":"cli"},"id":3}');
-        await cli.waitFor(
+        // The room keeps history: the reply is its position, empty so far.
+        const joined = await cli.waitFor(
           'stdout',
-          '{"event":"join","data":{"room":"cli"},"id":3}',
+          /^< \{"event":"join","data":\{"room":"cli","offset":0,"epoch":"[A-Za-z0-9_-]{12}"\},"id":3\}$/,
         );
+        const { epoch } = (
+          JSON.parse(joined.slice(2)) as { data: { epoch: string } }
+        ).data;
 
         // Frames nobody asked for are printed too: a broadcast, a room message.
         const other = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+        const otherId = gateway.app.get(ConnectionRegistry).all().at(-1)!.id;
         try {
           await other.request('broadcast', { text: 'hi all' }, 1);
           await cli.waitFor('stdout', '"data":{"text":"hi all"}');
-          await other.request('publish', { room: 'cli', data: 'psst' }, 2);
-          await cli.waitFor('stdout', /^< \{"event":"message".*"psst"/);
+          expect(
+            (await other.request('publish', { room: 'cli', data: 'psst' }, 2))
+              .data,
+          ).toEqual({
+            room: 'cli',
+            recipients: 1,
+            instances: 1,
+            offset: 1,
+            epoch,
+          });
+          // The room message as it came, then its offset marked after it.
+          const message = JSON.stringify({
+            event: 'message',
+            data: { room: 'cli', from: otherId, data: 'psst', offset: 1 },
+          });
+          expect(await cli.waitFor('stdout', /"psst"/)).toBe(`< ${message} #1`);
         } finally {
           await other.close();
         }
