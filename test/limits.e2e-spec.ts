@@ -519,6 +519,61 @@ describe('byte and fan-out budgets: what a connection makes the server do (e2e)'
     await Promise.all([sender, ...listeners].map((c) => c.close()));
     await eventually(() => registry.size === 0, 'the registry to empty');
   });
+
+  it('fan-out: a room message to many members is charged to its sender the same way', async () => {
+    const members = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        connect(gateway.wsUrl, { token: TEST_TOKEN }),
+      ),
+    );
+    for (const m of members) await m.request('join', { room: 'wide' }, 'j');
+    const sender = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    const data = 'o'.repeat(50_000);
+    expect(
+      await sender.request('publish', { room: 'wide', data }, 1),
+    ).toMatchObject({ event: 'publish', id: 1 });
+    for (const m of members) await m.nextJson();
+    expect(
+      await sender.request('publish', { room: 'wide', data: 'tiny' }, 2),
+    ).toMatchObject({ event: 'error', data: { code: 'RATE_LIMITED' }, id: 2 });
+    for (const m of members) await m.expectSilence(50);
+    await Promise.all([sender, ...members].map((c) => c.close()));
+    await eventually(() => registry.size === 0, 'the registry to empty');
+  });
+
+  it('fan-out: what a recovery replays is charged to the connection that asked for it', async () => {
+    const publisher = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    const data = 'r'.repeat(40_000);
+    const first = await publisher.request('publish', { room: 'replayed', data }, 1);
+    const { epoch } = first.data as { epoch: string };
+    await sleep(400);
+    await publisher.request('publish', { room: 'replayed', data }, 2);
+    await sleep(400);
+    await publisher.request('publish', { room: 'replayed', data }, 3);
+    await sleep(400);
+    await publisher.request('publish', { room: 'replayed', data }, 4);
+    const reader = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    // 4 x ~40 kB replayed: ~160 kB, past the 150 kB a second allows.
+    const replayed = await reader.request(
+      'join',
+      { room: 'replayed', since: { offset: 0, epoch } },
+      'j',
+    );
+    expect(replayed).toMatchObject({ event: 'message', data: { offset: 1 } });
+    for (const offset of [2, 3, 4])
+      expect(await reader.nextJson()).toMatchObject({ data: { offset } });
+    expect(await reader.nextJson()).toMatchObject({
+      event: 'join',
+      data: { recovered: true, offset: 4 },
+    });
+    expect(await reader.request('echo', 'cheap', 'e')).toMatchObject({
+      event: 'error',
+      data: { code: 'RATE_LIMITED' },
+      id: 'e',
+    });
+    await Promise.all([publisher, reader].map((c) => c.close()));
+    await eventually(() => registry.size === 0, 'the registry to empty');
+  });
 });
 
 describe('slow consumer: a peer that never reads is cut off, a fast reader is served (e2e)', () => {

@@ -75,11 +75,10 @@ export class EventsGateway {
     @CurrentConnection() sender: ConnectionInfo,
   ): Promise<ResumeReply> {
     return {
-      rooms: await this.recovery.resume(
-        sender,
-        rooms,
-        this.options.maxRoomsPerConnection,
-      ),
+      rooms: await this.recovery.resume(sender, rooms, {
+        maxRooms: this.options.maxRoomsPerConnection,
+        maxBufferedBytes: this.options.maxBufferedBytes,
+      }),
     };
   }
 

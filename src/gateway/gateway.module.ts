@@ -52,10 +52,7 @@ import {
 } from './rooms/room-policy.js';
 import { RoomsService } from './rooms/rooms.service.js';
 import { RecoveryService } from './rooms/recovery.service.js';
-import {
-  HISTORY_STORE,
-  type HistoryStore,
-} from './history/history-store.js';
+import { HISTORY_STORE, type HistoryStore } from './history/history-store.js';
 import { InMemoryHistoryStore } from './history/in-memory-history-store.js';
 import { RedisHistoryStore } from './history/redis-history-store.js';
 import { RoomHistory } from './history/room-history.js';

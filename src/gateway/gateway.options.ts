@@ -500,7 +500,8 @@ export function resolveGatewayOptions(
   const store = options.history?.store;
   checker.check(
     store === undefined ||
-      (typeof store?.append === 'function' && typeof store?.read === 'function'),
+      (typeof store?.append === 'function' &&
+        typeof store?.read === 'function'),
     'history.store: must implement HistoryStore (append, read)',
   );
   const roomPolicy = options.roomPolicy;

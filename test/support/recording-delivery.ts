@@ -71,6 +71,12 @@ export class RecordingDelivery implements LocalDelivery {
     return n;
   }
 
+  replay(connectionId: string, frames: readonly string[]): number {
+    let n = 0;
+    for (const frame of frames) if (this.sendTo(connectionId, frame)) n++;
+    return n;
+  }
+
   sendTo(connectionId: string, frame: string): boolean {
     const frames = this.sent.get(connectionId);
     frames?.push(frame);

@@ -117,7 +117,27 @@ export class ConnectionRegistry implements LocalDelivery {
     for (const id of connectionIds) {
       if (id !== exceptId && this.connections.get(id)?.write(frame)) sent++;
     }
-    this.traffic.sent(event, bytes, sent);
+    this.fannedOut(exceptId, bytes, sent, event);
+    return sent;
+  }
+
+  replay(
+    connectionId: string,
+    frames: readonly string[],
+    event: string,
+  ): number {
+    const connection = this.connections.get(connectionId);
+    if (!connection) return 0;
+    let sent = 0;
+    let bytes = 0;
+    for (const frame of frames) {
+      if (!connection.write(frame)) break;
+      sent++;
+      const size = Buffer.byteLength(frame);
+      bytes += size;
+      this.traffic.sent(event, size);
+    }
+    if (bytes > 0) connection.chargeFanout(bytes);
     return sent;
   }
 

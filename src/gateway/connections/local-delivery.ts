@@ -21,6 +21,15 @@ export interface LocalDelivery {
   ): number;
   /** Sends to one local connection; false when it is not here or no longer open. */
   sendTo(connectionId: string, frame: string, event?: string): boolean;
+  /**
+   * Sends stored frames to one local connection at its own request (a recovery), charging
+   * their bytes to its fan-out budget as if it had published them; returns how many were sent.
+   */
+  replay(
+    connectionId: string,
+    frames: readonly string[],
+    event: string,
+  ): number;
   /** Closes one local connection with a close code and reason; false when it is not here. */
   close(connectionId: string, code: number, reason: string): boolean;
 }

@@ -52,7 +52,8 @@ describe('CatchUp', () => {
     for (let top = 10; top <= 40; top++) {
       for (let from = 1; from <= top + 1; from++) {
         const catchUp = new CatchUp('c1', 100);
-        for (let offset = from; offset <= 40; offset++) catchUp.add(live(offset));
+        for (let offset = from; offset <= 40; offset++)
+          catchUp.add(live(offset));
         const recovered = stored(
           ...Array.from({ length: top - 10 }, (_, i) => 11 + i),
         );

@@ -22,6 +22,17 @@ export interface Recovery {
   messages: readonly StoredMessage[];
 }
 
+/**
+ * The bytes a connection may still be sent by recoveries it asked for in one request: one
+ * `join`, or every room of one `resume` together. Replayed messages land in the connection's
+ * send buffer at once, so their total is held to what a client may leave unread
+ * (`maxBufferedBytes`); past it a recovery answers `recovered:false` and the client reads the
+ * rest page by page with `history`.
+ */
+export interface ReplayBudget {
+  bytes: number;
+}
+
 /** A page of a room's history, as `history` replies it (the messages still serialized). */
 export interface HistoryPage {
   position: StreamPosition;
@@ -49,7 +60,10 @@ export class RoomHistory {
     @Inject(INSTANCE_ID) private readonly instanceId: string,
     @Optional() private readonly metrics?: GatewayMetrics,
   ) {
-    this.defaults = { size: options.history.size, ttlMs: options.history.ttlMs };
+    this.defaults = {
+      size: options.history.size,
+      ttlMs: options.history.ttlMs,
+    };
   }
 
   /** Most messages one recovery replays, and the largest `history` page. */
@@ -100,7 +114,11 @@ export class RoomHistory {
   /** The room's current position; rejects with `UNAVAILABLE`. */
   async position(room: string, retention: Retention): Promise<StreamPosition> {
     try {
-      const { epoch, top } = await this.store.read({ room, limit: 0, retention });
+      const { epoch, top } = await this.store.read({
+        room,
+        limit: 0,
+        retention,
+      });
       return { offset: top, epoch };
     } catch {
       throw unavailable(room, 'its position is unknown');
@@ -116,6 +134,7 @@ export class RoomHistory {
     room: string,
     since: StreamPosition,
     retention: Retention,
+    budget: ReplayBudget,
   ): Promise<Recovery> {
     const limit = this.recoveryLimit;
     let read;
@@ -138,13 +157,20 @@ export class RoomHistory {
       missed <= limit &&
       read.messages.length === missed &&
       (missed === 0 || read.messages[0].offset === since.offset + 1);
-    this.metrics?.recovery(
-      complete ? 'recovered' : since.epoch === read.epoch ? 'gone' : 'epoch',
-      complete ? missed : 0,
-    );
-    return complete
-      ? { position, recovered: true, messages: read.messages }
-      : { position, recovered: false, messages: [] };
+    if (!complete) {
+      this.metrics?.recovery(since.epoch === read.epoch ? 'gone' : 'epoch', 0);
+      return { position, recovered: false, messages: [] };
+    }
+    let bytes = 0;
+    for (const message of read.messages)
+      bytes += Buffer.byteLength(message.frame);
+    if (bytes > budget.bytes) {
+      this.metrics?.recovery('too_large', 0);
+      return { position, recovered: false, messages: [] };
+    }
+    budget.bytes -= bytes;
+    this.metrics?.recovery('recovered', missed);
+    return { position, recovered: true, messages: read.messages };
   }
 
   /**
@@ -168,11 +194,27 @@ export class RoomHistory {
         read = await this.store.read({ room, limit, retention });
       return {
         position: { offset: read.top, epoch: read.epoch },
-        messages: read.messages,
+        messages: this.fitting(read.messages),
       };
     } catch {
       throw unavailable(room, 'it could not be read');
     }
+  }
+
+  /**
+   * The first messages of a page that fit in `maxBufferedBytes` (at least one, so that paging
+   * always moves on): a page is one reply frame, held in the send buffer at once.
+   */
+  private fitting(
+    messages: readonly StoredMessage[],
+  ): readonly StoredMessage[] {
+    let bytes = 0;
+    for (let i = 0; i < messages.length; i++) {
+      bytes += Buffer.byteLength(messages[i].frame);
+      if (bytes > this.options.maxBufferedBytes && i > 0)
+        return messages.slice(0, i);
+    }
+    return messages;
   }
 
   /** Kept messages of `epoch` after `after`, for a sequencer's gap; undefined when it cannot. */

@@ -70,7 +70,8 @@ describe('RoomSequencer', () => {
   it('drops duplicates and delivers messages that overtook each other in offset order', () => {
     const { sequencer, delivered } = setup();
     sequencer.start({ offset: 0, epoch: 'e1' });
-    for (const offset of [1, 3, 2, 2, 1, 5, 4, 3, 6]) sequencer.accept(msg(offset));
+    for (const offset of [1, 3, 2, 2, 1, 5, 4, 3, 6])
+      sequencer.accept(msg(offset));
     expect(delivered).toEqual([1, 2, 3, 4, 5, 6]);
   });
 

@@ -118,8 +118,7 @@ export class RoomSequencer {
     this.filling = true;
     try {
       const found = await this.hooks.fill(epoch, this.next - 1, this.maxHeld);
-      for (const message of found ?? [])
-        this.accept({ ...message, epoch });
+      for (const message of found ?? []) this.accept({ ...message, epoch });
     } finally {
       this.filling = false;
     }

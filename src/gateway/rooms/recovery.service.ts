@@ -1,15 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type {
-  HistoryReply,
-  ResumeResult,
-} from '../../protocol/frames.js';
+import type { HistoryReply, ResumeResult } from '../../protocol/frames.js';
 import { GatewayError } from '../../protocol/gateway-error.js';
 import type { Principal } from '../auth/principal.js';
 import type { ConnectionInfo } from '../connections/connection.js';
 import { mapError } from '../dispatch/error-mapping.js';
 import type { StreamPosition } from '../history/history-store.js';
 import { pushData } from '../history/history-store.js';
-import { RoomHistory } from '../history/room-history.js';
+import { RoomHistory, type ReplayBudget } from '../history/room-history.js';
 import { RoomAccess } from './room-access.js';
 import { RoomsService } from './rooms.service.js';
 import { assertRoomName } from './room-name.js';
@@ -39,13 +36,17 @@ export class RecoveryService {
 
   /**
    * Joins each room as `join` would, all at once; one room's refusal or failure is its entry's
-   * `error` and leaves the others joined. Refuses (`BAD_REQUEST`) a list naming a room twice or
+   * `error` and leaves the others joined. The rooms share one replay budget of
+   * `maxBufferedBytes`: past it, a room answers `recovered:false`. Refuses (`BAD_REQUEST`) a list naming a room twice or
    * more rooms than a connection may be in, before joining any.
    */
   async resume(
     connection: ConnectionInfo,
     entries: readonly ResumeEntry[],
-    maxRooms: number,
+    {
+      maxRooms,
+      maxBufferedBytes,
+    }: { maxRooms: number; maxBufferedBytes: number },
   ): Promise<ResumeResult[]> {
     if (entries.length > maxRooms)
       throw GatewayError.badRequest(
@@ -57,8 +58,11 @@ export class RecoveryService {
         throw GatewayError.badRequest(`resume names room "${room}" twice`);
       seen.add(room);
     }
+    const budget: ReplayBudget = { bytes: maxBufferedBytes };
     return Promise.all(
-      entries.map(({ room, since }) => this.resumeRoom(connection, room, since)),
+      entries.map(({ room, since }) =>
+        this.resumeRoom(connection, room, since, budget),
+      ),
     );
   }
 
@@ -90,7 +94,9 @@ export class RecoveryService {
       ...page.position,
       messages: page.messages.map(
         (message) =>
-          JSON.parse(pushData(message.frame)) as HistoryReply['messages'][number],
+          JSON.parse(
+            pushData(message.frame),
+          ) as HistoryReply['messages'][number],
       ),
     };
   }
@@ -99,10 +105,11 @@ export class RecoveryService {
     connection: ConnectionInfo,
     room: string,
     since: StreamPosition | undefined,
+    budget: ReplayBudget,
   ): Promise<ResumeResult> {
     try {
       await this.access.check(connection.principal, room, 'join');
-      return await this.rooms.join(connection.id, room, since);
+      return await this.rooms.join(connection.id, room, since, budget);
     } catch (err) {
       const { payload, unexpected } = mapError(err);
       if (unexpected)

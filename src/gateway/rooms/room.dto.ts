@@ -36,7 +36,9 @@ export class PositionDto {
   offset!: number;
 
   @IsString({ message: 'must be a string' })
-  @Matches(/^[\w-]{1,64}$/, { message: 'must be an epoch as the server gave it' })
+  @Matches(/^[\w-]{1,64}$/, {
+    message: 'must be an epoch as the server gave it',
+  })
   epoch!: string;
 }
 

@@ -37,7 +37,9 @@ function roomsService(
     history: { size: 0, ...options.history },
   });
   const history = new RoomHistory(
-    new InMemoryHistoryStore(bus, { memoryBytes: resolved.history.memoryBytes }),
+    new InMemoryHistoryStore(bus, {
+      memoryBytes: resolved.history.memoryBytes,
+    }),
     resolved,
     instanceId,
   );
@@ -835,7 +837,13 @@ describe('RoomsService', () => {
     it('listens for disconnects from onModuleInit on', async () => {
       const local = new RecordingDelivery(['i1-1']);
       const events = new GatewayEvents();
-      const rooms = roomsService(local, new InMemoryMessageBus(), 'i1', {}, events);
+      const rooms = roomsService(
+        local,
+        new InMemoryMessageBus(),
+        'i1',
+        {},
+        events,
+      );
       await rooms.join('i1-1', 'lobby');
       const info = local.info('i1-1')!;
       events.emit('disconnected', info, { code: 1000, reason: '' });

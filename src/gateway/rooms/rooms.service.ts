@@ -26,11 +26,8 @@ import { ErrorCode } from '../../protocol/error-codes.js';
 import { GatewayError } from '../../protocol/gateway-error.js';
 import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
 import { CatchUp } from '../history/catch-up.js';
-import type {
-  Retention,
-  StreamPosition,
-} from '../history/history-store.js';
-import { RoomHistory } from '../history/room-history.js';
+import type { Retention, StreamPosition } from '../history/history-store.js';
+import { RoomHistory, type ReplayBudget } from '../history/room-history.js';
 import {
   RoomSequencer,
   type SequencedMessage,
@@ -145,12 +142,14 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
    * For a room with history, resolves with the room's position; with `since`, the messages
    * after it have been sent first when `recovered` is true (see docs/protocol.md). Rejects with
    * `UNAVAILABLE` when a recovery cannot be checked; a join without `since` while the store is
-   * away still joins, without a position.
+   * away still joins, without a position. The replayed messages' bytes come out of `budget`
+   * (one request's, shared by the rooms of a `resume`; by default `maxBufferedBytes`).
    */
   async join(
     connectionId: string,
     room: string,
     since?: StreamPosition,
+    budget: ReplayBudget = { bytes: this.options.maxBufferedBytes },
   ): Promise<JoinReply> {
     assertRoomName(room);
     const connection = this.local.info(connectionId);
@@ -186,7 +185,15 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
     const position = stream.sequencer.position;
     if (already && !since && position && state.members.has(connectionId))
       return { room, ...position };
-    return this.catchUp(connectionId, room, state, stream, since, already);
+    return this.catchUp(
+      connectionId,
+      room,
+      state,
+      stream,
+      since,
+      already,
+      budget,
+    );
   }
 
   /** Removes a local connection from a room; false when it was not a member. */
@@ -320,6 +327,7 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
     stream: RoomStream,
     since: StreamPosition | undefined,
     already: boolean,
+    budget: ReplayBudget,
   ): Promise<JoinReply> {
     const catchUp = new CatchUp(connectionId, this.history.recoveryLimit);
     state.members.delete(connectionId);
@@ -331,7 +339,7 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
       // joiner's position reaches it live.
       await this.startStream(room, stream);
       const recovery = since
-        ? await this.history.recover(room, since, stream.retention)
+        ? await this.history.recover(room, since, stream.retention, budget)
         : {
             position: await this.history.position(room, stream.retention),
             recovered: false,
@@ -342,8 +350,11 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
           `room "${room}" had more messages while this connection joined than it can catch up on`,
         );
       if (stillJoining()) {
-        for (const frame of catchUp.merge(recovery.position, recovery.messages))
-          this.local.sendTo(connectionId, frame, 'message');
+        this.local.replay(
+          connectionId,
+          catchUp.merge(recovery.position, recovery.messages),
+          'message',
+        );
         stream.joining.delete(connectionId);
         state.members.add(connectionId);
       }
@@ -402,8 +413,7 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
     if (!wasMember) return;
     const connection = this.local.info(connectionId);
     if (connection) this.events.emit('left', connection, room);
-    if (state.members.size > 0 || (state.stream?.joining.size ?? 0) > 0)
-      return;
+    if (state.members.size > 0 || (state.stream?.joining.size ?? 0) > 0) return;
     this.rooms.delete(room);
     state.stream?.sequencer.stop();
     this.fanOut.unsubscribe(roomChannel(room)).catch((err: unknown) => {

@@ -135,7 +135,7 @@ export class GatewayMetrics {
     });
     this.recoveries = new Counter({
       name: 'gateway_recoveries_total',
-      help: 'Recoveries asked for (join or resume with since), by outcome: recovered, gone (messages no longer kept or over the limit), epoch (the stream was lost), unavailable (the store could not be read)',
+      help: 'Recoveries asked for (join or resume with since), by outcome: recovered, gone (messages no longer kept or over the limit), epoch (the stream was lost), too_large (more bytes than the connection may be sent at once), unavailable (the store could not be read)',
       labelNames: ['outcome'],
       registers,
     });
@@ -205,7 +205,7 @@ export class GatewayMetrics {
 
   /** A recovery ended with `outcome`, replaying `messages` when it succeeded. */
   recovery(
-    outcome: 'recovered' | 'gone' | 'epoch' | 'unavailable',
+    outcome: 'recovered' | 'gone' | 'epoch' | 'too_large' | 'unavailable',
     messages: number,
   ): void {
     this.recoveries.inc({ outcome });
