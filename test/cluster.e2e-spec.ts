@@ -77,18 +77,33 @@ describe('two instances sharing one Redis (e2e)', () => {
 
   it('a room message reaches members on the other instance only', async () => {
     const publisher = await on(one);
+    const publisherId = idOf(one);
     const member = await on(two);
     const outsider = await on(two);
-    await member.request('join', { room: 'cross' }, 1);
+    // The room keeps its history in Redis: one stream for both instances.
+    const joined = await member.request('join', { room: 'cross' }, 1);
+    expect(joined.data).toEqual({
+      room: 'cross',
+      offset: 0,
+      epoch: expect.stringMatching(/^[A-Za-z0-9_-]{12}$/) as string,
+    });
+    const { epoch } = joined.data as { epoch: string };
     const ack = await publisher.request(
       'publish',
       { room: 'cross', data: 'over there' },
       2,
     );
-    expect(ack.data).toEqual({ room: 'cross', recipients: 0, instances: 2 });
-    expect((await member.nextJson()).data).toMatchObject({
+    // Numbered in the stream the member joined, though published on the other instance.
+    expect(ack.data).toEqual({
       room: 'cross',
-      data: 'over there',
+      recipients: 0,
+      instances: 2,
+      offset: 1,
+      epoch,
+    });
+    expect(await member.nextJson()).toEqual({
+      event: 'message',
+      data: { room: 'cross', from: publisherId, data: 'over there', offset: 1 },
     });
     await outsider.expectSilence(200);
   });
@@ -128,10 +143,18 @@ describe('two instances sharing one Redis (e2e)', () => {
         data: { room: 'firehose', data: i },
       });
     for (const m of members) {
-      const received: number[] = [];
-      for (let i = 0; i < count; i++)
-        received.push(((await m.nextJson()).data as { data: number }).data);
-      expect(received).toEqual(Array.from({ length: count }, (_, i) => i));
+      const received: Array<{ data: number; offset: number }> = [];
+      for (let i = 0; i < count; i++) {
+        const { data, offset } = (await m.nextJson()).data as {
+          data: number;
+          offset: number;
+        };
+        received.push({ data, offset });
+      }
+      // In the order sent, numbered 1..count in that order (a fresh room).
+      expect(received).toEqual(
+        Array.from({ length: count }, (_, i) => ({ data: i, offset: i + 1 })),
+      );
     }
     for (let i = 0; i < count; i++) {
       const ack = await publisher.nextJson();
