@@ -544,7 +544,11 @@ describe('byte and fan-out budgets: what a connection makes the server do (e2e)'
   it('fan-out: what a recovery replays is charged to the connection that asked for it', async () => {
     const publisher = await connect(gateway.wsUrl, { token: TEST_TOKEN });
     const data = 'r'.repeat(40_000);
-    const first = await publisher.request('publish', { room: 'replayed', data }, 1);
+    const first = await publisher.request(
+      'publish',
+      { room: 'replayed', data },
+      1,
+    );
     const { epoch } = first.data as { epoch: string };
     await sleep(400);
     await publisher.request('publish', { room: 'replayed', data }, 2);

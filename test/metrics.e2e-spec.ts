@@ -118,45 +118,64 @@ describe('GET /metrics moves when things happen (e2e)', () => {
   });
 });
 
-/** The start options of two instances that reach each other, one pair per kind of bus. */
-const pairs: Array<[string, () => [StartOptions, StartOptions]]> = [
+/** Rooms under live/ keep no history: their messages go over the bus as broadcasts do. */
+const history = {
+  retention: (room: string) =>
+    room.startsWith('live/') ? { size: 0 } : undefined,
+};
+
+/**
+ * The start options of two instances that reach each other, one pair per kind of bus, and
+ * whether a room message with history goes through that bus: the in-memory history store
+ * publishes through it, while with Redis the history store's script appends and publishes in
+ * one step, past the gateway's bus (and its gateway_bus_published_total).
+ */
+const pairs: Array<
+  [string, () => [StartOptions, StartOptions], { historyOverBus: boolean }]
+> = [
   [
     'an in-memory hub',
     () => {
       const hub = new InMemoryHub();
       return [
-        { bus: new InMemoryMessageBus(hub) },
-        { bus: new InMemoryMessageBus(hub) },
+        { bus: new InMemoryMessageBus(hub), gateway: { history } },
+        { bus: new InMemoryMessageBus(hub), gateway: { history } },
       ];
     },
+    { historyOverBus: true },
   ],
   [
     'Redis',
     () => {
       const gateway = {
         redis: { url: SHARED_REDIS_URL, channelPrefix: uniqueChannelPrefix() },
+        history,
       };
       return [{ gateway }, { gateway }];
     },
+    { historyOverBus: false },
   ],
 ];
 
 describe.each(pairs)(
   'gateway_delivery_latency_seconds with two instances on %s (e2e)',
-  (_, options) => {
+  (_, options, { historyOverBus }) => {
     const LATENCY = 'gateway_delivery_latency_seconds';
     let one: RunningApp;
     let two: RunningApp;
     let sender: TestClient;
     let receiver: TestClient;
+    let senderId: string;
     let receiverId: string;
 
     beforeAll(async () => {
       [one, two] = await Promise.all(options().map((o) => startApp(o)));
       sender = await connect(one.wsUrl, { token: TEST_TOKEN });
+      senderId = one.app.get(ConnectionRegistry).all().at(-1)!.id;
       receiver = await connect(two.wsUrl, { token: TEST_TOKEN });
       receiverId = two.app.get(ConnectionRegistry).all().at(-1)!.id;
       await receiver.request('join', { room: 'measured' }, 'j');
+      await receiver.request('join', { room: 'live/measured' }, 'j');
     });
     afterAll(async () => {
       await Promise.all([sender?.close(), receiver?.close()]);
@@ -214,8 +233,16 @@ describe.each(pairs)(
       );
       await sender.request('broadcast', 'all', 'b');
       await receiver.nextJson();
-      await sender.request('publish', { room: 'measured', data: 'in' }, 'p');
-      await receiver.nextJson();
+      await sender.request(
+        'publish',
+        { room: 'live/measured', data: 'in' },
+        'p',
+      );
+      // Without history: no offset.
+      expect(await receiver.nextJson()).toEqual({
+        event: 'message',
+        data: { room: 'live/measured', from: senderId, data: 'in' },
+      });
       await one.app
         .get(BroadcastService)
         .sendToConnection(receiverId, 'notice', 'just you');
@@ -230,6 +257,42 @@ describe.each(pairs)(
       expect(delta(0, 'received')).toBe(0);
       expect(delta(1, 'published')).toBe(0);
       expect(delta(1, 'received')).toBe(3);
+      // Nothing of that was kept: a broadcast, a room without history, a direct message.
+      for (const i of [0, 1])
+        expect(
+          sampleDelta(before[i], after[i], 'gateway_history_appended_total'),
+        ).toBe(0);
+    });
+
+    it('counts a room message with history as appended on the sender, received on the receiver', async () => {
+      const before = await Promise.all(
+        [one, two].map((a) => scrapeMetrics(a.httpUrl)),
+      );
+      const ack = await sender.request(
+        'publish',
+        { room: 'measured', data: 'kept' },
+        'h',
+      );
+      const { offset } = ack.data as { offset: number };
+      expect(offset).toBeGreaterThan(0);
+      expect(await receiver.nextJson()).toEqual({
+        event: 'message',
+        data: { room: 'measured', from: senderId, data: 'kept', offset },
+      });
+      const after = await Promise.all(
+        [one, two].map((a) => scrapeMetrics(a.httpUrl)),
+      );
+      const delta = (i: number, name: string) =>
+        sampleDelta(before[i], after[i], name);
+      expect(delta(0, 'gateway_history_appended_total')).toBe(1);
+      expect(delta(1, 'gateway_history_appended_total')).toBe(0);
+      expect(delta(0, 'gateway_bus_published_total')).toBe(
+        historyOverBus ? 1 : 0,
+      );
+      expect(delta(0, 'gateway_bus_publish_failures_total')).toBe(0);
+      expect(delta(1, 'gateway_bus_published_total')).toBe(0);
+      // However it was published, the receiver takes it from its bus subscription.
+      expect(delta(1, 'gateway_bus_received_total')).toBe(1);
     });
   },
 );

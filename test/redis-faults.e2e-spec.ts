@@ -105,9 +105,17 @@ describe('Redis going away and coming back (e2e)', () => {
     const since = { offset: 0, epoch: 'whatever' };
     expect(
       await localMember.request('join', { room: 'ops', since }, 'r1'),
-    ).toMatchObject({ event: 'error', id: 'r1', data: { code: 'UNAVAILABLE' } });
+    ).toMatchObject({
+      event: 'error',
+      id: 'r1',
+      data: { code: 'UNAVAILABLE' },
+    });
     expect(
-      await localMember.request('resume', { rooms: [{ room: 'ops', since }] }, 'r2'),
+      await localMember.request(
+        'resume',
+        { rooms: [{ room: 'ops', since }] },
+        'r2',
+      ),
     ).toEqual({
       event: 'resume',
       id: 'r2',
@@ -126,7 +134,11 @@ describe('Redis going away and coming back (e2e)', () => {
     });
     expect(
       await localMember.request('history', { room: 'ops' }, 'r3'),
-    ).toMatchObject({ event: 'error', id: 'r3', data: { code: 'UNAVAILABLE' } });
+    ).toMatchObject({
+      event: 'error',
+      id: 'r3',
+      data: { code: 'UNAVAILABLE' },
+    });
 
     // A room without history: the local members have it; the ack says the rest did not.
     const liveAck = await publisher.request(
@@ -193,7 +205,11 @@ describe('Redis going away and coming back (e2e)', () => {
       { room: 'ops', data: 'after' },
       'p2',
     );
-    expect(ack.data).toMatchObject({ room: 'ops', recipients: 1, instances: 2 });
+    expect(ack.data).toMatchObject({
+      room: 'ops',
+      recipients: 1,
+      instances: 2,
+    });
     expect((await remoteMember.nextJson()).data).toMatchObject({
       data: 'after',
     });

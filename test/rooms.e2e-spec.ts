@@ -32,7 +32,11 @@ describe('rooms on one instance (e2e)', () => {
   it('join answers with the room, its position and the id', async () => {
     expect(await alice.request('join', { room: 'fresh' }, 'j1')).toEqual({
       event: 'join',
-      data: { room: 'fresh', offset: 0, epoch: expect.stringMatching(/^[\w-]+$/) },
+      data: {
+        room: 'fresh',
+        offset: 0,
+        epoch: expect.stringMatching(/^[\w-]+$/),
+      },
       id: 'j1',
     });
   });
