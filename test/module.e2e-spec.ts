@@ -254,17 +254,31 @@ describe('GatewayModule in a host application (e2e)', () => {
     const alice = await connect(host.wsUrl, { token: 'key-alice' });
     const bob = await connect(host.wsUrl, { token: 'key-bob' });
     expect([...presence.online].sort()).toEqual(['alice', 'bob']);
-    await bob.request('join', { room: 'general' }, 6);
+    const joined = await bob.request('join', { room: 'general' }, 6);
     expect(presence.joined).toContain('bob@general');
+    // The room keeps history: its position, empty so far, then the service's publish is its
+    // first message, numbered as any client's would be.
+    expect(joined.data).toEqual({
+      room: 'general',
+      offset: 0,
+      epoch: expect.stringMatching(/^[A-Za-z0-9_-]{12}$/) as string,
+    });
+    const { epoch } = joined.data as { epoch: string };
     const ack = await alice.request(
       'chat.tell-room',
       { room: 'general', text: 'hello room' },
       7,
     );
-    expect(ack.data).toEqual({ room: 'general', recipients: 1, instances: 1 });
+    expect(ack.data).toEqual({
+      room: 'general',
+      recipients: 1,
+      instances: 1,
+      offset: 1,
+      epoch,
+    });
     expect(await bob.nextJson()).toEqual({
       event: 'message',
-      data: { room: 'general', from: 'alice', data: 'hello room' },
+      data: { room: 'general', from: 'alice', data: 'hello room', offset: 1 },
     });
     await alice.close();
     await eventually(
@@ -509,9 +523,17 @@ describe('GatewayModule with a room policy of the host’s own (e2e)', () => {
   it('a publish the policy refuses is FORBIDDEN with its id, delivers nothing, and the connection stays open', async () => {
     const alice = await connect(host.wsUrl, { token: 'key-alice' });
     const bob = await connect(host.wsUrl, { token: 'key-bob' });
-    expect(
-      (await bob.request('join', { room: 'announcements' }, 1)).event,
-    ).toBe('join');
+    const joined = await bob.request('join', { room: 'announcements' }, 1);
+    expect(joined).toEqual({
+      event: 'join',
+      data: {
+        room: 'announcements',
+        offset: 0,
+        epoch: expect.stringMatching(/^[A-Za-z0-9_-]{12}$/) as string,
+      },
+      id: 1,
+    });
+    const { epoch } = joined.data as { epoch: string };
     expect(
       await alice.request(
         'publish',
@@ -537,8 +559,10 @@ describe('GatewayModule with a room policy of the host’s own (e2e)', () => {
       data: 'still here',
       id: 2,
     });
-    // The moderator may.
-    await alice.request('join', { room: 'announcements' }, 3);
+    // The moderator may. The refused publish took no offset: this is the room's first message.
+    expect(
+      (await alice.request('join', { room: 'announcements' }, 3)).data,
+    ).toEqual({ room: 'announcements', offset: 0, epoch });
     expect(
       (
         await bob.request(
@@ -547,13 +571,20 @@ describe('GatewayModule with a room policy of the host’s own (e2e)', () => {
           4,
         )
       ).data,
-    ).toEqual({ room: 'announcements', recipients: 1, instances: 1 });
+    ).toEqual({
+      room: 'announcements',
+      recipients: 1,
+      instances: 1,
+      offset: 1,
+      epoch,
+    });
     expect(await alice.nextJson()).toEqual({
       event: 'message',
       data: {
         room: 'announcements',
         from: expect.any(String) as string,
         data: 'maintenance at noon',
+        offset: 1,
       },
     });
     await Promise.all([alice.close(), bob.close()]);
@@ -572,11 +603,23 @@ describe('GatewayModule with a room policy of the host’s own (e2e)', () => {
     });
     const rooms = host.app.get(RoomsService);
     expect(rooms.memberCount('staff/desk')).toBe(0);
-    await bob.request('join', { room: 'staff/desk' }, 1);
+    const joined = await bob.request('join', { room: 'staff/desk' }, 1);
+    expect(joined.data).toEqual({
+      room: 'staff/desk',
+      offset: 0,
+      epoch: expect.stringMatching(/^[A-Za-z0-9_-]{12}$/) as string,
+    });
+    const { epoch } = joined.data as { epoch: string };
     expect(
       (await bob.request('publish', { room: 'staff/desk', data: 'psst' }, 2))
         .data,
-    ).toEqual({ room: 'staff/desk', recipients: 0, instances: 1 });
+    ).toEqual({
+      room: 'staff/desk',
+      recipients: 0,
+      instances: 1,
+      offset: 1,
+      epoch,
+    });
     await alice.expectSilence(150);
     await Promise.all([alice.close(), bob.close()]);
   });
