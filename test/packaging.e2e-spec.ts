@@ -192,11 +192,19 @@ describe('the npm package in a host application (e2e)', () => {
     const alice = await connect(url, { token: 'demo-key-alice' });
     const bob = await connect(url, { token: 'demo-key-bob' });
 
-    expect(await bob.request('join', { room: 'general' }, 1)).toEqual({
+    // Rooms keep history by default: the join replies the room's position, empty so far, and
+    // the host's publish is its first message.
+    const joined = await bob.request('join', { room: 'general' }, 1);
+    expect(joined).toEqual({
       event: 'join',
-      data: { room: 'general' },
+      data: {
+        room: 'general',
+        offset: 0,
+        epoch: expect.stringMatching(/^[A-Za-z0-9_-]{12}$/) as string,
+      },
       id: 1,
     });
+    const { epoch } = joined.data as { epoch: string };
     const ack = await alice.request(
       'chat.say',
       { room: 'general', text: 'hello from alice' },
@@ -204,7 +212,7 @@ describe('the npm package in a host application (e2e)', () => {
     );
     expect(ack).toEqual({
       event: 'chat.say',
-      data: { room: 'general', recipients: 1, instances: 1 },
+      data: { room: 'general', recipients: 1, instances: 1, offset: 1, epoch },
       id: 2,
     });
     expect(await bob.nextJson()).toEqual({
@@ -213,6 +221,7 @@ describe('the npm package in a host application (e2e)', () => {
         room: 'general',
         from: 'alice',
         data: { text: 'hello from alice' },
+        offset: 1,
       },
     });
 
