@@ -1,4 +1,5 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { ConnectionRegistry } from '../src/gateway/connections/connection-registry.js';
 import { captureErrorLogs } from './support/capture-error-logs.js';
 import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
 import { connect, type Frame, type TestClient } from './support/ws-client.js';
@@ -28,6 +29,29 @@ function manyKeys(count: number): Record<string, number> {
 /** The JSON text of an array of `count` empty objects: 3 bytes an item. */
 const emptyObjects = (count: number) => `[${'{},'.repeat(count - 1)}{}]`;
 
+/**
+ * The text of a room's `message` push, byte for byte, `data` spliced in as it was sent: rooms
+ * keep history, so the push ends with the message's offset in the room's stream.
+ */
+const roomPush = (room: string, from: string, data: string, offset: number) =>
+  `{"event":"message","data":{"room":${JSON.stringify(room)},"from":${JSON.stringify(from)},"data":${data},"offset":${offset}}}`;
+
+/** Where two (long) texts first differ, with a little of each; undefined when they are equal. */
+function firstDifference(actual: string, expected: string): string | undefined {
+  if (actual === expected) return undefined;
+  let i = 0;
+  while (i < actual.length && actual[i] === expected[i]) i++;
+  const around = (text: string) =>
+    JSON.stringify(text.slice(Math.max(0, i - 40), i + 40));
+  return `lengths ${actual.length} and ${expected.length}, first difference at ${i}: ${around(actual)} instead of ${around(expected)}`;
+}
+
+/** The room's position a `join` reply gives. */
+interface Position {
+  offset: number;
+  epoch: string;
+}
+
 /** JSON text of `depth` nested arrays around `inner`. */
 const nested = (depth: number, inner = '') =>
   `${'['.repeat(depth)}${inner}${']'.repeat(depth)}`;
@@ -46,8 +70,11 @@ describe(
     const EMPTY_OBJECTS = emptyObjects(349_000);
     let gateway: RunningApp;
     let sender: TestClient;
+    let senderId: string;
     let member: TestClient;
     let bystander: TestClient;
+    /** The room's position when the member joined: the next message is `offset + 1`. */
+    let joined: Position;
 
     beforeAll(async () => {
       // The bystander's echoes follow each other as fast as they are answered.
@@ -59,10 +86,14 @@ describe(
       await gateway.close();
     });
     beforeEach(async () => {
-      [sender, member, bystander] = await Promise.all(
-        [1, 2, 3].map(() => connect(gateway.wsUrl, { token: TEST_TOKEN })),
+      sender = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+      senderId = gateway.app.get(ConnectionRegistry).all().at(-1)!.id;
+      [member, bystander] = await Promise.all(
+        [1, 2].map(() => connect(gateway.wsUrl, { token: TEST_TOKEN })),
       );
-      await member.request('join', { room: ROOM }, 'j');
+      // The room's offsets go on across cases and their retries: each case starts from here.
+      joined = (await member.request('join', { room: ROOM }, 'j'))
+        .data as Position;
     });
     afterEach(async () => {
       await Promise.all([sender, member, bystander].map((c) => c.close()));
@@ -144,27 +175,33 @@ describe(
       60_000,
     );
 
-    it('publish whose data has 100,000 keys: relayed as sent', async () => {
-      const data = JSON.stringify(HUNDRED_THOUSAND_KEYS);
+    /** Publishes `data` (JSON text) under load; the member gets it byte for byte, numbered. */
+    async function relayedAsSent(data: string) {
       const text = `{"event":"publish","data":{"room":"${ROOM}","data":${data}},"id":"p"}`;
+      const offset = joined.offset + 1;
       expect(JSON.parse(await underLoad(text))).toEqual({
         event: 'publish',
-        data: { room: ROOM, recipients: 1, instances: 1 },
+        data: {
+          room: ROOM,
+          recipients: 1,
+          instances: 1,
+          offset,
+          epoch: joined.epoch,
+        },
         id: 'p',
       });
       const message = await member.next();
-      expect(message.endsWith(`,"data":${data}}}`)).toBe(true);
+      expect(
+        firstDifference(message, roomPush(ROOM, senderId, data, offset)),
+      ).toBeUndefined();
+    }
+
+    it('publish whose data has 100,000 keys: relayed as sent', async () => {
+      await relayedAsSent(JSON.stringify(HUNDRED_THOUSAND_KEYS));
     }, 60_000);
 
     it('publish of 1 MiB of [{}, {}, ...]: relayed as sent', async () => {
-      const text = `{"event":"publish","data":{"room":"${ROOM}","data":${EMPTY_OBJECTS}},"id":"p"}`;
-      expect(JSON.parse(await underLoad(text))).toEqual({
-        event: 'publish',
-        data: { room: ROOM, recipients: 1, instances: 1 },
-        id: 'p',
-      });
-      const message = await member.next();
-      expect(message.endsWith(`,"data":${EMPTY_OBJECTS}}}`)).toBe(true);
+      await relayedAsSent(EMPTY_OBJECTS);
     }, 60_000);
 
     it('echo of 1 MiB of [{}, {}, ...]: echoed as sent', async () => {
@@ -284,10 +321,12 @@ describe('the depth limit at its highest setting still serves every event (e2e)'
   });
 
   it(`${MAX_DEPTH} levels: echo, broadcast and publish delivered; one more refused`, async () => {
-    const [client, other] = await Promise.all(
-      [1, 2].map(() => connect(gateway.wsUrl, { token: TEST_TOKEN })),
-    );
-    await other.request('join', { room: 'deep' }, 'j');
+    const client = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    const clientId = gateway.app.get(ConnectionRegistry).all().at(-1)!.id;
+    const other = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    const joined = await other.request('join', { room: 'deep' }, 'j');
+    expect(joined.data).toMatchObject({ room: 'deep', offset: 0 });
+    const { epoch } = joined.data as Position;
     // The envelope is level 1, publish's data level 2, its payload level 3.
     const echo = `{"event":"echo","data":${nested(MAX_DEPTH - 1)},"id":1}`;
     client.send(echo);
@@ -299,8 +338,19 @@ describe('the depth limit at its highest setting still serves every event (e2e)'
     client.send(
       `{"event":"publish","data":{"room":"deep","data":${payload}},"id":3}`,
     );
-    expect((await client.nextJson()).event).toBe('publish');
-    expect((await other.next()).endsWith(`"data":${payload}}}`)).toBe(true);
+    expect((await client.nextJson()).data).toEqual({
+      room: 'deep',
+      recipients: 1,
+      instances: 1,
+      offset: 1,
+      epoch,
+    });
+    expect(
+      firstDifference(
+        await other.next(),
+        roomPush('deep', clientId, payload, 1),
+      ),
+    ).toBeUndefined();
     client.send(`{"event":"echo","data":${nested(MAX_DEPTH)},"id":4}`);
     expect(((await client.nextJson()).data as ErrorData).message).toBe(
       `JSON nested more than ${MAX_DEPTH} levels deep (the envelope is one)`,
@@ -343,7 +393,9 @@ describe('data reaches receivers exactly as sent, whatever its keys (e2e)', () =
   const DATA = specialData(4);
   let gateway: RunningApp;
   let sender: TestClient;
+  let senderId: string;
   let receiver: TestClient;
+  let joined: Position;
 
   beforeAll(async () => {
     gateway = await startApp();
@@ -352,10 +404,11 @@ describe('data reaches receivers exactly as sent, whatever its keys (e2e)', () =
     await gateway.close();
   });
   beforeEach(async () => {
-    [sender, receiver] = await Promise.all(
-      [1, 2].map(() => connect(gateway.wsUrl, { token: TEST_TOKEN })),
-    );
-    await receiver.request('join', { room: 'exact' }, 'j');
+    sender = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    senderId = gateway.app.get(ConnectionRegistry).all().at(-1)!.id;
+    receiver = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    joined = (await receiver.request('join', { room: 'exact' }, 'j'))
+      .data as Position;
   });
   afterEach(async () => {
     await Promise.all([sender.close(), receiver.close()]);
@@ -379,12 +432,16 @@ describe('data reaches receivers exactly as sent, whatever its keys (e2e)', () =
     sender.send(
       `{"event":"publish","data":{"room":"exact","data":${DATA}},"id":"p"}`,
     );
-    expect((await sender.nextJson()).event).toBe('publish');
-    const message = await receiver.next();
-    expect(message).toMatch(
-      /^\{"event":"message","data":\{"room":"exact","from":"[^"]+","data":/,
-    );
-    expect(message.endsWith(`,"data":${DATA}}}`)).toBe(true);
+    // The only message of the room: offset 1.
+    expect(joined.offset).toBe(0);
+    expect((await sender.nextJson()).data).toEqual({
+      room: 'exact',
+      recipients: 1,
+      instances: 1,
+      offset: 1,
+      epoch: joined.epoch,
+    });
+    expect(await receiver.next()).toBe(roomPush('exact', senderId, DATA, 1));
   });
 
   it('echo: the reply carries the bytes of data as sent', async () => {
