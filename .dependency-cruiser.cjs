@@ -4,7 +4,7 @@
  *
  *   composition (gateway.module, the adapter, the server, EventsGateway, the options)
  *     -> features (echo, broadcast, rooms) and admission
- *     -> history -> telemetry -> dispatch -> auth -> bus -> connections -> protocol
+ *     -> history, presence -> telemetry -> dispatch -> auth -> bus -> connections -> protocol
  *
  * Types imported with `import type` do not count: they leave nothing behind at run time.
  */
@@ -17,6 +17,7 @@ const GATEWAY_FOLDERS = [
   'dispatch',
   'echo',
   'history',
+  'presence',
   'rooms',
   'telemetry',
 ];
@@ -33,6 +34,7 @@ const ABOVE = {
     'dispatch',
     'echo',
     'history',
+    'presence',
     'rooms',
     'telemetry',
   ],
@@ -43,6 +45,7 @@ const ABOVE = {
     'dispatch',
     'echo',
     'history',
+    'presence',
     'rooms',
     'telemetry',
   ],
@@ -52,12 +55,22 @@ const ABOVE = {
     'dispatch',
     'echo',
     'history',
+    'presence',
     'rooms',
     'telemetry',
   ],
-  dispatch: ['admission', 'broadcast', 'echo', 'history', 'rooms', 'telemetry'],
-  telemetry: ['admission', 'broadcast', 'echo', 'history', 'rooms'],
-  history: ['admission', 'broadcast', 'echo', 'rooms'],
+  dispatch: [
+    'admission',
+    'broadcast',
+    'echo',
+    'history',
+    'presence',
+    'rooms',
+    'telemetry',
+  ],
+  telemetry: ['admission', 'broadcast', 'echo', 'history', 'presence', 'rooms'],
+  history: ['admission', 'broadcast', 'echo', 'presence', 'rooms'],
+  presence: ['admission', 'broadcast', 'echo', 'history', 'rooms'],
   admission: ['broadcast', 'dispatch', 'echo', 'rooms'],
   echo: ['admission', 'broadcast', 'rooms'],
   broadcast: ['admission', 'echo', 'rooms'],

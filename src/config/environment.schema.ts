@@ -254,6 +254,16 @@ export class EnvironmentSchema {
   ROOM_ACL_GRANTS?: string;
 
   @Documented(
+    'none',
+    "comma-separated JWT claims copied into a presence member's public `info` (`name,picture`); at most 1 KiB of JSON",
+  )
+  @IsOptional()
+  @Matches(/^[^\s,]{1,256}(,[^\s,]{1,256})*$/, {
+    message: 'must be a comma-separated list of claim names without spaces',
+  })
+  PRESENCE_INFO_CLAIMS?: string;
+
+  @Documented(
     code(SERVICE_DEFAULTS.logLevel),
     `${LOG_LEVELS.slice(0, -1).map(code).join(', ')} or ${code(LOG_LEVELS.at(-1))}`,
   )

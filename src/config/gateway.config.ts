@@ -82,6 +82,10 @@ export const gatewayConfig = registerAs(
             grants: env.ROOM_ACL_GRANTS?.split(','),
           }
         : undefined,
+      presence: {
+        ...table.presence,
+        infoClaims: env.PRESENCE_INFO_CLAIMS?.split(','),
+      },
     };
   },
 );

@@ -3,6 +3,7 @@ import type {
   BroadcastReceipt,
   HistoryReply,
   JoinReply,
+  PresenceReply,
   PublishReceipt,
   ResumeReply,
 } from '../protocol/frames.js';
@@ -15,10 +16,12 @@ import { Inject } from '@nestjs/common';
 import { GATEWAY_OPTIONS } from './gateway-options.token.js';
 import type { ResolvedGatewayOptions } from './gateway.options.js';
 import { RecoveryService } from './rooms/recovery.service.js';
+import { PresenceService } from './presence/presence.service.js';
 import { RoomAccess } from './rooms/room-access.js';
 import {
   HistoryDto,
   JoinDto,
+  PresenceDto,
   PublishDto,
   ResumeDto,
   RoomDto,
@@ -39,6 +42,7 @@ export class EventsGateway {
     private readonly roomsService: RoomsService,
     private readonly roomAccess: RoomAccess,
     private readonly recovery: RecoveryService,
+    private readonly presenceService: PresenceService,
     @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
   ) {}
 
@@ -61,12 +65,33 @@ export class EventsGateway {
 
   @SubscribeMessage('join')
   async join(
-    @MessageBody() { room, since }: JoinDto,
+    @MessageBody() { room, since, presence }: JoinDto,
     @CurrentConnection() sender: ConnectionInfo,
   ): Promise<JoinReply> {
     // Before joining: a refused join must not subscribe, even for a moment.
     await this.roomAccess.check(sender.principal, room, 'join');
-    return this.roomsService.join(sender.id, room, since);
+    if (presence)
+      await this.roomAccess.check(sender.principal, room, 'presence');
+    const reply = await this.roomsService.join(sender.id, room, since);
+    return presence
+      ? {
+          ...reply,
+          presence: await this.presenceService.subscribeForReply(sender, room),
+        }
+      : reply;
+  }
+
+  @SubscribeMessage('presence')
+  presence(
+    @MessageBody() { room, countOnly }: PresenceDto,
+    @CurrentConnection() sender: ConnectionInfo,
+  ): Promise<PresenceReply> {
+    return this.presenceService.ask(
+      sender,
+      room,
+      countOnly === true,
+      this.roomAccess.unrestricted,
+    );
   }
 
   @SubscribeMessage('resume')

@@ -56,6 +56,13 @@ import { HISTORY_STORE, type HistoryStore } from './history/history-store.js';
 import { InMemoryHistoryStore } from './history/in-memory-history-store.js';
 import { RedisHistoryStore } from './history/redis-history-store.js';
 import { RoomHistory } from './history/room-history.js';
+import {
+  PRESENCE_STORE,
+  type PresenceStore,
+} from './presence/presence-store.js';
+import { InMemoryPresenceStore } from './presence/in-memory-presence-store.js';
+import { RedisPresenceStore } from './presence/redis-presence-store.js';
+import { PresenceService } from './presence/presence.service.js';
 import { GatewayMetrics } from './telemetry/gateway-metrics.js';
 import {
   BusCounts,
@@ -142,6 +149,23 @@ import { TrafficStats } from './connections/traffic-stats.js';
     },
     RoomHistory,
     {
+      provide: PRESENCE_STORE,
+      useFactory: (
+        options: ResolvedGatewayOptions,
+        instanceId: string,
+      ): PresenceStore =>
+        options.presence.store ??
+        (options.redis && !options.bus
+          ? new RedisPresenceStore({
+              ...options.redis,
+              instanceId,
+              ttlMs: options.presence.ttlMs,
+            })
+          : new InMemoryPresenceStore(instanceId)),
+      inject: [GATEWAY_OPTIONS, INSTANCE_ID],
+    },
+    PresenceService,
+    {
       provide: ROOM_POLICY,
       useFactory: ({
         roomPolicy,
@@ -192,6 +216,8 @@ import { TrafficStats } from './connections/traffic-stats.js';
     RecoveryService,
     RoomHistory,
     HISTORY_STORE,
+    PresenceService,
+    PRESENCE_STORE,
     RoomAccess,
   ],
 })

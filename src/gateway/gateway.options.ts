@@ -1,5 +1,7 @@
 import { DEFAULT_JWT_CLOCK_TOLERANCE_SEC } from './auth/jwt.verifier.js';
 import type { TokenVerifier } from './auth/token-verifier.js';
+import type { Principal } from './auth/principal.js';
+import type { PresenceStore } from './presence/presence-store.js';
 import type { MessageBus } from './bus/message-bus.js';
 import type { HistoryStore, Retention } from './history/history-store.js';
 import {
@@ -114,6 +116,28 @@ export interface GatewayHistoryOptions {
   store?: HistoryStore;
 }
 
+/** Who is in which room (see docs/protocol.md, "Presence"). */
+export interface GatewayPresenceOptions {
+  /** How long changes are gathered into one diff per room. Default 200 ms. */
+  tickMs?: number;
+  /**
+   * How long an instance's members outlive its last refresh (every third of this): the members
+   * of an instance that died leave within it. Default 15 s.
+   */
+  ttlMs?: number;
+  /** Members a room lists; a larger room is counted, not listed. Default 1,000. */
+  maxMembers?: number;
+  /**
+   * The public `info` of a member, from its principal (a display name, an avatar): at most
+   * 1 KiB as JSON, never a token. Default: the claims named in `infoClaims`, else `{}`.
+   */
+  info?: (principal: Principal) => Record<string, unknown> | undefined;
+  /** JWT claims copied into `info` when no `info` function is given. Default none. */
+  infoClaims?: readonly string[];
+  /** A store of your own. Default: Redis with `redis`, else memory (one instance). */
+  store?: PresenceStore;
+}
+
 /**
  * Room permissions without code: each principal may do what its grants say (see
  * `GrantRoomPolicy`). A grant is `<action>:<room pattern>`, the action `join`, `publish`,
@@ -215,6 +239,8 @@ export interface GatewayOptions {
   maxRoomsPerConnection?: number;
   /** Room history and recovery. On by default: 1,000 messages per room for 5 minutes. */
   history?: GatewayHistoryOptions;
+  /** Who is in which room: `presence` requests and `join` with `presence`. */
+  presence?: GatewayPresenceOptions;
   /**
    * Who may join and publish to which room: a `RoomPolicy` of your own, asked before each
    * client's `join` and `publish` (`false`: `FORBIDDEN`). `forRootAsync` can build it with
@@ -269,6 +295,14 @@ export interface ResolvedGatewayOptions {
     readonly retention?: (room: string) => Partial<Retention> | undefined;
     readonly store?: HistoryStore;
   };
+  readonly presence: {
+    readonly tickMs: number;
+    readonly ttlMs: number;
+    readonly maxMembers: number;
+    readonly info?: (principal: Principal) => Record<string, unknown> | undefined;
+    readonly infoClaims: readonly string[];
+    readonly store?: PresenceStore;
+  };
   readonly roomPolicy?: RoomPolicy;
   readonly roomAcl?: {
     readonly claim: string;
@@ -295,6 +329,10 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
   ...TABLE_DEFAULTS,
   rateLimit: Object.freeze(TABLE_DEFAULTS.rateLimit as RateLimits),
   history: Object.freeze(TABLE_DEFAULTS.history as object),
+  presence: Object.freeze({
+    ...(TABLE_DEFAULTS.presence as object),
+    infoClaims: Object.freeze([]) as readonly string[],
+  }),
   auth: Object.freeze({
     ...(TABLE_DEFAULTS.auth as object),
     tokens: Object.freeze([]) as readonly string[],
@@ -504,6 +542,27 @@ export function resolveGatewayOptions(
         typeof store?.read === 'function'),
     'history.store: must implement HistoryStore (append, read)',
   );
+  const presenceInfo = options.presence?.info;
+  checker.check(
+    presenceInfo === undefined || typeof presenceInfo === 'function',
+    'presence.info: must be a function of the principal',
+  );
+  const infoClaims = options.presence?.infoClaims ?? [];
+  checker.check(
+    Array.isArray(infoClaims) &&
+      infoClaims.every((c) => typeof c === 'string' && c.length > 0),
+    'presence.infoClaims: must be a list of claim names',
+  );
+  const presenceStore = options.presence?.store;
+  checker.check(
+    presenceStore === undefined ||
+      ['set', 'list', 'refresh', 'sweep'].every(
+        (m) =>
+          typeof (presenceStore as unknown as Record<string, unknown>)?.[m] ===
+          'function',
+      ),
+    'presence.store: must implement PresenceStore (set, list, refresh, sweep)',
+  );
   const roomPolicy = options.roomPolicy;
   if (roomPolicy !== undefined) {
     checker.check(
@@ -521,14 +580,25 @@ export function resolveGatewayOptions(
   const {
     auth: tableAuth,
     history: tableHistory,
+    presence: tablePresence,
     ...table
   } = scalars as TableOptions & {
     auth: Pick<ResolvedGatewayOptions['auth'], 'disabled'>;
     history: Omit<ResolvedGatewayOptions['history'], 'retention' | 'store'>;
+    presence: Pick<
+      ResolvedGatewayOptions['presence'],
+      'tickMs' | 'ttlMs' | 'maxMembers'
+    >;
   };
   return {
     ...table,
     history: { ...tableHistory, retention, store },
+    presence: {
+      ...tablePresence,
+      info: presenceInfo,
+      infoClaims: [...infoClaims],
+      store: presenceStore,
+    },
     path,
     auth: { ...tableAuth, tokens: [...tokens], jwt, verifier },
     allowedOrigins: origins ? new Set(origins) : undefined,

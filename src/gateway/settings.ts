@@ -4,6 +4,7 @@ import type {
   GatewayAuthOptions,
   GatewayHistoryOptions,
   GatewayOptions,
+  GatewayPresenceOptions,
   GatewayRateLimitOptions,
   GatewayRedisOptions,
   GatewayRoomAclOptions,
@@ -21,7 +22,8 @@ type KeysOfType<T, V> = {
 export type IntOptionPath =
   | KeysOfType<GatewayOptions, number>
   | `rateLimit.${KeysOfType<GatewayRateLimitOptions, number>}`
-  | `history.${KeysOfType<GatewayHistoryOptions, number>}`;
+  | `history.${KeysOfType<GatewayHistoryOptions, number>}`
+  | `presence.${KeysOfType<GatewayPresenceOptions, number>}`;
 
 /** Where a boolean setting sits in {@link GatewayOptions}: `perMessageDeflate`, `auth.disabled`. */
 export type BooleanOptionPath =
@@ -339,6 +341,34 @@ export const GATEWAY_SETTINGS = [
     min: 1,
     envRule: { unit: 'bytes' },
     doc: "bytes the embedded store (no `REDIS_URL`) may hold over all rooms; past it the oldest messages go first. With Redis, Redis's memory holds history",
+  },
+  {
+    kind: 'int',
+    option: 'presence.tickMs',
+    env: 'PRESENCE_TICK_MS',
+    default: 200,
+    min: 1,
+    max: 60_000,
+    envRule: { unit: 'milliseconds', min: 10, minMessage: 'must be at least 10' },
+    doc: 'how long presence changes are gathered before one diff per room goes to its subscribers',
+  },
+  {
+    kind: 'int',
+    option: 'presence.ttlMs',
+    env: 'PRESENCE_TTL_MS',
+    default: 15_000,
+    min: 1,
+    envRule: { unit: 'milliseconds', min: 300, minMessage: 'must be at least 300' },
+    doc: "how long an instance's members outlive its last refresh (a third of this); the members of an instance that died leave within it",
+  },
+  {
+    kind: 'int',
+    option: 'presence.maxMembers',
+    env: 'PRESENCE_MAX_MEMBERS',
+    default: 1_000,
+    min: 0,
+    max: 100_000,
+    doc: 'members a room lists; a larger room is counted, not listed, and its subscribers get counts instead of diffs',
   },
   {
     kind: 'boolean',

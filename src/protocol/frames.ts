@@ -115,6 +115,8 @@ export interface JoinReply {
   offset?: number;
   epoch?: string;
   recovered?: boolean;
+  /** With `presence: true`: the room's members now, or why they could not be read. */
+  presence?: PresenceView | { error: ErrorPayload };
 }
 
 /** The `data` of `resume`: join every listed room as `join` would, in one round trip. */
@@ -148,3 +150,36 @@ export interface HistoryReply<T = unknown> extends StreamPosition {
   room: string;
   messages: Array<RoomMessage<T>>;
 }
+
+// Presence (docs/protocol.md, "Presence").
+
+/** A member of a room: a principal with the public info the server gives it. */
+export interface PresenceMember<I = Record<string, unknown>> {
+  id: string;
+  info: I;
+  /** Its connections in the room, over every instance. */
+  connections: number;
+}
+
+/** A room's members (absent past the server's listing limit) and their count. */
+export interface PresenceView {
+  members?: PresenceMember[];
+  count: number;
+}
+
+/** The reply to `presence`. */
+export interface PresenceReply extends PresenceView {
+  room: string;
+}
+
+/**
+ * The `data` of a `presence` push: members that joined and left since the last one, or, for a
+ * room too large to list, its count.
+ */
+export type PresencePush =
+  | {
+      room: string;
+      joined: Array<Omit<PresenceMember, 'connections'>>;
+      left: Array<Omit<PresenceMember, 'connections'>>;
+    }
+  | { room: string; count: number };

@@ -7,14 +7,16 @@ import { mapError } from '../dispatch/error-mapping.js';
 import type { StreamPosition } from '../history/history-store.js';
 import { pushData } from '../history/history-store.js';
 import { RoomHistory, type ReplayBudget } from '../history/room-history.js';
+import { PresenceService } from '../presence/presence.service.js';
 import { RoomAccess } from './room-access.js';
 import { RoomsService } from './rooms.service.js';
 import { assertRoomName } from './room-name.js';
 
-/** One room of a `resume`: where the client was, if it knows. */
+/** One room of a `resume`: where the client was, if it knows, and whether it wants presence. */
 export interface ResumeEntry {
   room: string;
   since?: StreamPosition;
+  presence?: boolean;
 }
 
 /** How many messages `history` returns when the request does not say. */
@@ -32,6 +34,7 @@ export class RecoveryService {
     private readonly rooms: RoomsService,
     private readonly access: RoomAccess,
     private readonly history: RoomHistory,
+    private readonly presence: PresenceService,
   ) {}
 
   /**
@@ -60,9 +63,7 @@ export class RecoveryService {
     }
     const budget: ReplayBudget = { bytes: maxBufferedBytes };
     return Promise.all(
-      entries.map(({ room, since }) =>
-        this.resumeRoom(connection, room, since, budget),
-      ),
+      entries.map((entry) => this.resumeRoom(connection, entry, budget)),
     );
   }
 
@@ -103,13 +104,20 @@ export class RecoveryService {
 
   private async resumeRoom(
     connection: ConnectionInfo,
-    room: string,
-    since: StreamPosition | undefined,
+    { room, since, presence }: ResumeEntry,
     budget: ReplayBudget,
   ): Promise<ResumeResult> {
     try {
       await this.access.check(connection.principal, room, 'join');
-      return await this.rooms.join(connection.id, room, since, budget);
+      if (presence)
+        await this.access.check(connection.principal, room, 'presence');
+      const reply = await this.rooms.join(connection.id, room, since, budget);
+      return presence
+        ? {
+            ...reply,
+            presence: await this.presence.subscribeForReply(connection, room),
+          }
+        : reply;
     } catch (err) {
       const { payload, unexpected } = mapError(err);
       if (unexpected)

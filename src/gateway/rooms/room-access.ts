@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal.js';
 import { GatewayError } from '../../protocol/gateway-error.js';
 import {
+  ALLOW_ALL_ROOMS,
   ROOM_POLICY,
   type RoomAction,
   type RoomPolicy,
@@ -25,6 +26,14 @@ const refusal = (room: string, action: RoomAction) =>
 @Injectable()
 export class RoomAccess {
   constructor(@Inject(ROOM_POLICY) private readonly policy: RoomPolicy) {}
+
+  /**
+   * Whether no policy was configured (every principal may do anything): actions that reveal
+   * who is in a room then default to the room's members.
+   */
+  get unrestricted(): boolean {
+    return this.policy === ALLOW_ALL_ROOMS;
+  }
 
   /**
    * Returns when the principal may, synchronously when the policy answers synchronously, so the

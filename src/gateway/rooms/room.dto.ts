@@ -4,6 +4,7 @@ import {
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
+  IsBoolean,
   IsInt,
   IsObject,
   IsOptional,
@@ -42,13 +43,20 @@ export class PositionDto {
   epoch!: string;
 }
 
-/** The data of `join`: `{"room": string, "since"?: {"offset", "epoch"}}`. */
-export class JoinDto extends RoomDto {
+/** A room and where the client was in it: `{"room", "since"?: {"offset", "epoch"}}`. */
+export class RoomSinceDto extends RoomDto {
   @IsOptional()
   @IsObject({ message: 'must be an object {"offset","epoch"}' })
   @ValidateNested()
   @Type(() => PositionDto)
   since?: PositionDto;
+}
+
+/** The data of `join`: `{"room", "since"?: {"offset", "epoch"}, "presence"?: boolean}`. */
+export class JoinDto extends RoomSinceDto {
+  @IsOptional()
+  @IsBoolean({ message: 'must be true or false' })
+  presence?: boolean;
 }
 
 /** The data of `resume`: `{"rooms": [{"room", "since"?}, ...]}`. */
@@ -64,11 +72,18 @@ export class ResumeDto {
 }
 
 /** The data of `history`: `{"room", "since"?: {"offset","epoch"}, "limit"?: number}`. */
-export class HistoryDto extends JoinDto {
+export class HistoryDto extends RoomSinceDto {
   @IsOptional()
   @IsInt({ message: 'must be an integer' })
   @Min(1, { message: 'must be at least 1' })
   limit?: number;
+}
+
+/** The data of `presence`: `{"room", "countOnly"?: boolean}`. */
+export class PresenceDto extends RoomDto {
+  @IsOptional()
+  @IsBoolean({ message: 'must be true or false' })
+  countOnly?: boolean;
 }
 
 /** The data of `publish`: `{"room": string, "data": any}`. */

@@ -1,0 +1,333 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
+import type {
+  ErrorPayload,
+  PresenceReply,
+  PresenceView,
+} from '../../protocol/frames.js';
+import { GatewayError } from '../../protocol/gateway-error.js';
+import type { Principal } from '../auth/principal.js';
+import { FanOut } from '../bus/fan-out.js';
+import { MESSAGE_BUS, type MessageBus } from '../bus/message-bus.js';
+import type { ConnectionInfo } from '../connections/connection.js';
+import { GatewayEvents } from '../connections/gateway-events.js';
+import {
+  LOCAL_DELIVERY,
+  type LocalDelivery,
+} from '../connections/local-delivery.js';
+import { GATEWAY_OPTIONS } from '../gateway-options.token.js';
+import type { ResolvedGatewayOptions } from '../gateway.options.js';
+import { INSTANCE_ID } from '../instance-id.js';
+import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
+import {
+  PresenceBatcher,
+  type PresenceCount,
+  type PresenceDiff,
+} from './presence-batcher.js';
+import {
+  PRESENCE_STORE,
+  presenceChannel,
+  type PresenceChange,
+  type PresenceMember,
+  type PresenceStore,
+} from './presence-store.js';
+
+/** Largest `info` a member may carry, as JSON. */
+export const MAX_INFO_BYTES = 1_024;
+
+type Member = Omit<PresenceMember, 'connections'>;
+
+/** A member's part on this instance: its connections in one room. */
+interface LocalMember {
+  info: Record<string, unknown>;
+  connections: Set<string>;
+  /** The store's write of this member's count, chained so that writes keep their order. */
+  pending: Promise<unknown>;
+}
+
+const unavailable = (room: string) =>
+  GatewayError.unavailable(
+    `the presence of room "${room}" cannot be reached`,
+  );
+
+/**
+ * Who is in which room. Each instance tells the presence store how many connections each
+ * principal has in each room here (from the rooms' `joined` and `left` events); the store adds
+ * the instances up and reports when a member joins (its first connection anywhere) or leaves
+ * (its last). Connections that asked for presence receive those changes batched per tick
+ * (`PresenceBatcher`), so a mass reconnect costs each of them a few diffs, not one per member.
+ *
+ * This instance's part is refreshed every third of `ttlMs` (and so announced again after the
+ * store lost it); the parts of an instance that died expire and are swept.
+ */
+@Injectable()
+export class PresenceService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('Gateway');
+  /** room -> member id -> its connections here */
+  private readonly local = new Map<string, Map<string, LocalMember>>();
+  /** room -> connections here that receive its presence changes */
+  private readonly subscribers = new Map<string, Set<string>>();
+  private readonly batcher: PresenceBatcher;
+  private readonly fanOut: FanOut;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private refreshing = false;
+
+  constructor(
+    @Inject(PRESENCE_STORE) private readonly store: PresenceStore,
+    @Inject(LOCAL_DELIVERY) private readonly delivery: LocalDelivery,
+    @Inject(MESSAGE_BUS) bus: MessageBus,
+    @Inject(INSTANCE_ID) instanceId: string,
+    @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
+    private readonly events: GatewayEvents,
+    @Optional() metrics?: GatewayMetrics,
+  ) {
+    this.fanOut = new FanOut(bus, instanceId, metrics);
+    this.batcher = new PresenceBatcher({
+      tickMs: options.presence.tickMs,
+      maxMembers: options.presence.maxMembers,
+      send: (room, payload) => this.push(room, payload),
+    });
+  }
+
+  onModuleInit(): void {
+    this.events.on('joined', (connection, room) =>
+      this.connected(connection, room),
+    );
+    this.events.on('left', (connection, room) =>
+      this.disconnected(connection, room),
+    );
+    this.events.on('disconnected', (connection) => {
+      for (const [room, set] of this.subscribers)
+        if (set.delete(connection.id) && set.size === 0) this.untrack(room);
+    });
+    this.heartbeat = setInterval(
+      () => void this.beat(),
+      Math.max(100, Math.floor(this.options.presence.ttlMs / 3)),
+    );
+    this.heartbeat.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.heartbeat);
+    this.batcher.close();
+  }
+
+  /**
+   * The room's members (or only their count past `maxMembers`, or with `countOnly`). Rejects
+   * with `UNAVAILABLE` when the store cannot be read.
+   */
+  async view(room: string, countOnly = false): Promise<PresenceView> {
+    const max = this.options.presence.maxMembers;
+    let snapshot;
+    try {
+      snapshot = await this.store.list(room, countOnly ? 0 : max + 1);
+    } catch {
+      throw unavailable(room);
+    }
+    if (countOnly || snapshot.count > max) return { count: snapshot.count };
+    return { members: snapshot.members, count: snapshot.count };
+  }
+
+  /**
+   * Sends the room's presence changes to a connection from now on, and answers the room's
+   * members as they are (its own membership included). Rejects with `UNAVAILABLE` (the
+   * connection is then not subscribed).
+   */
+  async subscribe(connection: ConnectionInfo, room: string): Promise<PresenceView> {
+    // The connection's own join was written first, so that it sees itself.
+    await this.local.get(room)?.get(connection.principal.subject)?.pending;
+    const max = this.options.presence.maxMembers;
+    let snapshot;
+    try {
+      snapshot = await this.store.list(room, max + 1);
+    } catch {
+      throw unavailable(room);
+    }
+    let set = this.subscribers.get(room);
+    if (!set) {
+      set = new Set();
+      this.subscribers.set(room, set);
+      this.batcher.start(room, snapshot);
+      this.fanOut
+        .subscribe(presenceChannel(room), (message) => this.received(message.frame))
+        .catch(() => undefined);
+    }
+    set.add(connection.id);
+    return snapshot.count > max
+      ? { count: snapshot.count }
+      : { members: snapshot.members, count: snapshot.count };
+  }
+
+  /**
+   * {@link subscribe} for a join's reply: the view, or the error that kept the connection from
+   * being subscribed (the join itself stands).
+   */
+  async subscribeForReply(
+    connection: ConnectionInfo,
+    room: string,
+  ): Promise<PresenceView | { error: ErrorPayload }> {
+    try {
+      return await this.subscribe(connection, room);
+    } catch (err) {
+      if (err instanceof GatewayError)
+        return { error: { code: err.code, message: err.message } };
+      throw err;
+    }
+  }
+
+  /**
+   * Answers a `presence` request: the policy's `presence` permission, and, where no policy was
+   * configured, only for the room's members.
+   */
+  async ask(
+    connection: ConnectionInfo,
+    room: string,
+    countOnly: boolean,
+    unrestricted: boolean,
+  ): Promise<PresenceReply> {
+    if (unrestricted && !this.isLocalMember(connection, room))
+      throw GatewayError.forbidden(
+        `only members of room "${room}" may see who is in it`,
+      );
+    return { room, ...(await this.view(room, countOnly)) };
+  }
+
+  /** Stops sending the room's presence changes to a connection. */
+  unsubscribe(connectionId: string, room: string): void {
+    const set = this.subscribers.get(room);
+    if (set?.delete(connectionId) && set.size === 0) this.untrack(room);
+  }
+
+  /** Whether a local connection is in the room (for the default `presence` permission). */
+  isLocalMember(connection: ConnectionInfo, room: string): boolean {
+    return (
+      this.local.get(room)?.get(connection.principal.subject)?.connections.has(connection.id) ===
+      true
+    );
+  }
+
+  /** The public info of a principal: the host's function, else the configured claims. */
+  infoOf(principal: Principal): Record<string, unknown> {
+    const { info, infoClaims } = this.options.presence;
+    let value: Record<string, unknown> = {};
+    if (info) value = info(principal) ?? {};
+    else if (infoClaims.length > 0 && principal.claims)
+      for (const claim of infoClaims)
+        if (principal.claims[claim] !== undefined)
+          value[claim] = principal.claims[claim];
+    const json = JSON.stringify(value);
+    if (json === undefined || Buffer.byteLength(json) > MAX_INFO_BYTES) {
+      this.logger.warn(
+        { subject: principal.subject },
+        `presence info over ${MAX_INFO_BYTES} bytes: left empty`,
+      );
+      return {};
+    }
+    return value;
+  }
+
+  private connected(connection: ConnectionInfo, room: string): void {
+    const id = connection.principal.subject;
+    let members = this.local.get(room);
+    if (!members) {
+      members = new Map();
+      this.local.set(room, members);
+    }
+    let member = members.get(id);
+    if (!member) {
+      member = {
+        info: this.infoOf(connection.principal),
+        connections: new Set(),
+        pending: Promise.resolve(),
+      };
+      members.set(id, member);
+    }
+    member.connections.add(connection.id);
+    this.write(room, id, member);
+  }
+
+  private disconnected(connection: ConnectionInfo, room: string): void {
+    this.unsubscribe(connection.id, room);
+    const id = connection.principal.subject;
+    const members = this.local.get(room);
+    const member = members?.get(id);
+    if (!member?.connections.delete(connection.id)) return;
+    this.write(room, id, member);
+    if (member.connections.size === 0) {
+      members!.delete(id);
+      if (members!.size === 0) this.local.delete(room);
+    }
+  }
+
+  /** Writes a member's count to the store after its earlier writes. */
+  private write(room: string, id: string, member: LocalMember): void {
+    const count = member.connections.size;
+    const self: Member = { id, info: member.info };
+    member.pending = member.pending.then(() =>
+      this.store.set(room, self, count).then(
+        (change) => {
+          if (change) this.batcher.accept(change);
+        },
+        // The store is away: the next heartbeat writes every member again.
+        () => undefined,
+      ),
+    );
+  }
+
+  private received(frame: string): void {
+    let change: PresenceChange;
+    try {
+      change = JSON.parse(frame) as PresenceChange;
+    } catch {
+      return;
+    }
+    if (this.subscribers.has(change.room)) this.batcher.accept(change);
+  }
+
+  private push(room: string, payload: PresenceDiff | PresenceCount): void {
+    const set = this.subscribers.get(room);
+    if (!set?.size) return;
+    this.delivery.sendToEach(
+      set,
+      JSON.stringify({ event: 'presence', data: payload }),
+      undefined,
+      'presence',
+    );
+  }
+
+  private untrack(room: string): void {
+    this.subscribers.delete(room);
+    this.batcher.stop(room);
+    this.fanOut.unsubscribe(presenceChannel(room)).catch(() => undefined);
+  }
+
+  /** Keeps this instance's part alive (and announced again), and sweeps what others left. */
+  private async beat(): Promise<void> {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    try {
+      const parts = new Map<string, Map<string, PresenceMember>>();
+      for (const [room, members] of this.local) {
+        const part = new Map<string, PresenceMember>();
+        for (const [id, member] of members)
+          part.set(id, { id, info: member.info, connections: member.connections.size });
+        parts.set(room, part);
+      }
+      const changes = await this.store.refresh(parts);
+      for (const change of changes) this.batcher.accept(change);
+      for (const room of this.subscribers.keys())
+        for (const change of await this.store.sweep(room))
+          this.batcher.accept(change);
+    } catch (err) {
+      this.logger.debug({ err: (err as Error).message }, 'presence refresh failed');
+    } finally {
+      this.refreshing = false;
+    }
+  }
+}
