@@ -13,6 +13,8 @@ import { RoomAccess } from './room-access.js';
 import { ALLOW_ALL_ROOMS } from './room-policy.js';
 import { RecoveryService } from './recovery.service.js';
 import { RoomsService } from './rooms.service.js';
+import { InMemoryPresenceStore } from '../presence/in-memory-presence-store.js';
+import { PresenceService } from '../presence/presence.service.js';
 
 /** One instance with history in memory, its connections recorded. */
 function instance(options: GatewayOptions = {}) {
@@ -23,19 +25,22 @@ function instance(options: GatewayOptions = {}) {
     memoryBytes: resolved.history.memoryBytes,
   });
   const history = new RoomHistory(store, resolved, 'i1');
-  const rooms = new RoomsService(
+  const events = new GatewayEvents();
+  const rooms = new RoomsService(local, bus, 'i1', resolved, events, history);
+  rooms.onModuleInit();
+  const presence = new PresenceService(
+    new InMemoryPresenceStore('i1'),
     local,
     bus,
     'i1',
     resolved,
-    new GatewayEvents(),
-    history,
+    events,
   );
-  rooms.onModuleInit();
   const recovery = new RecoveryService(
     rooms,
     new RoomAccess(ALLOW_ALL_ROOMS),
     history,
+    presence,
   );
   const offsets = (id: string) =>
     local
