@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { streamHeaderStart } from '../bus/bus-codec.js';
 import {
   ChannelPrefixError,
@@ -8,6 +7,7 @@ import {
   redisChannel,
   roomChannel,
 } from '../bus/channels.js';
+import { RedisConnection } from '../bus/redis-connection.js';
 import {
   FRAME_TAIL,
   type AppendRequest,
@@ -30,14 +30,6 @@ export interface RedisHistoryOptions {
   /** This instance's id: the `origin` of what it appends, so its own bus skips it. */
   instanceId: string;
 }
-
-/**
- * How long a script may take before the append or read is reported as failed: a paused or
- * overloaded Redis must not leave a publish or a join hanging.
- */
-const COMMAND_TIMEOUT_MS = 2_000;
-/** Reconnect backoff, the bus's: 100 ms more per attempt, at most 2 s between attempts. */
-const retryStrategy = (attempt: number) => Math.min(attempt * 100, 2_000);
 
 /**
  * Redis's clock as ms since the epoch, in Lua. The entries of every instance are stamped by the
@@ -117,16 +109,6 @@ interface HistoryCommands {
   ): Promise<[epoch: string, top: number, now: string, entries: StreamEntry[]]>;
 }
 
-/** host:port of a Redis URL, for logs and errors: the URL itself may carry a password. */
-function hostPort(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || 6379}`;
-  } catch {
-    return 'redis';
-  }
-}
-
 /** A fresh epoch: 72 random bits, base64url (never `|` or a newline, which the bus header splits on). */
 function newEpoch(): string {
   return randomBytes(9).toString('base64url');
@@ -159,45 +141,39 @@ function field(fields: string[], name: string): string | undefined {
  * offset order; the publishing instance must not publish it on the bus again.
  *
  * Like the bus, it queues and retries nothing: while Redis is away every call rejects at once
- * (or after {@link COMMAND_TIMEOUT_MS} when Redis stops answering), and the caller answers
+ * (or after `REDIS_COMMAND_TIMEOUT_MS` when Redis stops answering), and the caller answers
  * `UNAVAILABLE`. A call that timed out or lost its connection may still have been carried out.
  */
 export class RedisHistoryStore implements HistoryStore, OnApplicationShutdown {
-  private readonly logger = new Logger('RedisHistory');
-  private readonly redis: Redis;
+  private readonly connection: RedisConnection;
   private readonly commands: HistoryCommands;
-  private readonly where: string;
-  /** Set by shutdown: QUIT is answered before the connection's status says it is closing. */
-  private stopped = false;
 
   /** Throws {@link ChannelPrefixError} for a prefix with `|`, before connecting. */
   constructor(private readonly options: RedisHistoryOptions) {
     if (!isChannelPrefix(options.channelPrefix))
       throw new ChannelPrefixError(options.channelPrefix);
-    this.where = hostPort(options.url);
-    this.redis = new Redis(options.url, {
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: COMMAND_TIMEOUT_MS,
-      retryStrategy,
-      connectionName: 'gateway-history',
+    this.connection = new RedisConnection({
+      url: options.url,
+      name: 'gateway-history',
+      role: 'history',
+      whenLost: 'rooms with history answer UNAVAILABLE',
+      logger: new Logger('RedisHistory'),
     });
-    this.redis.defineCommand('historyAppend', {
+    const { redis } = this.connection;
+    redis.defineCommand('historyAppend', {
       numberOfKeys: 2,
       lua: APPEND_SCRIPT,
     });
-    this.redis.defineCommand('historyRead', {
+    redis.defineCommand('historyRead', {
       numberOfKeys: 2,
       lua: READ_SCRIPT,
     });
-    this.commands = this.redis as unknown as HistoryCommands;
-    this.watch();
+    this.commands = redis as unknown as HistoryCommands;
   }
 
   /** Whether appends and reads can be served right now (readiness). */
   isReady(): boolean {
-    return !this.stopped && this.redis.status === 'ready';
+    return this.connection.isReady();
   }
 
   /**
@@ -213,7 +189,7 @@ export class RedisHistoryStore implements HistoryStore, OnApplicationShutdown {
     checkCount('retention.size', request.retention.size, 1);
     checkCount('retention.ttlMs', request.retention.ttlMs, 1);
     const { room, frameHead, retention } = request;
-    const [offset, epoch, receivers] = await this.call(() =>
+    const [offset, epoch, receivers] = await this.connection.call(() =>
       this.commands.historyAppend(
         this.streamKey(room),
         this.metaKey(room),
@@ -245,7 +221,7 @@ export class RedisHistoryStore implements HistoryStore, OnApplicationShutdown {
     checkCount('limit', limit, 0);
     if (after !== undefined) checkCount('after', after, 0);
     checkCount('retention.ttlMs', retention.ttlMs, 1);
-    const [epoch, top, now, entries] = await this.call(() =>
+    const [epoch, top, now, entries] = await this.connection.call(() =>
       this.commands.historyRead(
         this.streamKey(room),
         this.metaKey(room),
@@ -264,16 +240,7 @@ export class RedisHistoryStore implements HistoryStore, OnApplicationShutdown {
 
   /** After the connections have drained (Nest's last shutdown phase), not before. */
   async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    if (this.redis.status === 'ready') {
-      try {
-        await this.redis.quit();
-        return;
-      } catch {
-        // Fall through: a connection that cannot say goodbye is simply dropped.
-      }
-    }
-    this.redis.disconnect();
+    await this.connection.close();
   }
 
   private streamKey(room: string): string {
@@ -282,47 +249,6 @@ export class RedisHistoryStore implements HistoryStore, OnApplicationShutdown {
 
   private metaKey(room: string): string {
     return redisChannel(this.options.channelPrefix, `history-meta:${room}`);
-  }
-
-  /** Runs a command, turning any failure into one error that names Redis but not its URL. */
-  private async call<T>(command: () => Promise<T>): Promise<T> {
-    try {
-      return await command();
-    } catch (err) {
-      throw new Error(
-        `Redis at ${this.where} is unavailable (${(err as Error).message})`,
-        { cause: err },
-      );
-    }
-  }
-
-  /** Logs state changes, not every failed reconnect attempt: an outage is two lines, not two a second. */
-  private watch(): void {
-    let up = false;
-    let warned = false;
-    const role = 'history';
-    this.redis.on('ready', () => {
-      up = true;
-      warned = false;
-      this.logger.log({ redis: this.where, role }, 'Redis connected');
-    });
-    this.redis.on('close', () => {
-      // Our own QUIT at shutdown is no outage.
-      if (!up || this.stopped) return;
-      up = false;
-      this.logger.warn(
-        { redis: this.where, role },
-        'Redis connection lost: rooms with history answer UNAVAILABLE',
-      );
-    });
-    this.redis.on('error', (err: Error) => {
-      if (up || warned) return;
-      warned = true;
-      this.logger.warn(
-        { redis: this.where, role, err: err.message },
-        'Redis unreachable; retrying',
-      );
-    });
   }
 }
 
