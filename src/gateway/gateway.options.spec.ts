@@ -46,6 +46,12 @@ describe('resolveGatewayOptions', () => {
         recoveryLimit: 1_000,
         memoryBytes: 64 * 1024 * 1024,
       },
+      presence: {
+        tickMs: 200,
+        ttlMs: 15_000,
+        maxMembers: 1_000,
+        infoClaims: [],
+      },
     };
     expect(resolveGatewayOptions()).toEqual(expected);
     expect(resolveGatewayOptions({})).toEqual(expected);
@@ -79,6 +85,25 @@ describe('resolveGatewayOptions', () => {
       memoryBytes: 64 * 1024 * 1024,
       retention,
     });
+  });
+
+  it('checks the presence settings and their seams', () => {
+    expect(problemsOf({ presence: { tickMs: 0 } })).toEqual([
+      'presence.tickMs: must be an integer from 1 to 60000 (got 0)',
+    ]);
+    expect(
+      problemsOf({
+        presence: {
+          info: { name: 'x' } as never,
+          infoClaims: [''],
+          store: {} as never,
+        },
+      }),
+    ).toEqual([
+      'presence.info: must be a function of the principal',
+      'presence.infoClaims: must be a list of claim names',
+      'presence.store: must implement PresenceStore (set, list, refresh, sweep)',
+    ]);
   });
 
   it('gives the byte burst at least one largest message, and refuses a smaller one', () => {
@@ -180,6 +205,12 @@ describe('resolveGatewayOptions', () => {
         closeGraceMs: 250,
         maxRoomsPerConnection: 1,
         history: { size: 5, ttlMs: 1_000, recoveryLimit: 7, memoryBytes: 4096 },
+        presence: {
+          tickMs: 50,
+          ttlMs: 3_000,
+          maxMembers: 9,
+          infoClaims: ['name'],
+        },
         redis: { url: 'rediss://cache:6380/1', channelPrefix: 'chat:' },
       }),
     ).toEqual({
@@ -205,6 +236,12 @@ describe('resolveGatewayOptions', () => {
       closeGraceMs: 250,
       maxRoomsPerConnection: 1,
       history: { size: 5, ttlMs: 1_000, recoveryLimit: 7, memoryBytes: 4096 },
+      presence: {
+        tickMs: 50,
+        ttlMs: 3_000,
+        maxMembers: 9,
+        infoClaims: ['name'],
+      },
       redis: { url: 'rediss://cache:6380/1', channelPrefix: 'chat:' },
     });
   });
