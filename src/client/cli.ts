@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The command-line client: `npm run client -- <url> --token <token> [--send <text> | --history
-// <room>]`. A program, so writing to stdout and stderr is its job: frames go to stdout, everything
-// else to stderr.
+// <room> | --presence <room>]`. A program, so writing to stdout and stderr is its job: frames go to
+// stdout, everything else to stderr.
 import { STATUS_CODES } from 'node:http';
 import { createInterface, type Interface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -10,17 +10,19 @@ import {
   ConnectionClosedError,
   GatewayClientError,
   HandshakeRefusedError,
+  RequestError,
 } from './errors.js';
 import {
   isEnvelopeText,
   parseFrame,
   type HistoryReply,
+  type PresenceView,
   type RequestId,
   type StreamPosition,
 } from '../protocol/index.js';
 import { clientEnvironment } from '../config/client-environment.js';
 
-const USAGE = `usage: npm run client -- <url> [--token <token>] [--send <text> | --history <room>] [options]
+const USAGE = `usage: npm run client -- <url> [--token <token>] [--send <text> | --history <room> | --presence <room>] [options]
 
   <url>              ws://host:port/path (the gateway's, e.g. ws://localhost:8765/)
   -t, --token        the token, sent as "Authorization: Bearer <token>" (or set GATEWAY_TOKEN)
@@ -30,8 +32,12 @@ const USAGE = `usage: npm run client -- <url> [--token <token>] [--send <text> |
                      first, and exit; the room's position goes to stderr
     --since <offset>:<epoch>  only the messages after that position
     --limit <n>      at most n messages (the server's default: 100)
-  --timeout <ms>     how long to wait for a frame (--send, --history) or for the replies to the
-                     lines sent before stdin ended (prompt); default 10000
+  --presence <room>  print who is in the room, one JSON line per member, and exit; the count
+                     goes to stderr (the server answers only members of the room by default)
+    --join           join the room with presence first and print the join's view (this client
+                     is then among the members)
+  --timeout <ms>     how long to wait for a frame (--send, --history, --presence) or for the
+                     replies to the lines sent before stdin ended (prompt); default 10000
   --reconnect        prompt: reconnect with backoff when the connection drops
   --color, --no-color  colours (default: on when stdout is a terminal and NO_COLOR is unset)
 
@@ -45,6 +51,7 @@ interface Args {
   token?: string;
   send?: string;
   history?: { room: string; since?: StreamPosition; limit?: number };
+  presence?: { room: string; join: boolean };
   timeoutMs: number;
   reconnect: boolean;
   color: boolean;
@@ -62,6 +69,8 @@ function parse(argv: string[]): Args | string {
         history: { type: 'string' },
         since: { type: 'string' },
         limit: { type: 'string' },
+        presence: { type: 'string' },
+        join: { type: 'boolean' },
         timeout: { type: 'string' },
         reconnect: { type: 'boolean' },
         color: { type: 'boolean' },
@@ -84,14 +93,26 @@ function parse(argv: string[]): Args | string {
   }
   const history = parseHistory(values);
   if (typeof history === 'string') return history;
-  if (history && values.send !== undefined) {
-    return 'give --send or --history, not both';
+  if (values.presence === '') return '--presence: a room name';
+  if (values.join && values.presence === undefined) {
+    return '--join goes with --presence';
   }
+  const modes = [history, values.send, values.presence].filter(
+    (mode) => mode !== undefined,
+  );
+  if (modes.length > 1) {
+    return 'give one of --send, --history and --presence';
+  }
+  const presence =
+    values.presence === undefined
+      ? undefined
+      : { room: values.presence, join: values.join ?? false };
   return {
     url: positionals[0],
     token: values.token ?? clientEnvironment().token,
     send: values.send,
     history,
+    presence,
     timeoutMs,
     reconnect: values.reconnect ?? false,
     color: values['no-color']
@@ -294,6 +315,76 @@ async function historyOnce(args: Args, print: Printer): Promise<number> {
   return status;
 }
 
+/** The count line of --presence: how many members, and whether they are listed. */
+function describePresence(
+  room: string,
+  view: PresenceView,
+  joined: boolean,
+): string {
+  const { count, members } = view;
+  const lines = [`${room}: ${count} member${count === 1 ? '' : 's'}`];
+  if (!members) lines.push('too many to list: only the count is known');
+  else if (joined) lines.push('this client is among them (--join)');
+  return lines.join('\n');
+}
+
+/** Why --presence failed: the error, and what to try when the server refuses non-members. */
+function describePresenceError(err: unknown, joined: boolean): string {
+  if (err instanceof ConnectionClosedError) {
+    return describeClose(err.closeCode, err.closeReason);
+  }
+  const message = (err as Error).message;
+  return err instanceof RequestError && err.code === 'FORBIDDEN' && !joined
+    ? `${message}\n(only members of a room may ask by default: --join asks as one)`
+    : message;
+}
+
+/** --presence: one `presence` request (or a `join` with presence), the members on stdout, exit. */
+async function presenceOnce(args: Args, print: Printer): Promise<number> {
+  const { room, join } = args.presence!;
+  const client = new GatewayClient({
+    url: args.url,
+    token: args.token,
+    reconnect: false,
+    connectTimeoutMs: args.timeoutMs,
+    requestTimeoutMs: args.timeoutMs,
+  });
+  try {
+    await client.connect();
+  } catch (err) {
+    print.problem(describeFailure(err));
+    return EXIT.FAILED;
+  }
+  let status: number = EXIT.OK;
+  try {
+    let view: PresenceView;
+    if (join) {
+      const reply = await client.join(room, { presence: true });
+      const presence = reply.presence;
+      if (!presence || 'error' in presence) {
+        const error = presence?.error;
+        throw new GatewayClientError(
+          error
+            ? `join: presence: ${error.code}: ${error.message}`
+            : 'join: the reply carries no presence',
+        );
+      }
+      view = presence;
+    } else {
+      view = await client.presence(room);
+    }
+    for (const member of view.members ?? []) {
+      print.frame(JSON.stringify(member), '');
+    }
+    print.note(describePresence(room, view, join));
+  } catch (err) {
+    print.problem(describePresenceError(err, join));
+    status = EXIT.FAILED;
+  }
+  await client.close();
+  return status;
+}
+
 /**
  * What a typed line expects back: an envelope with an id gets exactly one frame with that id,
  * plain text one `server received: ...`. When stdin ends, the prompt waits for those first.
@@ -437,6 +528,7 @@ async function main(): Promise<number> {
   }
   const print = new Printer(args.color);
   if (args.history) return historyOnce(args, print);
+  if (args.presence) return presenceOnce(args, print);
   return args.send === undefined
     ? interactive(args, print)
     : sendOnce(args, print);

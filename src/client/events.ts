@@ -1,10 +1,12 @@
 import type { ClientState } from './connection-state.js';
 import type { GatewayClientError } from './errors.js';
+import type { PresenceEvent } from './room-members.js';
 import type { RoomRecovery } from './room-positions.js';
 import type {
   BroadcastPush,
   ErrorPayload,
   Frame,
+  PresencePush,
   RoomMessagePush,
 } from '../protocol/index.js';
 
@@ -50,6 +52,14 @@ export interface LifecycleEvents {
    * `history()` (or the app's own API) if they matter.
    */
   recovery: RoomRecovery;
+  /**
+   * The members of a room joined with `join(room, { presence: true })` changed: after the join's
+   * reply, each `presence` push, and each reconnection (the whole list again, since the changes of
+   * the drop were missed). `members` and `count` are what `members(room)` returns now; `joined`
+   * and `left`, how the list changed; `error`: the server could not give the room's presence (the
+   * room stays joined; the next reconnection asks again).
+   */
+  presence: PresenceEvent;
   state: { state: ClientState; previous: ClientState };
   /** Every frame received, as its raw text (duplicates that `message` handlers never see too). */
   frame: string;
@@ -67,6 +77,11 @@ export interface PushEvents {
   message: RoomMessagePush & { offset?: number };
   /** An error frame without an id (a request sent with `send`, which has none). */
   error: ErrorPayload;
+  /**
+   * A room's presence changed (members that joined and left, or, for a room too large to list,
+   * its count), as the server sent it. The `presence` lifecycle event gives the list it makes.
+   */
+  presence: PresencePush;
 }
 
 /** A handler of a push: its `data`, and the whole frame. */
@@ -85,6 +100,7 @@ const LIFECYCLE: ReadonlySet<string> = new Set<keyof LifecycleEvents>([
   'reconnectFailed',
   'tokenExpired',
   'recovery',
+  'presence',
   'state',
   'frame',
   'text',

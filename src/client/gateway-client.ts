@@ -17,8 +17,10 @@ import {
   CloseCode,
   parseFrame,
   type BroadcastReceipt,
+  type ErrorPayload,
   type HistoryReply,
   type JoinReply,
+  type PresenceReply,
   type PublishReceipt,
   type RequestId,
   type StreamPosition,
@@ -26,6 +28,11 @@ import {
 import { ReconnectPolicy } from './reconnect-policy.js';
 import { RequestTable } from './request-table.js';
 import { matchResume } from './resume.js';
+import {
+  RoomMembers,
+  type MembersAction,
+  type RoomPresence,
+} from './room-members.js';
 import { RoomPositions, type PositionAction } from './room-positions.js';
 import { SendQueue } from './send-queue.js';
 import {
@@ -45,6 +52,12 @@ export type {
 } from './events.js';
 export type { GatewayClientOptions } from './options.js';
 export type { ReconnectOptions } from './reconnect-policy.js';
+export type {
+  PresenceCause,
+  PresenceEvent,
+  RoomMember,
+  RoomPresence,
+} from './room-members.js';
 export type { RoomRecovery } from './room-positions.js';
 export type { WebSocketConstructor, WebSocketLike } from './transport.js';
 
@@ -60,6 +73,29 @@ export interface HistoryOptions extends RequestOptions {
   /** At most this many messages (the server's default 100, at most its recovery limit). */
   limit?: number;
 }
+
+/** How `join()` joins. */
+export interface JoinOptions extends RequestOptions {
+  /**
+   * Also subscribe to the room's presence: the reply's `presence` seeds the member list that
+   * `members(room)` returns and the `presence` event reports, kept up to date by the server's
+   * pushes and asked for again after every reconnection. A room stays so until `leave()`.
+   */
+  presence?: boolean;
+}
+
+/** What `presence()` asks. */
+export interface PresenceOptions extends RequestOptions {
+  /** Only the member count: the reply has no `members`. */
+  countOnly?: boolean;
+}
+
+/** Why presence is not resumed by a gateway without `resume` (the fallback joins do not ask it). */
+const NO_RESUME_PRESENCE: ErrorPayload = {
+  code: 'UNAVAILABLE',
+  message:
+    'the gateway does not take resume: presence is asked again on the next reconnection',
+};
 
 /** Called, synchronously, as a request settles: before anything that awaits it runs. */
 interface Settled {
@@ -101,6 +137,7 @@ export class GatewayClient {
   private readonly events = new ClientEvents();
   private readonly joined = new Set<string>();
   private readonly positions: RoomPositions;
+  private readonly roomMembers = new RoomMembers();
   private Socket?: WebSocketConstructor;
   private socketIsWs = false;
   private socket?: WebSocketLike;
@@ -153,6 +190,16 @@ export class GatewayClient {
     return this.positions.position(room);
   }
 
+  /**
+   * The members of a room joined with `join(room, { presence: true })`, as the join reply and the
+   * `presence` pushes since made them: `{ members, count }`, or `{ count }` alone while the room is
+   * too large to list. Undefined for a room not joined with presence, or whose presence the server
+   * could not give (the `presence` event said `error`).
+   */
+  members(room: string): RoomPresence | undefined {
+    return this.roomMembers.members(room);
+  }
+
   /** Requests waiting for their reply, queued ones included. */
   get pendingRequests(): number {
     return this.requests.size;
@@ -203,6 +250,7 @@ export class GatewayClient {
     this.retryTimer = undefined;
     this.fail(error);
     this.positions.clear();
+    this.roomMembers.clear();
     const socket = this.socket;
     if (!socket || socket.readyState === 3) {
       this.socket = undefined;
@@ -313,27 +361,40 @@ export class GatewayClient {
    * Joins a room: its `message` pushes reach this client, after reconnections too, each once and
    * in offset order in a room with history. The reply has the room's position (`offset`, `epoch`)
    * when it has history. Joining a room already joined re-synchronizes it from its position.
+   * With `presence: true` the reply's `presence` is the room's members (or `{error}`: the room is
+   * joined all the same), and the client keeps them up to date: `members(room)`, the `presence`
+   * event.
    */
-  join(room: string, options: RequestOptions = {}): Promise<JoinReply> {
+  join(room: string, options: JoinOptions = {}): Promise<JoinReply> {
+    const { presence, ...request } = options;
     const since = this.positions.beginSync(room);
-    return this.call<JoinReply>(
-      'join',
-      since ? { room, since } : { room },
-      options,
-      {
-        reply: (reply) => {
-          this.joined.add(room);
-          this.apply(this.positions.synced(room, reply as JoinReply));
-        },
-        error: (err) => {
-          if (!this.joined.has(room)) this.positions.forget(room);
-          // A drop voids the sync; the reconnection's resume does it again.
-          else if (!(err instanceof ConnectionClosedError)) {
-            this.apply(this.positions.syncFailed(room));
-          }
-        },
+    if (presence) this.roomMembers.beginSync(room);
+    const data: { room: string; since?: StreamPosition; presence?: true } =
+      since ? { room, since } : { room };
+    if (presence) data.presence = true;
+    return this.call<JoinReply>('join', data, request, {
+      reply: (reply) => {
+        this.joined.add(room);
+        this.apply(this.positions.synced(room, reply as JoinReply));
+        if (presence) {
+          this.applyMembers(
+            this.roomMembers.synced(
+              room,
+              (reply as JoinReply | null)?.presence,
+              'join',
+            ),
+          );
+        }
       },
-    );
+      error: (err) => {
+        if (presence) this.applyMembers(this.roomMembers.syncFailed(room));
+        if (!this.joined.has(room)) this.positions.forget(room);
+        // A drop voids the sync; the reconnection's resume does it again.
+        else if (!(err instanceof ConnectionClosedError)) {
+          this.apply(this.positions.syncFailed(room));
+        }
+      },
+    });
   }
 
   /** Leaves a room. */
@@ -342,6 +403,7 @@ export class GatewayClient {
       reply: () => {
         this.joined.delete(room);
         this.positions.forget(room);
+        this.roomMembers.forget(room);
       },
     });
   }
@@ -376,6 +438,20 @@ export class GatewayClient {
       { room, since, limit },
       request,
     );
+  }
+
+  /**
+   * Who is in a room, over every instance: `{ room, members, count }`, or `{ room, count }` with
+   * `countOnly` or past the server's listing limit. Does not join, and leaves the list that
+   * `members(room)` returns as it is. By default the server answers only a member of the room
+   * (else `FORBIDDEN`), and `UNAVAILABLE` while its presence store is away.
+   */
+  presence(
+    room: string,
+    options: PresenceOptions = {},
+  ): Promise<PresenceReply> {
+    const { countOnly, ...request } = options;
+    return this.call<PresenceReply>('presence', { room, countOnly }, request);
   }
 
   /**
@@ -562,11 +638,22 @@ export class GatewayClient {
     const lose = (room: string, error: GatewayClientError) => {
       this.joined.delete(room);
       this.positions.forget(room);
+      this.roomMembers.forget(room);
       failed.push({ room, error });
     };
+    // Rooms joined with presence ask for it again: the diffs of the drop were missed.
+    const withPresence = new Set(
+      rooms.filter((room) => this.roomMembers.wants(room)),
+    );
     const asked = rooms.map((room) => {
       const since = this.positions.beginSync(room);
-      return since ? { room, since } : { room };
+      const entry: { room: string; since?: StreamPosition; presence?: true } =
+        since ? { room, since } : { room };
+      if (withPresence.has(room)) {
+        this.roomMembers.beginSync(room);
+        entry.presence = true;
+      }
+      return entry;
     });
     try {
       await this.requestNow(
@@ -582,6 +669,15 @@ export class GatewayClient {
                   resume: true,
                 });
                 this.apply(synced);
+                if (withPresence.has(room)) {
+                  this.applyMembers(
+                    this.roomMembers.synced(
+                      room,
+                      result.joined.presence,
+                      'resume',
+                    ),
+                  );
+                }
               } else if ('error' in result) {
                 lose(room, new RequestError(result.error, 'resume', id));
               } else {
@@ -614,12 +710,22 @@ export class GatewayClient {
           'join',
           { room },
           {
-            reply: (reply) =>
+            reply: (reply) => {
               this.apply(
                 this.positions.synced(room, reply as JoinReply, {
                   resume: true,
                 }),
-              ),
+              );
+              if (withPresence.has(room)) {
+                this.applyMembers(
+                  this.roomMembers.synced(
+                    room,
+                    { error: NO_RESUME_PRESENCE },
+                    'resume',
+                  ),
+                );
+              }
+            },
           },
         ),
       ),
@@ -671,6 +777,38 @@ export class GatewayClient {
     }
   }
 
+  /** Carries out what the room members decided, in order. */
+  private applyMembers(actions: MembersAction[]): void {
+    for (const action of actions) {
+      if (action.kind === 'presence') this.emit('presence', action.event);
+      else this.refreshPresence(action.room);
+    }
+  }
+
+  /**
+   * A diff the room's list cannot take (counted since it was joined, listed again now): the
+   * room's view replaces the list, and the pushes held meanwhile follow.
+   */
+  private refreshPresence(room: string): void {
+    const socket = this.socket;
+    if (!socket) {
+      this.applyMembers(this.roomMembers.syncFailed(room));
+      return;
+    }
+    this.requestNow(
+      socket,
+      'presence',
+      { room },
+      {
+        reply: (reply) =>
+          this.applyMembers(this.roomMembers.synced(room, reply, 'refresh')),
+        error: () => this.applyMembers(this.roomMembers.syncFailed(room)),
+      },
+    ).catch(() => {
+      // Refused or unanswered: the room stays counted; the next diff asks again.
+    });
+  }
+
   /** A gap in a room's offsets: `join` with `since` replays what is missing. */
   private resync(room: string, since: StreamPosition): void {
     const socket = this.socket;
@@ -706,7 +844,12 @@ export class GatewayClient {
       return;
     }
     if (frame.event === 'message') this.apply(this.positions.push(frame));
-    else this.events.push(frame);
+    else if (frame.event === 'presence') {
+      // The list first, so that a push handler reading `members()` sees it; then the event.
+      const actions = this.roomMembers.push(frame.data);
+      this.events.push(frame);
+      this.applyMembers(actions);
+    } else this.events.push(frame);
   }
 
   /** An open connection closed. */
@@ -714,6 +857,7 @@ export class GatewayClient {
     const error = new ConnectionClosedError(code, reason);
     // First: the syncs in flight are void, so their rejection below is not a failed re-sync.
     this.positions.disconnected();
+    this.roomMembers.disconnected();
     this.requests.rejectSent(error);
     if (this.userClosed) {
       this.emit('close', { code, reason, willReconnect: false });
