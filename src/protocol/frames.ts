@@ -103,6 +103,8 @@ export interface RoomMessage<T = unknown> extends RoomMessagePush<T> {
 export interface JoinRequest {
   room: string;
   since?: StreamPosition;
+  /** Ask for the room's members in the reply, and its presence changes from then on. */
+  presence?: boolean;
 }
 
 /**
@@ -165,6 +167,12 @@ export interface PresenceMember<I = Record<string, unknown>> {
 export interface PresenceView {
   members?: PresenceMember[];
   count: number;
+}
+
+/** The `data` of `presence`: the room's members, or with `countOnly` only their count. */
+export interface PresenceRequest {
+  room: string;
+  countOnly?: boolean;
 }
 
 /** The reply to `presence`. */

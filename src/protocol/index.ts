@@ -32,6 +32,7 @@ export {
   type PresenceMember,
   type PresencePush,
   type PresenceReply,
+  type PresenceRequest,
   type PresenceView,
   type PublishReceipt,
   type RequestId,
