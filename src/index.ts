@@ -12,6 +12,7 @@ export {
   type GatewayHistoryOptions,
   type GatewayJwtOptions,
   type GatewayOptions,
+  type GatewayPresenceOptions,
   type GatewayRateLimitOptions,
   type GatewayRedisOptions,
   type GatewayRoomAclOptions,
@@ -51,6 +52,9 @@ export {
   type ErrorDetail,
   type HistoryReply,
   type JoinReply,
+  type PresenceMember,
+  type PresencePush,
+  type PresenceReply,
   type RequestId,
   type ResumeReply,
   type ResumeResult,
@@ -83,6 +87,7 @@ export {
   type HistoryPage,
   type Recovery,
 } from './gateway/history/room-history.js';
+export { PresenceService } from './gateway/presence/presence.service.js';
 export { ROOM_NAME_PATTERN } from './gateway/rooms/room-name.js';
 export { RoomAccess } from './gateway/rooms/room-access.js';
 export {
@@ -135,4 +140,12 @@ export {
   type StoredMessage,
 } from './gateway/history/history-store.js';
 export { InMemoryHistoryStore } from './gateway/history/in-memory-history-store.js';
+export {
+  PRESENCE_STORE,
+  type PresenceChange,
+  type PresenceSnapshot,
+  type PresenceStore,
+} from './gateway/presence/presence-store.js';
+export { InMemoryPresenceStore } from './gateway/presence/in-memory-presence-store.js';
+export { RedisPresenceStore } from './gateway/presence/redis-presence-store.js';
 export { RedisHistoryStore } from './gateway/history/redis-history-store.js';
