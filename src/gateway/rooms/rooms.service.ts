@@ -344,8 +344,13 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
       if (stillJoining()) {
         for (const frame of catchUp.merge(recovery.position, recovery.messages))
           this.local.sendTo(connectionId, frame, 'message');
-        stream.joining.delete(connectionId);
-        state.members.add(connectionId);
+        // The store can answer ahead of this instance's sequencer (the bus brings the same
+        // messages a moment later): a connection that was sent them stays with its catch-up,
+        // which skips them, until the sequencer has passed them (see deliverLive).
+        if (!catchUp.ahead(stream.sequencer.position)) {
+          stream.joining.delete(connectionId);
+          state.members.add(connectionId);
+        }
       }
       return since
         ? { room, ...recovery.position, recovered: recovery.recovered }
@@ -423,8 +428,20 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
         'message',
       );
     const joining = state.stream?.joining;
-    if (joining?.size)
-      for (const catchUp of joining.values()) catchUp.add(message);
+    if (!joining?.size) return;
+    for (const [connectionId, catchUp] of joining) {
+      if (!catchUp.merged) {
+        catchUp.add(message);
+        continue;
+      }
+      // Caught up, but ahead of the sequencer: what it was sent already is not sent again.
+      const turn = catchUp.follow(message);
+      if (turn === 'skip') continue;
+      joining.delete(connectionId);
+      state.members.add(connectionId);
+      if (turn === 'send' && message.exceptId !== connectionId)
+        this.local.sendTo(connectionId, message.frame, 'message');
+    }
   }
 
   private deliverRemote(room: string, message: BusMessage): void {
