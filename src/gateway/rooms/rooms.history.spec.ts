@@ -6,9 +6,16 @@ import {
 } from '../bus/in-memory-message-bus.js';
 import type { BusListener, MessageBus } from '../bus/message-bus.js';
 import { resolveGatewayOptions } from '../gateway.options.js';
-import type { HistoryStore } from '../history/history-store.js';
+import type {
+  AppendRequest,
+  HistoryStore,
+  ReadRequest,
+} from '../history/history-store.js';
 import { InMemoryHistoryStore } from '../history/in-memory-history-store.js';
 import { RoomHistory } from '../history/room-history.js';
+import type { GatewayMetrics } from '../telemetry/gateway-metrics.js';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { GatewayError } from '../../protocol/gateway-error.js';
 import { RoomsService } from './rooms.service.js';
 
 /**
@@ -36,16 +43,48 @@ class LaggingBus extends InMemoryMessageBus {
   }
 }
 
+/** A history store that can be taken away, as Redis can: every call then rejects. */
+class FlakyStore implements HistoryStore {
+  down = false;
+
+  constructor(private readonly store: HistoryStore) {}
+
+  append(request: AppendRequest) {
+    return this.down
+      ? Promise.reject(new Error('store down'))
+      : this.store.append(request);
+  }
+
+  read(request: ReadRequest) {
+    return this.down
+      ? Promise.reject(new Error('store down'))
+      : this.store.read(request);
+  }
+}
+
+/** The metrics the rooms report, recorded. */
+function recordingMetrics() {
+  const recoveries: Array<[outcome: string, messages: number]> = [];
+  const metrics = {
+    recovery: (outcome: string, messages: number) =>
+      recoveries.push([outcome, messages]),
+    historyAppended: () => undefined,
+    fannedOut: () => undefined,
+  } as unknown as GatewayMetrics;
+  return { metrics, recoveries };
+}
+
 /** An instance of a cluster whose rooms share one history store. */
 function instance(
   store: HistoryStore,
   bus: MessageBus,
   instanceId: string,
   ids: string[],
+  metrics?: GatewayMetrics,
 ) {
   const options = resolveGatewayOptions({});
   const local = new RecordingDelivery(ids);
-  const history = new RoomHistory(store, options, instanceId);
+  const history = new RoomHistory(store, options, instanceId, metrics);
   const rooms = new RoomsService(
     local,
     bus,
@@ -53,6 +92,7 @@ function instance(
     options,
     new GatewayEvents(),
     history,
+    metrics,
   );
   /** The offsets of the room messages a connection was sent, in order. */
   const offsets = (id: string) =>
@@ -117,5 +157,36 @@ describe('RoomsService with history', () => {
 
     expect(a.offsets('member')).toEqual([1, 2]);
     expect(a.offsets('brief')).toEqual([]);
+  });
+
+  it('counts every recovery the store could not answer as unavailable, once, whether or not the room was started here', async () => {
+    const bus = new InMemoryMessageBus();
+    const store = new FlakyStore(
+      new InMemoryHistoryStore(bus, { memoryBytes: 1 << 20 }),
+    );
+    const { metrics, recoveries } = recordingMetrics();
+    const a = instance(store, bus, 'A', ['member', 'warm', 'cold'], metrics);
+    const { epoch } = await a.rooms.join('member', 'started');
+    store.down = true;
+
+    for (const [id, room] of [
+      ['warm', 'started'],
+      ['cold', 'never-joined'],
+    ]) {
+      const refused = await a.rooms
+        .join(id, room, { offset: 0, epoch: epoch! })
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+      expect(refused).toBeInstanceOf(GatewayError);
+      expect((refused as GatewayError).code).toBe(ErrorCode.UNAVAILABLE);
+    }
+    // A plain join while the store is away is no recovery.
+    expect(await a.rooms.join('cold', 'plain')).toEqual({ room: 'plain' });
+    expect(recoveries).toEqual([
+      ['unavailable', 0],
+      ['unavailable', 0],
+    ]);
   });
 });

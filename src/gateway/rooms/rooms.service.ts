@@ -329,7 +329,11 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
       await state.subscription;
       // The sequencer's position is read before the joiner's, so every message after the
       // joiner's position reaches it live.
-      await this.startStream(room, stream);
+      await this.startStream(room, stream).catch((err: unknown) => {
+        // A recovery that could not even start is one the store could not answer.
+        if (since) this.metrics?.recovery('unavailable', 0);
+        throw err;
+      });
       const recovery = since
         ? await this.history.recover(room, since, stream.retention)
         : {
