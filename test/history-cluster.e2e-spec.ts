@@ -30,6 +30,9 @@ const FAST_RECONNECT = {
   maxRetries: Infinity,
 };
 
+/** How long vi.waitFor waits for pushes to arrive: generous, for a loaded machine. */
+const WAIT = { timeout: 5_000 };
+
 /** What a GatewayClient's app saw: its `message` handler, its `recovery` events, and the raw pushes. */
 interface Recorded {
   /** What the app's `message` handler was given. */
@@ -118,10 +121,8 @@ describe('history across two spawned gateways sharing Redis (e2e)', () => {
   const raw: TestClient[] = [];
   const clients: GatewayClient[] = [];
 
-  const start = async (port?: number) => {
-    const gateway = await spawnGateway(
-      port === undefined ? ENV : { ...ENV, PORT: String(port) },
-    );
+  const start = async () => {
+    const gateway = await spawnGateway(ENV);
     await ready(gateway.port);
     return gateway;
   };
@@ -241,7 +242,7 @@ describe('history across two spawned gateways sharing Redis (e2e)', () => {
     const { epoch } = (await client.join(room)) as Position;
     const publisher = await on(b);
     await publishMany(publisher, room, 5);
-    await vi.waitFor(() => expect(recorded.seen).toHaveLength(5));
+    await vi.waitFor(() => expect(recorded.seen).toHaveLength(5), WAIT);
 
     // A dies; the balancer has nowhere to send the client until it points at B.
     relay.retarget(undefined);
@@ -267,7 +268,7 @@ describe('history across two spawned gateways sharing Redis (e2e)', () => {
     expectRun(recorded.seen, room, 1, 0);
 
     await publishMany(publisher, room, 3, 1005);
-    await vi.waitFor(() => expect(recorded.seen).toHaveLength(1008));
+    await vi.waitFor(() => expect(recorded.seen).toHaveLength(1008), WAIT);
     expectRun(recorded.seen, room, 1, 0);
     // The server sent each message once: the client had no duplicate to drop.
     expectRun(recorded.frames, room, 1, 0);
@@ -275,9 +276,8 @@ describe('history across two spawned gateways sharing Redis (e2e)', () => {
     expect(recorded.recoveries).toHaveLength(1);
   });
 
-  it('SIGTERM of A: a raw client resumes on B and a GatewayClient on A restarted at its port; both get the 1,000 published meanwhile, once and in order', async () => {
+  it('SIGTERM of A: a raw client resumes on B and a GatewayClient through the balancer on A restarted; both get the 1,000 published meanwhile, once and in order', async () => {
     const room = 'term/both';
-    const port = a.port;
     const client = newClient(relay.url);
     const recorded = record(client);
     await client.connect();
@@ -287,15 +287,20 @@ describe('history across two spawned gateways sharing Redis (e2e)', () => {
     const publisher = await on(b);
     await publishMany(publisher, room, 5);
     expectRun(await nextMessages(member, 5), room, 1, 0);
-    await vi.waitFor(() => expect(recorded.seen).toHaveLength(5));
+    await vi.waitFor(() => expect(recorded.seen).toHaveLength(5), WAIT);
 
     // The balancer takes A out of rotation as it drains (its /readyz turns 503).
     relay.retarget(undefined);
     const closed = nextEvent(client, 'close');
-    const exited = a.stop('SIGTERM');
-    expect((await member.closed).code).toBe(1001);
-    expect(await closed).toMatchObject({ code: 1001, willReconnect: true });
-    expect(await exited).toBe(0);
+    // All awaited before any assertion: a failing test must not leave the next one a dying A.
+    const [exitCode, memberClosed, clientClosed] = await Promise.all([
+      a.stop('SIGTERM'),
+      member.closed,
+      closed,
+    ]);
+    expect(exitCode).toBe(0);
+    expect(memberClosed.code).toBe(1001);
+    expect(clientClosed).toMatchObject({ code: 1001, willReconnect: true });
 
     await publishMany(publisher, room, 1000, 5);
 
@@ -312,8 +317,9 @@ describe('history across two spawned gateways sharing Redis (e2e)', () => {
     expect(resumed.before).toHaveLength(1000);
     expectRun(asMessages(resumed.before), room, 6, 5);
 
-    // A again, on its port; back in rotation once ready (its bus and history store up).
-    a = await start(port);
+    // A again (the balancer's address is the client's, so any port); back in rotation once
+    // ready, its bus and history store up.
+    a = await start();
     const reconnected = nextEvent(client, 'reconnected', 10_000);
     relay.retarget(a.port);
     expect(await reconnected).toMatchObject({ rooms: [room], failedRooms: [] });
@@ -325,7 +331,7 @@ describe('history across two spawned gateways sharing Redis (e2e)', () => {
 
     await publishMany(publisher, room, 2, 1005);
     expectRun(await nextMessages(onB, 2), room, 1006, 1005);
-    await vi.waitFor(() => expect(recorded.seen).toHaveLength(1007));
+    await vi.waitFor(() => expect(recorded.seen).toHaveLength(1007), WAIT);
     expectRun(recorded.seen, room, 1, 0);
     expectRun(recorded.frames, room, 1, 0);
   });
@@ -449,7 +455,10 @@ describe('history across two spawned gateways sharing Redis (e2e)', () => {
         (x, y) => x! - y!,
       ),
     ).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
-    await vi.waitFor(() => expect(client.position(room)?.offset).toBe(60));
+    await vi.waitFor(
+      () => expect(client.position(room)?.offset).toBe(60),
+      WAIT,
+    );
     expect(recorded.seen.map((p) => p.data.seq)).toEqual(
       Array.from({ length: 30 }, (_, i) => i),
     );
@@ -482,7 +491,10 @@ describe('history across two spawned gateways sharing Redis (e2e)', () => {
       publishMany(other, room, 20, 230),
     ]);
     const top = 270 + 5 + 40;
-    await vi.waitFor(() => expect(client.position(room)?.offset).toBe(top));
+    await vi.waitFor(
+      () => expect(client.position(room)?.offset).toBe(top),
+      WAIT,
+    );
     expect(recorded.seen.map((p) => p.data.seq)).toEqual(
       Array.from({ length: 250 }, (_, i) => i),
     );
@@ -530,12 +542,12 @@ describe('history when Redis is lost, restarted or flushed (e2e)', () => {
       redis: { url: redis.url, channelPrefix: uniqueChannelPrefix() },
       rateLimit: { perSecond: 100_000, burst: 100_000 },
       history: {
-        // small/ keeps 10 messages, brief/ keeps them 600 ms.
+        // small/ keeps 10 messages, brief/ keeps them 1 s.
         retention: (room: string) =>
           room.startsWith('small/')
             ? { size: 10 }
             : room.startsWith('brief/')
-              ? { ttlMs: 600 }
+              ? { ttlMs: 1_000 }
               : undefined,
       },
     };
@@ -584,10 +596,11 @@ describe('history when Redis is lost, restarted or flushed (e2e)', () => {
     const room = 'brief/age';
     const publisher = await on(two);
     const { epoch } = await publishMany(publisher, room, 3);
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // The second batch comes before the stream's TTL runs out, so the stream lives on...
+    await new Promise((resolve) => setTimeout(resolve, 700));
     await publishMany(publisher, room, 3, 3);
-    // Now 1..3 are over 600 ms old (by Redis's clock), 4..6 well under.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // ...and now 1..3 are over 1 s old (by Redis's clock), 4..6 about 400 ms.
+    await new Promise((resolve) => setTimeout(resolve, 400));
     const back = await on(one);
     const old = await requestCollecting(
       back,
@@ -702,7 +715,7 @@ describe('history when Redis is lost, restarted or flushed (e2e)', () => {
     await publishMany(publisher, warm, 5);
     expect(await nextMessages(member, 10)).toHaveLength(10);
     expect(await nextMessages(stayer, 5)).toHaveLength(5);
-    await vi.waitFor(() => expect(recorded.seen).toHaveLength(5));
+    await vi.waitFor(() => expect(recorded.seen).toHaveLength(5), WAIT);
     relay.retarget(undefined);
     const closed = nextEvent(client, 'close');
     relay.cut();

@@ -25,6 +25,9 @@ const FAST_RECONNECT = {
   maxRetries: Infinity,
 };
 
+/** How long vi.waitFor waits for pushes to arrive: generous, for a loaded machine. */
+const WAIT = { timeout: 5_000 };
+
 /** Rooms by prefix: small/ keeps 10 messages, off/ none, brief/ keeps them 300 ms. */
 function retention(room: string) {
   if (room.startsWith('small/')) return { size: 10 };
@@ -318,7 +321,7 @@ describe('room history on one instance, in memory (e2e)', () => {
       const { epoch } = (await client.join(room)) as Position;
       const publisher = await on();
       await publishMany(publisher, room, 4);
-      await vi.waitFor(() => expect(seen).toHaveLength(4));
+      await vi.waitFor(() => expect(seen).toHaveLength(4), WAIT);
 
       relay.retarget(undefined);
       const closed = nextEvent(client, 'close');
@@ -339,7 +342,7 @@ describe('room history on one instance, in memory (e2e)', () => {
       expectRun(seen, room, 1, 0);
       expect(seen).toHaveLength(64);
       await publishMany(publisher, room, 1, 64);
-      await vi.waitFor(() => expect(seen).toHaveLength(65));
+      await vi.waitFor(() => expect(seen).toHaveLength(65), WAIT);
       expectRun(seen, room, 1, 0);
       expect(client.position(room)).toEqual({ offset: 65, epoch });
       expect(recoveries).toHaveLength(1);
@@ -615,7 +618,7 @@ describe('a restarted instance without Redis (e2e)', () => {
       const publisher = await connect(app.wsUrl, { token: TEST_TOKEN });
       raw.push(publisher);
       await publishMany(publisher, room, 5);
-      await vi.waitFor(() => expect(seen).toHaveLength(5));
+      await vi.waitFor(() => expect(seen).toHaveLength(5), WAIT);
       await nextMessages(member, 5);
 
       const reconnected = nextEvent(client, 'reconnected', 10_000);
@@ -669,7 +672,7 @@ describe('a restarted instance without Redis (e2e)', () => {
       raw.push(publisher2);
       await publishMany(publisher2, room, 3, 5);
       expectRun(await nextMessages(back, 3), room, 1, 5);
-      await vi.waitFor(() => expect(seen).toHaveLength(8));
+      await vi.waitFor(() => expect(seen).toHaveLength(8), WAIT);
       expectRun(seen.slice(5), room, 1, 5);
       expect(client.position(room)).toEqual({
         offset: 3,
