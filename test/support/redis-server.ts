@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 
 /** The Redis that CI makes sure is running (test/prepare.sh). */
@@ -41,17 +44,37 @@ async function answers(port: number): Promise<boolean> {
   }
 }
 
+/** How an {@link OwnRedis} keeps its data. */
+export interface OwnRedisOptions {
+  /**
+   * Write every command to an append-only file (fsync'd each time) in a directory of its own,
+   * so that a server killed and started again comes back with its data, as a Redis with
+   * `appendonly yes` does after a crash. Default: nothing is kept, a restart is an empty Redis.
+   */
+  persistent?: boolean;
+}
+
 /**
  * A Redis server of the test's own, on its own port, that the test can stop and start again:
  * the real thing going away, not a mock of it.
  */
 export class OwnRedis {
   private process?: ChildProcess;
+  private readonly dir?: string;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    options: OwnRedisOptions,
+  ) {
+    if (options.persistent)
+      this.dir = mkdtempSync(join(tmpdir(), 'own-redis-'));
+  }
 
-  static async start(port?: number): Promise<OwnRedis> {
-    const redis = new OwnRedis(port ?? (await freePort()));
+  static async start(
+    port?: number,
+    options: OwnRedisOptions = {},
+  ): Promise<OwnRedis> {
+    const redis = new OwnRedis(port ?? (await freePort()), options);
     await redis.start();
     return redis;
   }
@@ -71,8 +94,16 @@ export class OwnRedis {
         '127.0.0.1',
         '--save',
         '',
-        '--appendonly',
-        'no',
+        ...(this.dir
+          ? [
+              '--appendonly',
+              'yes',
+              '--appendfsync',
+              'always',
+              '--dir',
+              this.dir,
+            ]
+          : ['--appendonly', 'no']),
         '--loglevel',
         'warning',
       ],
@@ -94,5 +125,11 @@ export class OwnRedis {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
+  }
+
+  /** Stops the server for good and deletes its data directory, if it has one. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 }

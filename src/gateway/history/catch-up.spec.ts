@@ -64,4 +64,25 @@ describe('CatchUp', () => {
       }
     }
   });
+
+  it('after the merge, says whether the sequencer is still behind what it sent, and skips that', () => {
+    const catchUp = new CatchUp('c1', 100);
+    expect(catchUp.merged).toBe(false);
+    // The read answered up to 7; the sequencer had delivered only up to 6.
+    catchUp.add(live(6));
+    expect(catchUp.merge({ offset: 7, epoch: 'e1' }, stored(5, 6, 7))).toEqual([
+      'f5',
+      'f6',
+      'f7',
+    ]);
+    expect(catchUp.merged).toBe(true);
+    expect(catchUp.ahead({ offset: 6, epoch: 'e1' })).toBe(true);
+    expect(catchUp.ahead({ offset: 7, epoch: 'e1' })).toBe(false);
+    expect(catchUp.ahead({ offset: 3, epoch: 'e0' })).toBe(false);
+    expect(catchUp.ahead(undefined)).toBe(false);
+    expect(catchUp.follow(live(6))).toBe('skip');
+    expect(catchUp.follow(live(7))).toBe('reached');
+    expect(catchUp.follow(live(8))).toBe('send');
+    expect(catchUp.follow(live(2, 'e2'))).toBe('send');
+  });
 });

@@ -9,6 +9,8 @@ import type { StoredMessage, StreamPosition } from './history-store.js';
 export class CatchUp {
   private readonly live: SequencedMessage[] = [];
   private overflowed = false;
+  /** Set by {@link merge}: the last message the connection was sent, and its epoch. */
+  private sent: StreamPosition | undefined;
 
   constructor(
     private readonly connectionId: string,
@@ -47,6 +49,39 @@ export class CatchUp {
       frames.push(message.frame);
       last = message.offset;
     }
+    this.sent = { offset: last, epoch: position.epoch };
     return frames;
+  }
+
+  /** Whether {@link merge} has run: live messages then go through {@link follow}. */
+  get merged(): boolean {
+    return this.sent !== undefined;
+  }
+
+  /**
+   * Whether the room's sequencer, at `position`, has yet to deliver messages that the merge
+   * sent: the store answered ahead of this instance's bus, whose copies of them are still on
+   * the way. Until the sequencer passes them, live messages go through {@link follow}.
+   */
+  ahead(position: StreamPosition | undefined): boolean {
+    const sent = this.sent;
+    return (
+      sent !== undefined &&
+      position !== undefined &&
+      position.epoch === sent.epoch &&
+      position.offset < sent.offset
+    );
+  }
+
+  /**
+   * A live message after the merge, while {@link ahead}: `skip` one the connection was sent
+   * already, `reached` the last of those, `send` the first it lacks (the stream moved past, or
+   * to another epoch). After `reached` or `send` the connection is caught up.
+   */
+  follow(message: SequencedMessage): 'skip' | 'reached' | 'send' {
+    const sent = this.sent;
+    if (!sent || message.epoch !== sent.epoch || message.offset > sent.offset)
+      return 'send';
+    return message.offset === sent.offset ? 'reached' : 'skip';
   }
 }

@@ -337,7 +337,11 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
       await state.subscription;
       // The sequencer's position is read before the joiner's, so every message after the
       // joiner's position reaches it live.
-      await this.startStream(room, stream);
+      await this.startStream(room, stream).catch((err: unknown) => {
+        // A recovery that could not even start is one the store could not answer.
+        if (since) this.metrics?.recovery('unavailable', 0);
+        throw err;
+      });
       const recovery = since
         ? await this.history.recover(room, since, stream.retention, budget)
         : {
@@ -355,8 +359,13 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
           catchUp.merge(recovery.position, recovery.messages),
           'message',
         );
-        stream.joining.delete(connectionId);
-        state.members.add(connectionId);
+        // The store can answer ahead of this instance's sequencer (the bus brings the same
+        // messages a moment later): a connection that was sent them stays with its catch-up,
+        // which skips them, until the sequencer has passed them (see deliverLive).
+        if (!catchUp.ahead(stream.sequencer.position)) {
+          stream.joining.delete(connectionId);
+          state.members.add(connectionId);
+        }
       }
       return since
         ? { room, ...recovery.position, recovered: recovery.recovered }
@@ -433,8 +442,20 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
         'message',
       );
     const joining = state.stream?.joining;
-    if (joining?.size)
-      for (const catchUp of joining.values()) catchUp.add(message);
+    if (!joining?.size) return;
+    for (const [connectionId, catchUp] of joining) {
+      if (!catchUp.merged) {
+        catchUp.add(message);
+        continue;
+      }
+      // Caught up, but ahead of the sequencer: what it was sent already is not sent again.
+      const turn = catchUp.follow(message);
+      if (turn === 'skip') continue;
+      joining.delete(connectionId);
+      state.members.add(connectionId);
+      if (turn === 'send' && message.exceptId !== connectionId)
+        this.local.sendTo(connectionId, message.frame, 'message');
+    }
   }
 
   private deliverRemote(room: string, message: BusMessage): void {
