@@ -77,7 +77,17 @@ describe('Redis going away and coming back (e2e)', () => {
 
     const readyz = await getJson(one.httpUrl, '/readyz');
     expect(readyz.status).toBe(503);
-    expect(readyz.body).toMatchObject({ error: { bus: { status: 'down' } } });
+    expect(readyz.body).toMatchObject({
+      error: {
+        bus: { status: 'down' },
+        stores: {
+          status: 'down',
+          history: 'RedisHistoryStore',
+          presence: 'RedisPresenceStore',
+          message: 'cannot reach history and presence',
+        },
+      },
+    });
     expect((await getJson(one.httpUrl, '/healthz')).status).toBe(200);
 
     expect(await publisher.request('echo', 'still here', 'e1')).toEqual({

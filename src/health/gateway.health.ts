@@ -7,8 +7,19 @@ import { MESSAGE_BUS, type MessageBus } from '../gateway/bus/message-bus.js';
 import { DrainState } from '../gateway/connections/drain-state.js';
 import { ConnectionRegistry } from '../gateway/connections/connection-registry.js';
 import { InstrumentedMessageBus } from '../gateway/telemetry/instrumented-message-bus.js';
+import {
+  HISTORY_STORE,
+  type HistoryStore,
+} from '../gateway/history/history-store.js';
+import {
+  PRESENCE_STORE,
+  type PresenceStore,
+} from '../gateway/presence/presence-store.js';
 
-/** Readiness of the gateway itself: not draining, and its message bus can publish. */
+/**
+ * Readiness of the gateway itself: not draining, its message bus can publish, and its history
+ * and presence stores answer (a client sent here could not resume its rooms otherwise).
+ */
 @Injectable()
 export class GatewayHealthIndicator {
   constructor(
@@ -16,6 +27,8 @@ export class GatewayHealthIndicator {
     private readonly drain: DrainState,
     private readonly registry: ConnectionRegistry,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+    @Inject(HISTORY_STORE) private readonly history: HistoryStore,
+    @Inject(PRESENCE_STORE) private readonly presence: PresenceStore,
   ) {}
 
   /** Down while the instance drains for shutdown. */
@@ -37,5 +50,21 @@ export class GatewayHealthIndicator {
     return this.bus.isReady()
       ? check.up({ kind })
       : check.down({ kind, message: 'cannot publish' });
+  }
+
+  /** Down while the history or presence store cannot be reached (Redis away). */
+  stores(): HealthIndicatorResult<'stores'> {
+    const check = this.indicators.check('stores');
+    const data = {
+      history: this.history.constructor.name,
+      presence: this.presence.constructor.name,
+    };
+    const down = [
+      this.history.isReady?.() === false ? 'history' : undefined,
+      this.presence.isReady?.() === false ? 'presence' : undefined,
+    ].filter(Boolean);
+    return down.length === 0
+      ? check.up(data)
+      : check.down({ ...data, message: `cannot reach ${down.join(' and ')}` });
   }
 }

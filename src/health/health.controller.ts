@@ -24,13 +24,17 @@ export class HealthController {
     return this.health.check([]);
   }
 
-  /** Readiness: 503 while draining or while the message bus (Redis) cannot publish. */
+  /**
+   * Readiness: 503 while draining, while the message bus (Redis) cannot publish, or while the
+   * history or presence store cannot be reached.
+   */
   @Get('readyz')
   @HealthCheck()
   readiness(): Promise<HealthCheckResult> {
     return this.health.check([
       () => this.gateway.accepting(),
       () => this.gateway.messageBus(),
+      () => this.gateway.stores(),
     ]);
   }
 }

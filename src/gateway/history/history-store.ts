@@ -94,6 +94,8 @@ export interface HistoryStore {
   append(request: AppendRequest): Promise<Appended>;
   /** The stream's epoch and top, and the kept messages asked for. */
   read(request: ReadRequest): Promise<ReadResult>;
+  /** Whether the store can be reached right now (readiness); a store without it always can. */
+  isReady?(): boolean;
 }
 
 /** Injection token of the {@link HistoryStore} the rooms use. */

@@ -66,6 +66,8 @@ export interface PresenceStore {
   ): Promise<PresenceChange[]>;
   /** Drops the expired parts of other instances in `room`; resolves with the changes. */
   sweep(room: string): Promise<PresenceChange[]>;
+  /** Whether the store can be reached right now (readiness); a store without it always can. */
+  isReady?(): boolean;
 }
 
 /** Injection token of the {@link PresenceStore}. */
