@@ -18,6 +18,17 @@ export interface CloseInfo {
   willReconnect: boolean;
 }
 
+/** The `roomPending` event: a room whose resume is retried, why, and when. */
+export interface RoomPending {
+  room: string;
+  /** `RequestError` with code `UNAVAILABLE`, or `RequestTimeoutError`. */
+  error: GatewayClientError;
+  /** Resumes that left the room pending in a row (1 for the first); the backoff's attempt. */
+  attempt: number;
+  /** When the next `resume` goes, in ms (unless a reconnection comes first). */
+  delayMs: number;
+}
+
 /**
  * The events of the connection itself, for `on`. A push is never one of them, whatever its name:
  * pushes reach `onPush` handlers.
@@ -34,14 +45,33 @@ export interface LifecycleEvents {
   /** The next attempt is `delayMs` away. */
   reconnecting: { attempt: number; delayMs: number; error: GatewayClientError };
   /**
-   * Connected again after a drop, rooms joined again (`failedRooms`: those refused or unanswered).
+   * Connected again after a drop, rooms joined again. `rooms`: the rooms the client is in, those
+   * in `pendingRooms` included; `failedRooms`: those refused for good, now left; `pendingRooms`:
+   * those the server could not join for now (`UNAVAILABLE`, no reply), still joined, kept at
+   * their position and resumed again shortly (a `roomPending` event each).
    * `attempts`: which attempt succeeded (1 the first; 0 when the app called `connect()`).
    */
   reconnected: {
     attempts: number;
     rooms: string[];
     failedRooms: Array<{ room: string; error: GatewayClientError }>;
+    pendingRooms: string[];
   };
+  /**
+   * A room could not be joined again for now: its `resume` entry, or the whole `resume`, was
+   * answered `UNAVAILABLE` (the server's history or presence store is away) or not in time. The
+   * room stays joined and keeps its position; one `resume` of every such room follows in
+   * `delayMs` (`attempt`: the how-many-th in a row, the backoff's), or with the next reconnection.
+   * Then `roomResumed` (after its `recovery`), `roomFailed`, or `roomPending` again.
+   */
+  roomPending: RoomPending;
+  /** A room that was pending is joined again; its `recovery` and `presence` came just before. */
+  roomResumed: { room: string };
+  /**
+   * A room that was pending was refused for good (`FORBIDDEN`, `BAD_REQUEST`, ...): it is left,
+   * its position forgotten (after a reconnection it is in `failedRooms` too).
+   */
+  roomFailed: { room: string; error: GatewayClientError };
   /** `maxRetries` attempts failed: the client is `closed`. */
   reconnectFailed: { attempts: number; error: GatewayClientError };
   /** Closed with 4401: call `connect({ token })` with a fresh token; rooms are joined again. */
@@ -98,6 +128,9 @@ const LIFECYCLE: ReadonlySet<string> = new Set<keyof LifecycleEvents>([
   'reconnecting',
   'reconnected',
   'reconnectFailed',
+  'roomPending',
+  'roomResumed',
+  'roomFailed',
   'tokenExpired',
   'recovery',
   'presence',

@@ -1,9 +1,11 @@
+import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { defaultClock, timerDelay, type ClientClock } from './clock.js';
 import { ConnectionState, type ClientState } from './connection-state.js';
 import {
   ConnectionClosedError,
   GatewayClientError,
   RequestError,
+  RequestTimeoutError,
 } from './errors.js';
 import {
   ClientEvents,
@@ -12,7 +14,11 @@ import {
   type PushEvents,
   type PushHandler,
 } from './events.js';
-import { OPTION_DEFAULTS, type GatewayClientOptions } from './options.js';
+import {
+  OPTION_DEFAULTS,
+  RESUME_RETRY_DEFAULTS,
+  type GatewayClientOptions,
+} from './options.js';
 import {
   CloseCode,
   parseFrame,
@@ -49,6 +55,7 @@ export type {
   LifecycleEvents,
   PushEvents,
   PushHandler,
+  RoomPending,
 } from './events.js';
 export type { GatewayClientOptions } from './options.js';
 export type { ReconnectOptions } from './reconnect-policy.js';
@@ -109,8 +116,31 @@ interface Queued {
   id?: RequestId;
 }
 
-/** A room the reconnection could not join again. */
+/** A room a `resume` could not join again: for good (lost), or for now (pending). */
 type FailedRoom = { room: string; error: GatewayClientError };
+
+/** What a `resume` made of its rooms. */
+interface ResumeOutcome {
+  /** Joined again. */
+  resumed: string[];
+  /** Refused for good, or unanswered by an older gateway: left. */
+  failed: FailedRoom[];
+  /** Not joined for now (`UNAVAILABLE`, no reply): still joined, to be resumed again. */
+  pending: FailedRoom[];
+  /** The rooms of `failed` that were pending before. */
+  failedPending: Set<string>;
+}
+
+/**
+ * Whether a failed `resume` (or one room's entry) is worth asking again on the same connection:
+ * the server's store is away for a moment (`UNAVAILABLE`, "safe to retry"), or no reply came.
+ */
+function retriesResume(err: unknown): err is GatewayClientError {
+  return (
+    (err instanceof RequestError && err.code === 'UNAVAILABLE') ||
+    err instanceof RequestTimeoutError
+  );
+}
 
 interface Waiter {
   resolve(): void;
@@ -144,6 +174,24 @@ export class GatewayClient {
   /** Bumped by every attempt: events of an older socket are ignored. */
   private generation = 0;
   private retryTimer: unknown;
+  /** Rooms still joined that a `resume` could not join for now, and why: resumed again soon. */
+  private readonly pending = new Map<string, GatewayClientError>();
+  private readonly resumeRetry: BackoffOptions;
+  private readonly random: () => number;
+  /** The next `resume` of the pending rooms, while the connection stays open. */
+  private pendingTimer: unknown;
+  /** That `resume` is awaiting its reply. */
+  private resumingPending = false;
+  /** Resumes in a row that left rooms pending: the backoff's attempt. */
+  private pendingAttempts = 0;
+  /**
+   * Rooms with a `leave` awaiting its reply: never resumed by a retry meanwhile. `pending`: why
+   * the room was (or became) pending, should the `leave` fail and the room stay joined.
+   */
+  private readonly leaving = new Map<
+    string,
+    { count: number; pending?: GatewayClientError }
+  >();
   private userClosed = false;
   /** Why the client is closed for good; sends are refused with it until `connect()`. */
   private terminal?: GatewayClientError;
@@ -157,10 +205,9 @@ export class GatewayClient {
       options.requestTimeoutMs ?? OPTION_DEFAULTS.requestTimeoutMs;
     this.connectTimeoutMs =
       options.connectTimeoutMs ?? OPTION_DEFAULTS.connectTimeoutMs;
-    this.policy = new ReconnectPolicy(
-      options.reconnect,
-      options.random ?? Math.random,
-    );
+    this.random = options.random ?? Math.random;
+    this.policy = new ReconnectPolicy(options.reconnect, this.random);
+    this.resumeRetry = { ...RESUME_RETRY_DEFAULTS, ...options.resumeRetry };
     this.queue = new SendQueue(
       options.maxQueuedMessages ?? OPTION_DEFAULTS.maxQueuedMessages,
     );
@@ -180,6 +227,14 @@ export class GatewayClient {
   /** The rooms this client is in, joined again after every reconnection. */
   get rooms(): string[] {
     return [...this.joined];
+  }
+
+  /**
+   * The rooms among `rooms` that the server could not join again for now (`UNAVAILABLE`, no
+   * reply): each keeps its position and is resumed again shortly (the `roomPending` event).
+   */
+  get pendingRooms(): string[] {
+    return [...this.pending.keys()];
   }
 
   /**
@@ -248,6 +303,10 @@ export class GatewayClient {
     this.joined.clear();
     this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    this.stopPendingRetry();
+    this.pending.clear();
+    this.pendingAttempts = 0;
+    this.leaving.clear();
     this.fail(error);
     this.positions.clear();
     this.roomMembers.clear();
@@ -375,6 +434,8 @@ export class GatewayClient {
     return this.call<JoinReply>('join', data, request, {
       reply: (reply) => {
         this.joined.add(room);
+        // Joined again by the app itself: no longer pending (`roomResumed` is the retry's word).
+        this.pending.delete(room);
         this.apply(this.positions.synced(room, reply as JoinReply));
         if (presence) {
           this.applyMembers(
@@ -397,13 +458,50 @@ export class GatewayClient {
     });
   }
 
-  /** Leaves a room. */
+  /**
+   * Leaves a room. A room pending a resume is not resumed again from this call on (unless the
+   * `leave` fails while connected: then it is resumed again, being still joined).
+   */
   leave(room: string, options: RequestOptions = {}): Promise<{ room: string }> {
+    // At once: a retry sent before the reply would join the room after the server left it.
+    const left = this.leaving.get(room) ?? { count: 0 };
+    left.count++;
+    left.pending ??= this.pending.get(room);
+    this.leaving.set(room, left);
+    if (this.pending.delete(room) && this.pending.size === 0) {
+      this.stopPendingRetry();
+      if (!this.resumingPending) this.pendingAttempts = 0;
+    }
+    const settled = () => {
+      if (--left.count === 0 && this.leaving.get(room) === left) {
+        this.leaving.delete(room);
+      }
+    };
     return this.call<{ room: string }>('leave', { room }, options, {
       reply: () => {
+        settled();
         this.joined.delete(room);
+        this.pending.delete(room);
         this.positions.forget(room);
         this.roomMembers.forget(room);
+      },
+      error: (err) => {
+        settled();
+        // Refused or unanswered while connected, the room still joined: pending again. (After a
+        // drop the reconnection resumes every room still joined, this one included.)
+        if (
+          left.pending &&
+          this.joined.has(room) &&
+          !this.leaving.has(room) &&
+          !this.userClosed &&
+          !(err instanceof ConnectionClosedError)
+        ) {
+          this.pending.set(room, left.pending);
+          // Else the retry under way schedules the next one, this room included.
+          if (this.pendingTimer === undefined && !this.resumingPending) {
+            this.schedulePendingRetry();
+          }
+        }
       },
     });
   }
@@ -604,10 +702,14 @@ export class GatewayClient {
     if (this.userClosed || this.socket !== socket) return;
     const reconnected = this.connection.hasOpened;
     let failedRooms: FailedRoom[] = [];
+    let pendingRooms: string[] = [];
     if (reconnected && this.joined.size > 0) {
-      failedRooms = await this.resume(socket);
+      // Every room, those pending a retry included: this resume is their retry.
+      const outcome = await this.resume(socket, [...this.joined]);
       // Dropped again while joining: that close has been handled (a retry is scheduled).
       if (this.socket !== socket || this.userClosed) return;
+      failedRooms = outcome.failed;
+      pendingRooms = this.resumeSettled(outcome);
     }
     // Only now is the backoff reset: a server that accepts and drops at once still backs off.
     const attempts = this.policy.reset();
@@ -623,6 +725,7 @@ export class GatewayClient {
         attempts,
         rooms: [...this.joined],
         failedRooms,
+        pendingRooms,
       });
     }
   }
@@ -630,16 +733,34 @@ export class GatewayClient {
   /**
    * Joins the rooms again in one `resume`, each from its position: the replayed messages reach
    * the handlers, then a `recovery` per room with history. An older gateway without `resume`
-   * (`UNKNOWN_EVENT`) gets one `join` per room. Resolves with the rooms lost.
+   * (`UNKNOWN_EVENT`) gets one `join` per room. Resolves with what became of each room: a room
+   * refused for good is lost; one answered `UNAVAILABLE`, or all of them when the whole `resume`
+   * is answered so or not in time, is pending: still joined, its sync undone, its position kept.
    */
-  private async resume(socket: WebSocketLike): Promise<FailedRoom[]> {
-    const rooms = [...this.joined];
-    const failed: FailedRoom[] = [];
+  private async resume(
+    socket: WebSocketLike,
+    rooms: string[],
+  ): Promise<ResumeOutcome> {
+    const outcome: ResumeOutcome = {
+      resumed: [],
+      failed: [],
+      pending: [],
+      failedPending: new Set(),
+    };
     const lose = (room: string, error: GatewayClientError) => {
       this.joined.delete(room);
+      if (this.pending.delete(room)) outcome.failedPending.add(room);
       this.positions.forget(room);
       this.roomMembers.forget(room);
-      failed.push({ room, error });
+      outcome.failed.push({ room, error });
+    };
+    const postpone = (room: string, error: GatewayClientError) => {
+      // As before the resume was sent: pushes flow, the position stays for the next `since`.
+      this.apply(this.positions.syncPostponed(room));
+      if (withPresence.has(room)) {
+        this.applyMembers(this.roomMembers.syncFailed(room));
+      }
+      outcome.pending.push({ room, error });
     };
     // Rooms joined with presence ask for it again: the diffs of the drop were missed.
     const withPresence = new Set(
@@ -678,8 +799,11 @@ export class GatewayClient {
                     ),
                   );
                 }
+                outcome.resumed.push(room);
               } else if ('error' in result) {
-                lose(room, new RequestError(result.error, 'resume', id));
+                const error = new RequestError(result.error, 'resume', id);
+                if (retriesResume(error)) postpone(room, error);
+                else lose(room, error);
               } else {
                 lose(
                   room,
@@ -692,14 +816,19 @@ export class GatewayClient {
           },
         },
       );
-      return failed;
+      return outcome;
     } catch (err) {
       // Dropped again while resuming: that close has been handled (a retry is scheduled).
-      if (this.socket !== socket || this.userClosed) return failed;
+      if (this.socket !== socket || this.userClosed) return outcome;
+      if (retriesResume(err)) {
+        // The store is away for a moment, or no reply came: every room waits for the next one.
+        for (const room of rooms) postpone(room, err);
+        return outcome;
+      }
       if (!(err instanceof RequestError) || err.code !== 'UNKNOWN_EVENT') {
-        // Unanswered or refused whole: every room is lost, as when each join fails.
+        // Refused whole: every room is lost, as when each join fails.
         for (const room of rooms) lose(room, err as GatewayClientError);
-        return failed;
+        return outcome;
       }
     }
     // An older gateway: one `join` per room, as before `resume` existed (`since` it would refuse).
@@ -730,14 +859,97 @@ export class GatewayClient {
         ),
       ),
     );
-    if (this.socket !== socket || this.userClosed) return failed;
+    if (this.socket !== socket || this.userClosed) return outcome;
     results.forEach((result, i) => {
       // Refused (FORBIDDEN, BAD_REQUEST) or unanswered: the room is lost, and the app told.
       if (result.status === 'rejected') {
         lose(rooms[i], result.reason as GatewayClientError);
-      }
+      } else outcome.resumed.push(rooms[i]);
     });
-    return failed;
+    return outcome;
+  }
+
+  /**
+   * Takes in what a `resume` made of its rooms: the pending ones resumed or lost are told
+   * (`roomResumed`, `roomFailed`), those pending now are kept and retried after a backoff
+   * (`roomPending`). Returns the rooms pending now.
+   */
+  private resumeSettled(outcome: ResumeOutcome): string[] {
+    for (const room of outcome.resumed) {
+      if (this.pending.delete(room)) this.emit('roomResumed', { room });
+    }
+    for (const { room, error } of outcome.failed) {
+      if (outcome.failedPending.has(room)) {
+        this.emit('roomFailed', { room, error });
+      }
+    }
+    const waiting: FailedRoom[] = [];
+    for (const entry of outcome.pending) {
+      if (!this.joined.has(entry.room)) continue;
+      const left = this.leaving.get(entry.room);
+      // Being left: not pending, unless the `leave` fails.
+      if (left) left.pending = entry.error;
+      else {
+        this.pending.set(entry.room, entry.error);
+        waiting.push(entry);
+      }
+    }
+    if (this.pending.size === 0) {
+      this.pendingAttempts = 0;
+      return [];
+    }
+    const next = this.schedulePendingRetry();
+    for (const { room, error } of waiting) {
+      this.emit('roomPending', { room, error, ...next });
+    }
+    return waiting.map(({ room }) => room);
+  }
+
+  /** Arms the next `resume` of the pending rooms, after the backoff's next delay. */
+  private schedulePendingRetry(): { attempt: number; delayMs: number } {
+    this.clock.clearTimeout(this.pendingTimer);
+    const attempt = ++this.pendingAttempts;
+    const delayMs = timerDelay(
+      backoffDelay(attempt, this.resumeRetry, this.random),
+    );
+    this.pendingTimer = this.clock.setTimeout(() => {
+      this.pendingTimer = undefined;
+      void this.resumePending();
+    }, delayMs);
+    return { attempt, delayMs };
+  }
+
+  /**
+   * One `resume` of the pending rooms, on the open connection. While disconnected it does nothing:
+   * the reconnection resumes every room.
+   */
+  private async resumePending(): Promise<void> {
+    const socket = this.socket;
+    if (!socket || this.userClosed || this.connection.state !== 'open') return;
+    const rooms = [...this.pending.keys()].filter(
+      (room) => this.joined.has(room) && !this.leaving.has(room),
+    );
+    if (rooms.length === 0) {
+      this.pending.clear();
+      this.pendingAttempts = 0;
+      return;
+    }
+    this.resumingPending = true;
+    let outcome: ResumeOutcome;
+    try {
+      outcome = await this.resume(socket, rooms);
+    } finally {
+      this.resumingPending = false;
+    }
+    // Dropped meanwhile: the reconnection resumes the rooms still pending with the others.
+    if (this.socket !== socket || this.userClosed) return;
+    this.resumeSettled(outcome);
+  }
+
+  /** Stops the retries of the pending rooms (the rooms stay pending). */
+  private stopPendingRetry(): void {
+    this.clock.clearTimeout(this.pendingTimer);
+    this.pendingTimer = undefined;
   }
 
   /** A request sent on a given socket at once, bypassing the queue (the rejoin, a re-sync). */
@@ -858,6 +1070,8 @@ export class GatewayClient {
     // First: the syncs in flight are void, so their rejection below is not a failed re-sync.
     this.positions.disconnected();
     this.roomMembers.disconnected();
+    // The reconnection's resume will ask for the pending rooms, with every other.
+    this.stopPendingRetry();
     this.requests.rejectSent(error);
     if (this.userClosed) {
       this.emit('close', { code, reason, willReconnect: false });
@@ -907,6 +1121,7 @@ export class GatewayClient {
   /** Closed for good: everything waiting is rejected with `error`. */
   private fail(error: GatewayClientError): void {
     this.terminal = error;
+    this.stopPendingRetry();
     this.setState('closed');
     this.requests.rejectAll(error);
     this.queue.drain();

@@ -17,6 +17,7 @@ export {
   type ReconnectOptions,
   type RequestOptions,
   type RoomMember,
+  type RoomPending,
   type RoomPresence,
   type RoomRecovery,
   type WebSocketConstructor,

@@ -1,3 +1,4 @@
+import type { BackoffOptions } from './backoff.js';
 import type { ClientClock } from './clock.js';
 import type { ReconnectOptions } from './reconnect-policy.js';
 import type { WebSocketConstructor } from './transport.js';
@@ -30,6 +31,12 @@ export interface GatewayClientOptions {
    * awaited); past it the newest are let go and asked for again. Default 1 000.
    */
   maxHeldMessages?: number;
+  /**
+   * How long to wait before resuming again the rooms the server could not join for now
+   * (`UNAVAILABLE`, no reply), while the connection stays open: the `roomPending` event. Default
+   * `{ initialDelayMs: 500, maxDelayMs: 10000, factor: 2, jitter: 0.5 }`.
+   */
+  resumeRetry?: BackoffOptions;
   /** The WebSocket class. Default: the global `WebSocket`, else `ws` (loaded on first use). */
   WebSocket?: WebSocketConstructor;
   /** Timers. Default: the global `setTimeout` / `clearTimeout`. */
@@ -45,3 +52,12 @@ export const OPTION_DEFAULTS = Object.freeze({
   maxQueuedMessages: 100,
   maxHeldMessages: 1_000,
 });
+
+/** The backoff of `resumeRetry`: 500 ms doubling up to 10 s, half of it random. */
+export const RESUME_RETRY_DEFAULTS: Readonly<Required<BackoffOptions>> =
+  Object.freeze({
+    initialDelayMs: 500,
+    maxDelayMs: 10_000,
+    factor: 2,
+    jitter: 0.5,
+  });

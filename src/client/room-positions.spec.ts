@@ -234,6 +234,32 @@ describe('RoomPositions', () => {
     expect(describe_(positions.push(push('r', 12)))).toEqual(['deliver 12']);
   });
 
+  it('a postponed resume keeps the position, delivers what follows on, lets the rest go, claims nothing lost', () => {
+    const positions = joinedAt(5);
+    expect(positions.beginSync('r')).toEqual({ offset: 5, epoch: 'e1' });
+    positions.push(push('r', 6));
+    positions.push(push('r', 9));
+    expect(describe_(positions.syncPostponed('r'))).toEqual(['deliver 6']);
+    expect(positions.position('r')).toEqual({ offset: 6, epoch: 'e1' });
+    // Pushes flow as before: the next is delivered, the let-go 9 comes again with the next resume.
+    expect(describe_(positions.push(push('r', 7)))).toEqual(['deliver 7']);
+    expect(positions.beginSync('r')).toEqual({ offset: 7, epoch: 'e1' });
+    for (const offset of [8, 9]) positions.push(push('r', offset));
+    expect(
+      describe_(
+        positions.synced(
+          'r',
+          { room: 'r', offset: 9, epoch: 'e1', recovered: true },
+          { resume: true },
+        ),
+      ),
+    ).toEqual([
+      'deliver 8',
+      'deliver 9',
+      { room: 'r', recovered: true, position: { offset: 9, epoch: 'e1' } },
+    ]);
+  });
+
   it('re-syncs again after a reply when the held buffer overflowed, and not when a re-sync moved nothing', () => {
     const positions = joinedAt(0, 'r', 3);
     positions.push(push('r', 2)); // gap: re-sync 0

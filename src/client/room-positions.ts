@@ -230,6 +230,29 @@ export class RoomPositions {
   }
 
   /**
+   * A `resume` of the room could not be carried out for now (`UNAVAILABLE`, no reply) and will be
+   * asked again from the same position: the sync is undone, nothing is claimed lost. The held
+   * pushes that follow on from the position are delivered; the others are let go, since the
+   * next `resume` asks from the position and so has them replayed.
+   */
+  syncPostponed(room: string): PositionAction[] {
+    const stream = this.rooms.get(room);
+    if (!stream) return [];
+    stream.syncs = Math.max(0, stream.syncs - 1);
+    if (stream.syncs > 0) return [];
+    const actions: PositionAction[] = [];
+    if (!stream.position) {
+      this.release(stream, actions);
+      return actions;
+    }
+    this.flush(stream, actions);
+    stream.held.clear();
+    stream.overflowed = false;
+    this.dropThrough(stream);
+    return actions;
+  }
+
+  /**
    * A `publish` to the room is being sent. Returns what to call with its reply (undefined when it
    * failed): a reply with the message's `offset` lets this client skip it, since it is never
    * pushed back to its sender.
