@@ -61,8 +61,8 @@ function record(client: GatewayClient): Recorded {
 }
 
 /**
- * Waits until an instance is ready (/readyz: its bus is up) and its history store answers too:
- * readiness does not cover the store's own Redis connection, which comes up a moment apart.
+ * Waits until an instance is ready (/readyz: its bus and its stores are up) and its history
+ * store answers a read.
  */
 async function ready(port: number): Promise<void> {
   await eventually(
@@ -726,12 +726,15 @@ describe('history when Redis is lost, restarted or flushed (e2e)', () => {
     expect(await nextMessages(stayer, 10)).toHaveLength(10);
 
     await redis.stop();
-    // The GatewayClient comes back meanwhile: its resume is refused, and it claims nothing.
+    // The GatewayClient comes back meanwhile: its resume is refused for now, it claims
+    // nothing, and it keeps the room and its position to try again.
     const reconnected = nextEvent(client, 'reconnected', 10_000);
     relay.retarget(one.port);
-    expect((await reconnected).failedRooms).toEqual([
-      { room, error: expect.objectContaining({ code: 'UNAVAILABLE' }) },
-    ]);
+    expect(await reconnected).toMatchObject({
+      failedRooms: [],
+      pendingRooms: [room],
+    });
+    expect(client.rooms).toEqual([room]);
     expect(recorded.recoveries).toEqual([]);
     expect(recorded.seen).toHaveLength(5);
     const resume = {
@@ -803,6 +806,13 @@ describe('history when Redis is lost, restarted or flushed (e2e)', () => {
       );
       expect(pushes).toHaveLength(20);
     }
+    // The GatewayClient's own retry has recovered the 10 it missed, once each, in order.
+    await vi.waitFor(() => expect(recorded.seen).toHaveLength(15), {
+      timeout: 15_000,
+    });
+    expect(recorded.recoveries).toEqual([
+      expect.objectContaining({ room, recovered: true }),
+    ]);
     // Live delivery is back, on both instances, for the rooms and the member that stayed.
     await eventually(
       async () => {
