@@ -1,10 +1,11 @@
 import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import { Gateway } from '../src/gateway/dispatch/gateway.decorator.js';
+import { eventually } from './support/eventually.js';
 import { sample, scrapeMetrics } from './support/metrics.js';
 import { RawWsClient } from './support/raw-client.js';
 import { spawnGateway, type SpawnedGateway } from './support/spawn-gateway.js';
 import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
-import { connect, type TestClient } from './support/ws-client.js';
+import { connect, type Frame, type TestClient } from './support/ws-client.js';
 
 /** A small deterministic generator, so that a failing run can be replayed from its seed. */
 function prng(seed: number): () => number {
@@ -96,6 +97,12 @@ function u64(n: number): Buffer {
   return b;
 }
 
+/**
+ * A liveness bound for the whole test, not a speed claim (speed is the benchmark's): building
+ * and handling 50 MiB of frames takes ~15 s on a loaded 2-core machine, near the default 20 s.
+ */
+const FUZZ_TIMEOUT_MS = 120_000;
+
 describe('fuzz: malformed, deep, wide and huge frames at every event (e2e)', () => {
   const TOKEN = 'fuzz-token-0123456789';
   let gateway: SpawnedGateway | undefined;
@@ -104,104 +111,136 @@ describe('fuzz: malformed, deep, wide and huge frames at every event (e2e)', () 
     await gateway?.stop();
   });
 
-  it('another client keeps getting fast echoes, and the process stays healthy', async () => {
-    // Started here, not in a hook, so that a gateway that cannot start fails this test rather
-    // than skipping it. Its own process, so that what the test itself does (building frames, reading pushes)
-    // never shows up as the gateway's latency.
-    gateway = await spawnGateway({
-      AUTH_TOKENS: TOKEN,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      // The budgets are far above the load: what is under test is the cost of each frame.
-      RATE_LIMIT_PER_SEC: '1000000',
-      RATE_LIMIT_BURST: '1000000',
-      RATE_LIMIT_BYTES_PER_SEC: '1000000000000',
-      RATE_LIMIT_BYTES_BURST: '1000000000000',
-      RATE_LIMIT_FANOUT_BYTES_PER_SEC: '1000000000000',
-    });
-    const wsUrl = `ws://127.0.0.1:${gateway.port}/`;
-    const SEED = 0x5eed;
-    const FRAMES = 240;
-    const random = prng(SEED);
-    const frames = Array.from({ length: FRAMES }, (_, i) =>
-      textFrame(attackText(random, i)),
-    );
-    const bytes = frames.reduce((sum, f) => sum + f.length, 0);
-    const victim: TestClient = await connect(wsUrl, { token: TOKEN });
-    const attackers = await Promise.all(
-      [1, 2, 3].map(() => RawWsClient.connect(wsUrl, { token: TOKEN })),
-    );
+  it(
+    'another client gets every echo answered, in order, and the process stays healthy',
+    async () => {
+      // Started here, not in a hook, so that a gateway that cannot start fails this test rather
+      // than skipping it. Its own process, so that what the test itself does (building frames, reading pushes)
+      // never shows up as the gateway's latency.
+      gateway = await spawnGateway({
+        AUTH_TOKENS: TOKEN,
+        HOST: '127.0.0.1',
+        PORT: '0',
+        LOG_LEVEL: 'info',
+        // The budgets are far above the load: what is under test is the cost of each frame.
+        RATE_LIMIT_PER_SEC: '1000000',
+        RATE_LIMIT_BURST: '1000000',
+        RATE_LIMIT_BYTES_PER_SEC: '1000000000000',
+        RATE_LIMIT_BYTES_BURST: '1000000000000',
+        RATE_LIMIT_FANOUT_BYTES_PER_SEC: '1000000000000',
+      });
+      const wsUrl = `ws://127.0.0.1:${gateway.port}/`;
+      const SEED = 0x5eed;
+      const FRAMES = 240;
+      const random = prng(SEED);
+      const frames = Array.from({ length: FRAMES }, (_, i) =>
+        textFrame(attackText(random, i)),
+      );
+      const bytes = frames.reduce((sum, f) => sum + f.length, 0);
+      const victim: TestClient = await connect(wsUrl, { token: TOKEN });
+      const attackers = await Promise.all(
+        [1, 2, 3].map(() => RawWsClient.connect(wsUrl, { token: TOKEN })),
+      );
 
-    const httpUrl = `http://127.0.0.1:${gateway.port}`;
-    // A scrape resets the event-loop delay histogram: the next one covers the attack.
-    await scrapeMetrics(httpUrl);
-    // The victim measures round trips for as long as the attack lasts.
-    let attacking = true;
-    const latencies: number[] = [];
-    const probing = (async () => {
-      let n = 0;
-      while (attacking) {
-        const started = performance.now();
-        victim.sendJson({ event: 'echo', data: n, id: `v${n}` });
-        // Broadcasts from the attackers arrive too; the reply is the frame with this id.
-        let reply;
-        do reply = await victim.nextJson(10_000);
-        while (reply.id !== `v${n}`);
-        latencies.push(performance.now() - started);
-        expect(reply).toEqual({ event: 'echo', data: n, id: `v${n}` });
-        n++;
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    })();
-
-    for (let i = 0; i < FRAMES; i++) {
-      attackers[i % attackers.length].write(frames[i]);
-      if (i % 12 === 11)
-        await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    // Every attacker is answered all along and stays connected: ask each for an echo behind its
-    // frames, which comes back only once all of them were handled.
-    const codes = new Set<string>();
-    await Promise.all(
-      attackers.map(async (attacker, a) => {
-        attacker.sendJson({ event: 'echo', data: 'last', id: `last${a}` });
-        for (;;) {
-          const f = await attacker.nextJson(60_000);
-          if (f.id === `last${a}`) break;
-          if (f.event === 'error') codes.add((f.data as { code: string }).code);
+      const httpUrl = `http://127.0.0.1:${gateway.port}`;
+      const connectionsOpen = async () =>
+        sample(await scrapeMetrics(httpUrl), 'gateway_connections_open');
+      await eventually(
+        async () => (await connectionsOpen()) === 4,
+        'the four connections open on the server',
+      );
+      // The victim sends echoes, one at a time, for as long as the attack lasts. Each must be
+      // answered, in order: the next frame with an id is the reply to the last echo, and the only
+      // frames without one are the attackers' broadcasts. The wait is a liveness bound, far above
+      // any expected stall, not a speed claim: speed is the benchmark's to measure.
+      const LIVENESS_MS = 10_000;
+      let attacking = true;
+      // From the first attack frame written until every attacker's last frame is answered
+      // (`attacking` false), the attack is on: echoes sent and answered within it were served
+      // while the attackers' frames were still being handled.
+      let attackStarted = false;
+      let sent = 0;
+      let servedDuringAttack = 0;
+      const isPush = (frame: Frame) =>
+        frame.id === undefined && frame.event === 'broadcast';
+      const probing = (async () => {
+        while (attacking) {
+          const n = sent++;
+          const sentDuringAttack = attackStarted;
+          victim.sendJson({ event: 'echo', data: n, id: `v${n}` });
+          let reply;
+          do reply = await victim.nextJson(LIVENESS_MS);
+          while (isPush(reply));
+          expect(reply, `the reply to echo ${n} (seed ${SEED})`).toEqual({
+            event: 'echo',
+            data: n,
+            id: `v${n}`,
+          });
+          if (sentDuringAttack && attacking) servedDuringAttack++;
+          await new Promise((resolve) => setTimeout(resolve, 5));
         }
-      }),
-    );
-    attacking = false;
-    await probing;
+      })();
 
-    // Bad input is answered with the client's own error codes, never INTERNAL.
-    expect([...codes].sort()).toEqual(['BAD_REQUEST', 'UNKNOWN_EVENT']);
-    const lagMax = sample(
-      await scrapeMetrics(httpUrl),
-      'nodejs_eventloop_lag_max_seconds',
-    );
-    const health = await fetch(`${httpUrl}/healthz`);
-    expect(health.status).toBe(200);
-    expect(bytes).toBeGreaterThan(50 * 1024 * 1024);
-    expect(latencies.length).toBeGreaterThan(10);
-    // Before the fixes one wide frame held the event loop, so every other client, for
-    // seconds. Now each connection gets about one heavy frame handled per turn (its cost is
-    // JSON.parse of one 1 MiB frame), so with three attackers the longest stall is a few of
-    // those. The bounds are about stalls, not speed.
-    expect(lagMax, 'longest event-loop stall (s)').toBeLessThan(0.5);
-    const worst = Math.max(...latencies);
-    expect(
-      worst,
-      `worst echo ${worst.toFixed(0)} ms (seed ${SEED})`,
-    ).toBeLessThan(750);
-    // A client's mistakes are not the server's errors: no error-level line was logged.
-    expect(gateway.lines().filter((l) => (l.level ?? 0) >= 50)).toEqual([]);
+      for (let i = 0; i < FRAMES; i++) {
+        attackers[i % attackers.length].write(frames[i]);
+        attackStarted = true;
+        if (i % 12 === 11)
+          await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // Every attacker is answered all along and stays connected: ask each for an echo behind its
+      // frames, which comes back only once all of them were handled.
+      const codes = new Set<string>();
+      await Promise.all(
+        attackers.map(async (attacker, a) => {
+          attacker.sendJson({ event: 'echo', data: 'last', id: `last${a}` });
+          for (;;) {
+            const f = await attacker.nextJson(60_000);
+            if (f.id === `last${a}`) break;
+            if (f.event === 'error')
+              codes.add((f.data as { code: string }).code);
+          }
+        }),
+      );
+      attacking = false;
+      await probing;
+      // One last echo after the attack: nothing was left unanswered or answered twice.
+      victim.sendJson({ event: 'echo', data: sent, id: `v${sent}` });
+      for (;;) {
+        const frame = await victim.nextJson(LIVENESS_MS);
+        if (isPush(frame)) continue;
+        expect(frame).toEqual({ event: 'echo', data: sent, id: `v${sent}` });
+        break;
+      }
 
-    for (const attacker of attackers) attacker.close(1000);
-    await victim.close();
-  });
+      // Bad input is answered with the client's own error codes, never INTERNAL.
+      expect([...codes].sort()).toEqual(['BAD_REQUEST', 'UNKNOWN_EVENT']);
+      const health = await fetch(`${httpUrl}/healthz`);
+      expect(health.status).toBe(200);
+      expect(bytes).toBeGreaterThan(50 * 1024 * 1024);
+      // The victim was served while the attack went on, not only before and after it. (Before
+      // the fixes, one wide frame held the event loop, so every other client, for seconds; how
+      // long a stall lasts is the benchmark's to measure, not a test's.)
+      expect(
+        servedDuringAttack,
+        `echoes served during the attack (seed ${SEED})`,
+      ).toBeGreaterThan(0);
+      // Every connection is still there, none dropped or reopened...
+      const metrics = await scrapeMetrics(httpUrl);
+      expect(sample(metrics, 'gateway_connections_open')).toBe(4);
+      expect(sample(metrics, 'gateway_connections_total')).toBe(4);
+      // A client's mistakes are not the server's errors: no error-level line was logged.
+      expect(gateway.lines().filter((l) => (l.level ?? 0) >= 50)).toEqual([]);
+
+      // ...and each is released when its client leaves.
+      for (const attacker of attackers) attacker.close(1000);
+      await victim.close();
+      await eventually(
+        async () => (await connectionsOpen()) === 0,
+        'every connection closed on the server',
+      );
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 });
 
 /** Turns of the event loop, counted the way the gateway's read pacer counts them. */
