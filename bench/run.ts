@@ -89,7 +89,7 @@ function missingNumbers(cases: CaseResult[]): string[] {
     for (const spec of c.metrics) {
       for (const kind of ['gateway', 'plain'] as const) {
         const m = c[kind];
-        if (kind === 'plain' && !m && c.scenario === 'cross-instance') continue;
+        if (kind === 'plain' && !m && c.noPlain) continue;
         const v = m?.values[spec.key];
         if (v === undefined || !Number.isFinite(v))
           out.push(`${c.scenario} / ${c.name} / ${spec.label} / ${kind}`);

@@ -49,8 +49,13 @@ export interface CaseResult {
   name: string;
   metrics: MetricSpec[];
   gateway?: Measurement;
-  /** Absent where there is no plain `ws` counterpart (cross-instance fan-out). */
+  /**
+   * Absent where there is no plain `ws` counterpart (cross-instance fan-out, recovery, history
+   * memory): such a case sets `noPlain`.
+   */
   plain?: Measurement;
+  /** The case has no plain `ws` counterpart: its plain column is `n/a`, not missing. */
+  noPlain?: boolean;
   notes: string[];
 }
 
@@ -75,7 +80,7 @@ const median = (xs: number[]): number => {
 };
 
 /** Each value and CPU figure the median over the rounds; each distinct note once. */
-function medianOf(rounds: Measurement[]): Measurement {
+export function medianOf(rounds: Measurement[]): Measurement {
   const pick = (get: (m: Measurement) => number | undefined) => {
     const xs = rounds.map(get).filter((x): x is number => x !== undefined);
     return xs.length > 0 ? median(xs) : undefined;
