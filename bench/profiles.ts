@@ -27,6 +27,29 @@ export interface Profile {
     warmupMs: number;
     measureMs: number;
   };
+  /**
+   * Rooms, each case on three servers: the gateway with history (the default), the gateway with
+   * `HISTORY_SIZE=0`, and plain `ws`.
+   */
+  rooms: {
+    /** Fan-out: `receivers` in one room, one publisher (not a member) at `rate` publishes/s. */
+    fanout: {
+      cases: Array<{ receivers: number; rate: number }>;
+      warmupMs: number;
+      measureMs: number;
+    };
+    /**
+     * Publish throughput: one publisher keeping `inFlight` publishes outstanding (a closed
+     * loop), `receivers` members; `rounds` rotating windows per server, reported as medians.
+     */
+    publish: {
+      receivers: number;
+      inFlight: number;
+      warmupMs: number;
+      measureMs: number;
+      rounds: number;
+    };
+  };
   memory: {
     connections: number[];
     /** Quiet time before each reading. */
@@ -82,6 +105,20 @@ export const FULL: Profile = {
     measureMs: 4000,
   },
   cluster: { receivers: 10_000, rate: 5, warmupMs: 1500, measureMs: 4000 },
+  rooms: {
+    fanout: {
+      cases: [{ receivers: 10_000, rate: 5 }],
+      warmupMs: 1000,
+      measureMs: 3000,
+    },
+    publish: {
+      receivers: 10,
+      inFlight: 32,
+      warmupMs: 300,
+      measureMs: 1500,
+      rounds: 3,
+    },
+  },
   memory: { connections: [10_000, 50_000], settleMs: 1000, freshServers: true },
   handshake: {
     concurrency: 32,
@@ -116,6 +153,20 @@ export const SMOKE: Profile = {
     measureMs: 500,
   },
   cluster: { receivers: 20, rate: 20, warmupMs: 200, measureMs: 500 },
+  rooms: {
+    fanout: {
+      cases: [{ receivers: 20, rate: 20 }],
+      warmupMs: 100,
+      measureMs: 400,
+    },
+    publish: {
+      receivers: 2,
+      inFlight: 4,
+      warmupMs: 100,
+      measureMs: 300,
+      rounds: 1,
+    },
+  },
   memory: { connections: [200], settleMs: 100, freshServers: false },
   handshake: {
     concurrency: 4,

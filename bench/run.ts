@@ -15,6 +15,8 @@ import { echoScenario } from './scenarios/echo.js';
 import { fanoutScenario } from './scenarios/fanout.js';
 import { handshakeScenario } from './scenarios/handshake.js';
 import { memoryScenario } from './scenarios/memory.js';
+import { roomsScenario } from './scenarios/rooms.js';
+import { startExtra, type ExtraServer } from './servers/extras.js';
 import {
   GATEWAY_ENV,
   startServer,
@@ -61,8 +63,14 @@ const PAIRED: Array<[string, Scenario]> = [
   ['echo', echoScenario],
   ['fanout', fanoutScenario],
   ['handshake', handshakeScenario],
+  // The shared gateway keeps history (its default); these start the other servers they need.
+  ['rooms', roomsScenario],
   ...(profile.memory.freshServers ? [] : [MEMORY]),
 ];
+/** What paired scenarios need besides the pair: started with it (see servers/extras.ts). */
+const EXTRAS: Record<string, ExtraServer[]> = {
+  rooms: ['historyOff'],
+};
 /** With servers of their own. */
 const ALONE: Array<[string, Scenario]> = [
   ...(profile.memory.freshServers ? [MEMORY] : []),
@@ -125,8 +133,18 @@ async function main(): Promise<number> {
   const paired = PAIRED.filter(wanted);
   if (paired.length) {
     const servers: RunningServer[] = [];
+    const extraNames = [
+      ...new Set(paired.flatMap(([name]) => EXTRAS[name] ?? [])),
+    ];
+    // Started at once with the pair, each resolving to the server or to its error: a missing
+    // extra server fails its scenario alone.
+    const extras = extraNames.map((name) =>
+      startExtra(name, machine.pinning.server),
+    );
     try {
-      log('starting the gateway and the plain ws server');
+      log(
+        `starting the gateway and the plain ws server${extraNames.length ? ` (and ${extraNames.join(', ')})` : ''}`,
+      );
       const [gateway, plain] = await Promise.all([
         startServer('gateway', {
           label: 'gateway',
@@ -139,6 +157,11 @@ async function main(): Promise<number> {
       ]);
       servers.push(gateway, plain);
       ctx.pair = { gateway, plain };
+      // Every boot is over before the first window opens.
+      const started = await Promise.all(extras);
+      ctx.extras = Object.fromEntries(
+        extraNames.map((name, i) => [name, started[i]]),
+      );
       for (const s of paired) await attempt(s);
     } catch (err) {
       for (const [name] of paired)
@@ -147,9 +170,13 @@ async function main(): Promise<number> {
           error: `servers did not start: ${(err as Error).message}`,
         });
     } finally {
-      await Promise.all(servers.map((s) => s.stop()));
+      const extraServers = (await Promise.all(extras)).filter(
+        (s): s is RunningServer => !(s instanceof Error),
+      );
+      await Promise.all([...servers, ...extraServers].map((s) => s.stop()));
       await stopAll(); // a server that started while the other failed
       ctx.pair = undefined;
+      ctx.extras = undefined;
     }
   }
   for (const s of ALONE.filter(wanted)) await attempt(s);
