@@ -50,6 +50,12 @@ export interface Profile {
       rounds: number;
     };
   };
+  /** Reconnect to caught up: `missed` messages recovered per round; in memory, then Redis. */
+  reconnect: {
+    missed: number;
+    rounds: number;
+    warmupRounds: number;
+  };
   memory: {
     connections: number[];
     /** Quiet time before each reading. */
@@ -119,6 +125,7 @@ export const FULL: Profile = {
       rounds: 3,
     },
   },
+  reconnect: { missed: 300, rounds: 60, warmupRounds: 5 },
   memory: { connections: [10_000, 50_000], settleMs: 1000, freshServers: true },
   handshake: {
     concurrency: 32,
@@ -167,6 +174,7 @@ export const SMOKE: Profile = {
       rounds: 1,
     },
   },
+  reconnect: { missed: 50, rounds: 2, warmupRounds: 1 },
   memory: { connections: [200], settleMs: 100, freshServers: false },
   handshake: {
     concurrency: 4,

@@ -15,6 +15,7 @@ import { echoScenario } from './scenarios/echo.js';
 import { fanoutScenario } from './scenarios/fanout.js';
 import { handshakeScenario } from './scenarios/handshake.js';
 import { memoryScenario } from './scenarios/memory.js';
+import { reconnectScenario } from './scenarios/reconnect.js';
 import { roomsScenario } from './scenarios/rooms.js';
 import { startExtra, type ExtraServer } from './servers/extras.js';
 import {
@@ -65,11 +66,13 @@ const PAIRED: Array<[string, Scenario]> = [
   ['handshake', handshakeScenario],
   // The shared gateway keeps history (its default); these start the other servers they need.
   ['rooms', roomsScenario],
+  ['reconnect', reconnectScenario],
   ...(profile.memory.freshServers ? [] : [MEMORY]),
 ];
 /** What paired scenarios need besides the pair: started with it (see servers/extras.ts). */
 const EXTRAS: Record<string, ExtraServer[]> = {
   rooms: ['historyOff'],
+  reconnect: ['redisHistory'],
 };
 /** With servers of their own. */
 const ALONE: Array<[string, Scenario]> = [
