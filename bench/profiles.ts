@@ -56,6 +56,19 @@ export interface Profile {
     rounds: number;
     warmupRounds: number;
   };
+  /**
+   * Memory per kept message: `rooms` rooms × `perRoom` messages of each payload size, on a
+   * server of its own (`freshServer`) or the shared gateway (smoke).
+   */
+  historyMemory: {
+    rooms: number;
+    perRoom: number;
+    payloadBytes: number[];
+    /** Publisher sockets filling, and publishes in flight on each. */
+    publishers: number;
+    inFlight: number;
+    freshServer: boolean;
+  };
   memory: {
     connections: number[];
     /** Quiet time before each reading. */
@@ -126,6 +139,14 @@ export const FULL: Profile = {
     },
   },
   reconnect: { missed: 300, rounds: 60, warmupRounds: 5 },
+  historyMemory: {
+    rooms: 100,
+    perRoom: 1000,
+    payloadBytes: [100, 1024],
+    publishers: 4,
+    inFlight: 32,
+    freshServer: true,
+  },
   memory: { connections: [10_000, 50_000], settleMs: 1000, freshServers: true },
   handshake: {
     concurrency: 32,
@@ -175,6 +196,14 @@ export const SMOKE: Profile = {
     },
   },
   reconnect: { missed: 50, rounds: 2, warmupRounds: 1 },
+  historyMemory: {
+    rooms: 4,
+    perRoom: 50,
+    payloadBytes: [100, 1024],
+    publishers: 1,
+    inFlight: 8,
+    freshServer: false,
+  },
   memory: { connections: [200], settleMs: 100, freshServers: false },
   handshake: {
     concurrency: 4,

@@ -14,6 +14,7 @@ import type { CaseResult, Context } from './scenarios/common.js';
 import { echoScenario } from './scenarios/echo.js';
 import { fanoutScenario } from './scenarios/fanout.js';
 import { handshakeScenario } from './scenarios/handshake.js';
+import { historyMemoryScenario } from './scenarios/history-memory.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { reconnectScenario } from './scenarios/reconnect.js';
 import { roomsScenario } from './scenarios/rooms.js';
@@ -59,7 +60,14 @@ deadline.unref();
 
 type Scenario = (ctx: Context) => Promise<CaseResult[]>;
 const MEMORY: [string, Scenario] = ['memory', memoryScenario];
-/** On the shared pair of servers (memory too in a smoke run: it has no time for fresh ones). */
+const HISTORY_MEMORY: [string, Scenario] = [
+  'history-memory',
+  historyMemoryScenario,
+];
+/**
+ * On the shared pair of servers (memory and history memory too in a smoke run: it has no time
+ * for fresh ones).
+ */
 const PAIRED: Array<[string, Scenario]> = [
   ['echo', echoScenario],
   ['fanout', fanoutScenario],
@@ -68,6 +76,7 @@ const PAIRED: Array<[string, Scenario]> = [
   ['rooms', roomsScenario],
   ['reconnect', reconnectScenario],
   ...(profile.memory.freshServers ? [] : [MEMORY]),
+  ...(profile.historyMemory.freshServer ? [] : [HISTORY_MEMORY]),
 ];
 /** What paired scenarios need besides the pair: started with it (see servers/extras.ts). */
 const EXTRAS: Record<string, ExtraServer[]> = {
@@ -77,6 +86,7 @@ const EXTRAS: Record<string, ExtraServer[]> = {
 /** With servers of their own. */
 const ALONE: Array<[string, Scenario]> = [
   ...(profile.memory.freshServers ? [MEMORY] : []),
+  ...(profile.historyMemory.freshServer ? [HISTORY_MEMORY] : []),
   ['cluster', clusterScenario],
 ];
 const wanted = ([name]: [string, Scenario]) => !only || only.includes(name);
