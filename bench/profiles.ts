@@ -48,6 +48,8 @@ export interface Profile {
       warmupMs: number;
       measureMs: number;
       rounds: number;
+      /** The window each server runs first, not counted: the JIT's warm-up (0: none). */
+      firstWindowMs: number;
     };
   };
   /** Reconnect to caught up: `missed` messages recovered per round; in memory, then Redis. */
@@ -139,6 +141,7 @@ export const FULL: Profile = {
       warmupMs: 300,
       measureMs: 1000,
       rounds: 3,
+      firstWindowMs: 1000,
     },
   },
   reconnect: { missed: 300, rounds: 60, warmupRounds: 5 },
@@ -196,6 +199,7 @@ export const SMOKE: Profile = {
       warmupMs: 100,
       measureMs: 300,
       rounds: 1,
+      firstWindowMs: 0,
     },
   },
   reconnect: { missed: 50, rounds: 2, warmupRounds: 1 },
