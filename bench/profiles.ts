@@ -27,6 +27,50 @@ export interface Profile {
     warmupMs: number;
     measureMs: number;
   };
+  /**
+   * Rooms, each case on three servers: the gateway with history (the default), the gateway with
+   * `HISTORY_SIZE=0`, and plain `ws`.
+   */
+  rooms: {
+    /** Fan-out: `receivers` in one room, one publisher (not a member) at `rate` publishes/s. */
+    fanout: {
+      cases: Array<{ receivers: number; rate: number }>;
+      warmupMs: number;
+      measureMs: number;
+    };
+    /**
+     * Publish throughput: one publisher keeping `inFlight` publishes outstanding (a closed
+     * loop), `receivers` members; `rounds` rotating windows per server, reported as medians.
+     */
+    publish: {
+      receivers: number;
+      inFlight: number;
+      warmupMs: number;
+      measureMs: number;
+      rounds: number;
+      /** The window each server runs first, not counted: the JIT's warm-up (0: none). */
+      firstWindowMs: number;
+    };
+  };
+  /** Reconnect to caught up: `missed` messages recovered per round; in memory, then Redis. */
+  reconnect: {
+    missed: number;
+    rounds: number;
+    warmupRounds: number;
+  };
+  /**
+   * Memory per kept message: `rooms` rooms × `perRoom` messages of each payload size, on a
+   * server of its own (`freshServer`) or the shared gateway (smoke).
+   */
+  historyMemory: {
+    rooms: number;
+    perRoom: number;
+    payloadBytes: number[];
+    /** Publisher sockets filling, and publishes in flight on each. */
+    publishers: number;
+    inFlight: number;
+    freshServer: boolean;
+  };
   memory: {
     connections: number[];
     /** Quiet time before each reading. */
@@ -82,6 +126,33 @@ export const FULL: Profile = {
     measureMs: 4000,
   },
   cluster: { receivers: 10_000, rate: 5, warmupMs: 1500, measureMs: 4000 },
+  rooms: {
+    fanout: {
+      // The existing fan-out's 50,000 deliveries/s with its 1,000 receivers: ten times the
+      // publishes of 10,000 receivers at 5/s, so history's cost per publish shows ten times more
+      // per delivery, and three servers' worth of 10,000 connections would cost half a minute.
+      cases: [{ receivers: 1000, rate: 50 }],
+      warmupMs: 1000,
+      measureMs: 3000,
+    },
+    publish: {
+      receivers: 10,
+      inFlight: 32,
+      warmupMs: 300,
+      measureMs: 1000,
+      rounds: 3,
+      firstWindowMs: 1000,
+    },
+  },
+  reconnect: { missed: 300, rounds: 60, warmupRounds: 5 },
+  historyMemory: {
+    rooms: 100,
+    perRoom: 1000,
+    payloadBytes: [100, 1024],
+    publishers: 4,
+    inFlight: 32,
+    freshServer: true,
+  },
   memory: { connections: [10_000, 50_000], settleMs: 1000, freshServers: true },
   handshake: {
     concurrency: 32,
@@ -116,6 +187,30 @@ export const SMOKE: Profile = {
     measureMs: 500,
   },
   cluster: { receivers: 20, rate: 20, warmupMs: 200, measureMs: 500 },
+  rooms: {
+    fanout: {
+      cases: [{ receivers: 20, rate: 20 }],
+      warmupMs: 100,
+      measureMs: 400,
+    },
+    publish: {
+      receivers: 2,
+      inFlight: 4,
+      warmupMs: 100,
+      measureMs: 300,
+      rounds: 1,
+      firstWindowMs: 0,
+    },
+  },
+  reconnect: { missed: 50, rounds: 2, warmupRounds: 1 },
+  historyMemory: {
+    rooms: 4,
+    perRoom: 50,
+    payloadBytes: [100, 1024],
+    publishers: 1,
+    inFlight: 8,
+    freshServer: false,
+  },
   memory: { connections: [200], settleMs: 100, freshServers: false },
   handshake: {
     concurrency: 4,

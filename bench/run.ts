@@ -14,7 +14,11 @@ import type { CaseResult, Context } from './scenarios/common.js';
 import { echoScenario } from './scenarios/echo.js';
 import { fanoutScenario } from './scenarios/fanout.js';
 import { handshakeScenario } from './scenarios/handshake.js';
+import { historyMemoryScenario } from './scenarios/history-memory.js';
 import { memoryScenario } from './scenarios/memory.js';
+import { reconnectScenario } from './scenarios/reconnect.js';
+import { roomsScenario } from './scenarios/rooms.js';
+import { startExtra, type ExtraServer } from './servers/extras.js';
 import {
   GATEWAY_ENV,
   startServer,
@@ -32,7 +36,7 @@ const only = args
   ?.slice(7)
   .split(',');
 /** The whole run, builds excluded, must end within this; past it everything is stopped. */
-const DEADLINE_MS = profile.name === 'smoke' ? 60_000 : 270_000;
+const DEADLINE_MS = profile.name === 'smoke' ? 75_000 : 360_000;
 
 const started = Date.now();
 const log = (line: string) =>
@@ -56,16 +60,33 @@ deadline.unref();
 
 type Scenario = (ctx: Context) => Promise<CaseResult[]>;
 const MEMORY: [string, Scenario] = ['memory', memoryScenario];
-/** On the shared pair of servers (memory too in a smoke run: it has no time for fresh ones). */
+const HISTORY_MEMORY: [string, Scenario] = [
+  'history-memory',
+  historyMemoryScenario,
+];
+/**
+ * On the shared pair of servers (memory and history memory too in a smoke run: it has no time
+ * for fresh ones).
+ */
 const PAIRED: Array<[string, Scenario]> = [
   ['echo', echoScenario],
   ['fanout', fanoutScenario],
   ['handshake', handshakeScenario],
+  // The shared gateway keeps history (its default); these start the other servers they need.
+  ['rooms', roomsScenario],
+  ['reconnect', reconnectScenario],
   ...(profile.memory.freshServers ? [] : [MEMORY]),
+  ...(profile.historyMemory.freshServer ? [] : [HISTORY_MEMORY]),
 ];
+/** What paired scenarios need besides the pair: started with it (see servers/extras.ts). */
+const EXTRAS: Record<string, ExtraServer[]> = {
+  rooms: ['historyOff'],
+  reconnect: ['redisHistory'],
+};
 /** With servers of their own. */
 const ALONE: Array<[string, Scenario]> = [
   ...(profile.memory.freshServers ? [MEMORY] : []),
+  ...(profile.historyMemory.freshServer ? [HISTORY_MEMORY] : []),
   ['cluster', clusterScenario],
 ];
 const wanted = ([name]: [string, Scenario]) => !only || only.includes(name);
@@ -89,7 +110,7 @@ function missingNumbers(cases: CaseResult[]): string[] {
     for (const spec of c.metrics) {
       for (const kind of ['gateway', 'plain'] as const) {
         const m = c[kind];
-        if (kind === 'plain' && !m && c.scenario === 'cross-instance') continue;
+        if (kind === 'plain' && !m && c.noPlain) continue;
         const v = m?.values[spec.key];
         if (v === undefined || !Number.isFinite(v))
           out.push(`${c.scenario} / ${c.name} / ${spec.label} / ${kind}`);
@@ -125,8 +146,18 @@ async function main(): Promise<number> {
   const paired = PAIRED.filter(wanted);
   if (paired.length) {
     const servers: RunningServer[] = [];
+    const extraNames = [
+      ...new Set(paired.flatMap(([name]) => EXTRAS[name] ?? [])),
+    ];
+    // Started at once with the pair, each resolving to the server or to its error: a missing
+    // extra server fails its scenario alone.
+    const extras = extraNames.map((name) =>
+      startExtra(name, machine.pinning.server),
+    );
     try {
-      log('starting the gateway and the plain ws server');
+      log(
+        `starting the gateway and the plain ws server${extraNames.length ? ` (and ${extraNames.join(', ')})` : ''}`,
+      );
       const [gateway, plain] = await Promise.all([
         startServer('gateway', {
           label: 'gateway',
@@ -139,6 +170,11 @@ async function main(): Promise<number> {
       ]);
       servers.push(gateway, plain);
       ctx.pair = { gateway, plain };
+      // Every boot is over before the first window opens.
+      const started = await Promise.all(extras);
+      ctx.extras = Object.fromEntries(
+        extraNames.map((name, i) => [name, started[i]]),
+      );
       for (const s of paired) await attempt(s);
     } catch (err) {
       for (const [name] of paired)
@@ -147,9 +183,13 @@ async function main(): Promise<number> {
           error: `servers did not start: ${(err as Error).message}`,
         });
     } finally {
-      await Promise.all(servers.map((s) => s.stop()));
+      const extraServers = (await Promise.all(extras)).filter(
+        (s): s is RunningServer => !(s instanceof Error),
+      );
+      await Promise.all([...servers, ...extraServers].map((s) => s.stop()));
       await stopAll(); // a server that started while the other failed
       ctx.pair = undefined;
+      ctx.extras = undefined;
     }
   }
   for (const s of ALONE.filter(wanted)) await attempt(s);

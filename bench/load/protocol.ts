@@ -30,8 +30,13 @@ export interface EchoCommand {
   drainMs: number;
 }
 
+/** Which pushes a receiver counts: `broadcast` pushes, or a room's `message` pushes. */
+export type PushKind = 'broadcast' | 'message';
+
 export interface ReceiveCommand {
   type: 'receive';
+  /** Default `broadcast`. */
+  push?: PushKind;
   startUs: number;
   endUs: number;
   /**
@@ -45,6 +50,8 @@ export interface PublishCommand {
   type: 'publish';
   /** Broadcasts per second, from the first socket of this worker. */
   rate: number;
+  /** `publish` to this room instead of `broadcast`. */
+  room?: string;
   /** Publishing stops at this instant. */
   endUs: number;
 }
@@ -61,6 +68,71 @@ export interface HandshakeCommand {
   handshakeTimeoutMs: number;
 }
 
+/**
+ * Every socket of this worker sends `join` for `room` (`concurrency` joins awaiting their reply
+ * at once) and waits for the reply.
+ */
+export interface JoinCommand {
+  type: 'join';
+  room: string;
+  concurrency: number;
+  timeoutMs: number;
+}
+
+/**
+ * Closed-loop publishing: each socket of this worker keeps `inFlight` `publish` requests to
+ * `room` outstanding (`{"t":<µs>,"s":<n>}`, as the fixed-rate publisher sends), sending the next
+ * one as each acknowledgement comes. Latency is send to acknowledgement.
+ */
+export interface PublishLoopCommand {
+  type: 'publishLoop';
+  room: string;
+  inFlight: number;
+  startUs: number;
+  endUs: number;
+  drainMs: number;
+}
+
+/**
+ * Fills rooms' history: the sockets of this worker publish `perRoom` messages to each room,
+ * round robin over the rooms, `inFlight` outstanding per socket, each message's data a string
+ * of `payloadBytes` ASCII characters (unique per message). Resolves when all are acknowledged.
+ */
+export interface FillCommand {
+  type: 'fill';
+  rooms: string[];
+  perRoom: number;
+  payloadBytes: number;
+  inFlight: number;
+  timeoutMs: number;
+}
+
+/** Requests sent one after the other from the first socket of this worker; their replies. */
+export interface RequestsCommand {
+  type: 'requests';
+  requests: Array<{ event: string; data?: unknown }>;
+  timeoutMs: number;
+}
+
+/**
+ * Reconnect to caught up, `warmupRounds + rounds` times, on one room: a publisher socket (a
+ * member of the room, which keeps the room alive) and a client that joins and notes its
+ * position. Each round the client closes; the publisher publishes `missed` messages (all
+ * acknowledged); the client opens a new socket and sends `join` with `since` its position; it is
+ * caught up when it holds the join reply (`recovered:true`), which comes after the `missed`
+ * pushes, all checked (offsets since+1 .. since+missed, in order).
+ */
+export interface ReconnectCommand {
+  type: 'reconnect';
+  url: string;
+  token: string;
+  room: string;
+  missed: number;
+  rounds: number;
+  warmupRounds: number;
+  timeoutMs: number;
+}
+
 export interface CloseAllCommand {
   type: 'closeAll';
   timeoutMs: number;
@@ -72,6 +144,11 @@ export type Command =
   | ReceiveCommand
   | PublishCommand
   | HandshakeCommand
+  | JoinCommand
+  | PublishLoopCommand
+  | FillCommand
+  | RequestsCommand
+  | ReconnectCommand
   | CloseAllCommand;
 
 /** CPU this worker used inside the window, and the window's length (µs both). */
@@ -125,6 +202,48 @@ export interface HandshakeResult extends CpuSample {
   latency: HistogramData;
 }
 
+export interface JoinResult {
+  joined: number;
+  failed: number;
+  firstError?: string;
+  ms: number;
+}
+
+export interface PublishLoopResult extends CpuSample {
+  /** Acknowledgements received inside the window. */
+  completed: number;
+  /** Error frames received (any time). */
+  errors: number;
+  firstError?: string;
+  /** Send to acknowledgement. */
+  latency: HistogramData;
+  /** Requests never answered within the drain time. */
+  unanswered: number;
+}
+
+export interface FillResult {
+  published: number;
+  acked: number;
+  errors: number;
+  firstError?: string;
+  ms: number;
+}
+
+export interface RequestsResult {
+  replies: Array<{ event: string; data: unknown }>;
+}
+
+export interface ReconnectResult {
+  /** Measured rounds (warm-up rounds excluded). */
+  rounds: number;
+  /** From the start of the TCP connect to the join reply. */
+  fromConnect: HistogramData;
+  /** From the socket's open to the join reply. */
+  fromOpen: HistogramData;
+  /** From the start of the TCP connect to open. */
+  toOpen: HistogramData;
+}
+
 export interface CloseAllResult {
   closed: number;
   terminated: number;
@@ -137,6 +256,11 @@ export interface ResultOf {
   receive: ReceiveResult;
   publish: PublishResult;
   handshake: HandshakeResult;
+  join: JoinResult;
+  publishLoop: PublishLoopResult;
+  fill: FillResult;
+  requests: RequestsResult;
+  reconnect: ReconnectResult;
   closeAll: CloseAllResult;
 }
 

@@ -19,14 +19,24 @@ import type {
   CpuSample,
   EchoCommand,
   EchoResult,
+  FillCommand,
+  FillResult,
   HandshakeCommand,
   HandshakeResult,
+  JoinCommand,
+  JoinResult,
   PublishCommand,
+  PublishLoopCommand,
+  PublishLoopResult,
   PublishResult,
   ReceiveCommand,
   ReceiveResult,
+  ReconnectCommand,
+  ReconnectResult,
   Reply,
   Request,
+  RequestsCommand,
+  RequestsResult,
 } from './protocol.js';
 
 interface Client {
@@ -140,6 +150,9 @@ const ECHO_PREFIX = Buffer.from('{"event":"echo"');
 const ID_KEY = Buffer.from('"id":');
 const T_KEY = Buffer.from('"t":');
 const BROADCAST_PUSH = Buffer.from('{"event":"broadcast","data":{"from"');
+const MESSAGE_PUSH = Buffer.from('{"event":"message","data":{"room"');
+const PUBLISH_PREFIX = Buffer.from('{"event":"publish"');
+const OFFSET_KEY = Buffer.from('"offset":');
 
 const startsWith = (buf: Buffer, prefix: Buffer) =>
   buf.length >= prefix.length &&
@@ -160,10 +173,20 @@ function numberAfter(buf: Buffer, key: Buffer, last: boolean): number {
 }
 
 /**
- * Closed-loop echo: each connection keeps `inFlight` requests outstanding, sending the next one
- * as each reply comes. Latency is measured per request with the clock of this process.
+ * A closed loop on every socket of this worker: each keeps `inFlight` requests outstanding
+ * (`frame(id)`), sending the next one as each reply (a frame starting with `replyPrefix`) comes.
+ * Latency is measured per request with the clock of this process.
  */
-async function echo(cmd: EchoCommand): Promise<EchoResult> {
+async function closedLoop(
+  cmd: {
+    inFlight: number;
+    startUs: number;
+    endUs: number;
+    drainMs: number;
+  },
+  frame: (id: number) => string,
+  replyPrefix: Buffer,
+): Promise<EchoResult> {
   const latency = new Histogram();
   let completed = 0;
   let errors = 0;
@@ -180,13 +203,13 @@ async function echo(cmd: EchoCommand): Promise<EchoResult> {
       const id = nextId++;
       sentAt[id % RING] = nowUs();
       outstanding++;
-      ws.send(`{"event":"echo","data":{"text":"hello","n":${id}},"id":${id}}`);
+      ws.send(frame(id));
     };
     const onMessage = (data: RawData) => {
       const buf = data as Buffer;
       const now = nowUs();
       const id = numberAfter(buf, ID_KEY, true);
-      if (!startsWith(buf, ECHO_PREFIX)) {
+      if (!startsWith(buf, replyPrefix)) {
         errors++;
         firstError ??= buf.toString().slice(0, 200);
       } else if (now >= cmd.startUs && now < cmd.endUs && id >= 0) {
@@ -216,8 +239,31 @@ async function echo(cmd: EchoCommand): Promise<EchoResult> {
   };
 }
 
-/** Counts the broadcast pushes every socket of this worker receives, with their latency. */
+/** Closed-loop echo: each connection keeps `inFlight` small `echo` requests outstanding. */
+function echo(cmd: EchoCommand): Promise<EchoResult> {
+  return closedLoop(
+    cmd,
+    (id) => `{"event":"echo","data":{"text":"hello","n":${id}},"id":${id}}`,
+    ECHO_PREFIX,
+  );
+}
+
+/** Closed-loop publishing to one room (see PublishLoopCommand). */
+function publishLoop(cmd: PublishLoopCommand): Promise<PublishLoopResult> {
+  const head = `{"event":"publish","data":{"room":${JSON.stringify(cmd.room)},"data":{"t":`;
+  return closedLoop(
+    cmd,
+    (id) => `${head}${Math.round(nowUs())},"s":${id}}},"id":${id}}`,
+    PUBLISH_PREFIX,
+  );
+}
+
+/**
+ * Counts the broadcast pushes (or a room's `message` pushes) every socket of this worker
+ * receives, with their latency.
+ */
 async function receive(cmd: ReceiveCommand): Promise<ReceiveResult> {
+  const push = cmd.push === 'message' ? MESSAGE_PUSH : BROADCAST_PUSH;
   const groups = new Map<
     string,
     { delivered: number; late: number; latency: Histogram }
@@ -235,7 +281,7 @@ async function receive(cmd: ReceiveCommand): Promise<ReceiveResult> {
     const onMessage = (data: RawData) => {
       const buf = data as Buffer;
       const now = nowUs();
-      if (!startsWith(buf, BROADCAST_PUSH)) {
+      if (!startsWith(buf, push)) {
         other++;
         firstOther ??= buf.toString().slice(0, 200);
         return;
@@ -269,7 +315,10 @@ async function receive(cmd: ReceiveCommand): Promise<ReceiveResult> {
   };
 }
 
-/** One socket broadcasts `{"t":<µs>,"s":<n>}` at a fixed rate, catching up if a tick is late. */
+/**
+ * One socket broadcasts (or publishes to a room) `{"t":<µs>,"s":<n>}` at a fixed rate, catching
+ * up if a tick is late.
+ */
 async function publish(cmd: PublishCommand): Promise<PublishResult> {
   const first = clients.values().next().value;
   if (!first) throw new Error('no socket to publish from');
@@ -278,9 +327,16 @@ async function publish(cmd: PublishCommand): Promise<PublishResult> {
   let acked = 0;
   let errors = 0;
   let firstError: string | undefined;
+  const ack =
+    cmd.room === undefined ? '{"event":"broadcast"' : '{"event":"publish"';
+  const head =
+    cmd.room === undefined
+      ? '{"event":"broadcast","data":{"t":'
+      : `{"event":"publish","data":{"room":${JSON.stringify(cmd.room)},"data":{"t":`;
+  const tail = cmd.room === undefined ? '}' : '}}';
   const onMessage = (data: RawData) => {
     const text = (data as Buffer).toString();
-    if (text.startsWith('{"event":"broadcast"')) acked++;
+    if (text.startsWith(ack)) acked++;
     else {
       errors++;
       firstError ??= text.slice(0, 200);
@@ -296,7 +352,7 @@ async function publish(cmd: PublishCommand): Promise<PublishResult> {
     if (dueUs >= cmd.endUs) break;
     await sleepUntil(dueUs);
     ws.send(
-      `{"event":"broadcast","data":{"t":${Math.round(nowUs())},"s":${published}},"id":${published}}`,
+      `${head}${Math.round(nowUs())},"s":${published}${tail},"id":${published}}`,
     );
     published++;
   }
@@ -431,6 +487,350 @@ async function handshake(cmd: HandshakeCommand): Promise<HandshakeResult> {
   return { ...cpu, opened, failed, firstError, latency: latency.toData() };
 }
 
+let nextRequestId = 1;
+
+/**
+ * Sends one request and resolves with its reply (`{event, data}`), rejects with an error frame's
+ * data, or after `timeoutMs`. Other frames (pushes, other replies) are left to other listeners.
+ */
+function request(
+  ws: WebSocket,
+  event: string,
+  data: unknown,
+  timeoutMs: number,
+): Promise<{ event: string; data: unknown }> {
+  const id = `r${nextRequestId++}`;
+  const tag = Buffer.from(`"id":"${id}"`);
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      ws.off('message', onMessage);
+      ws.off('close', onClose);
+    };
+    const onMessage = (raw: RawData) => {
+      const buf = raw as Buffer;
+      if (buf.indexOf(tag) < 0) return;
+      const frame = JSON.parse(buf.toString()) as {
+        event: string;
+        data: unknown;
+        id?: unknown;
+      };
+      if (frame.id !== id) return;
+      done();
+      if (frame.event === 'error')
+        reject(new Error(`${event}: ${JSON.stringify(frame.data)}`));
+      else resolve({ event: frame.event, data: frame.data });
+    };
+    const onClose = () => {
+      done();
+      reject(new Error(`${event}: the socket closed before the reply`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`${event}: no reply in ${timeoutMs} ms`));
+    }, timeoutMs);
+    ws.on('message', onMessage);
+    ws.once('close', onClose);
+    ws.send(JSON.stringify({ event, data, id }));
+  });
+}
+
+async function join(cmd: JoinCommand): Promise<JoinResult> {
+  const started = Date.now();
+  const all = [...clients];
+  let next = 0;
+  let joined = 0;
+  let failed = 0;
+  let firstError: string | undefined;
+  const lane = async () => {
+    while (next < all.length) {
+      const { ws } = all[next++];
+      try {
+        await request(ws, 'join', { room: cmd.room }, cmd.timeoutMs);
+        joined++;
+      } catch (err) {
+        failed++;
+        firstError ??= (err as Error).message;
+      }
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.min(cmd.concurrency, all.length) }, lane),
+  );
+  return { joined, failed, firstError, ms: Date.now() - started };
+}
+
+async function fill(cmd: FillCommand): Promise<FillResult> {
+  const started = Date.now();
+  const total = cmd.rooms.length * cmd.perRoom;
+  const heads = cmd.rooms.map(
+    (room) =>
+      `{"event":"publish","data":{"room":${JSON.stringify(room)},"data":"`,
+  );
+  /** Message n: its room, and data `"<n>:xxxx…"` of exactly payloadBytes characters. */
+  const frameOf = (n: number) => {
+    const tag = `${n}:`;
+    const data = tag + 'x'.repeat(Math.max(0, cmd.payloadBytes - tag.length));
+    return `${heads[n % heads.length]}${data}"},"id":${n}}`;
+  };
+  let published = 0;
+  let acked = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const sockets = [...clients].map(({ ws }) => ws);
+  if (sockets.length === 0) throw new Error('no socket to publish from');
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `fill: ${acked + errors} of ${total} acknowledged after ${cmd.timeoutMs} ms`,
+          ),
+        ),
+      cmd.timeoutMs,
+    );
+    const send = (ws: WebSocket) => {
+      if (published >= total) return;
+      ws.send(frameOf(published++));
+    };
+    for (const ws of sockets) {
+      ws.on('message', (raw: RawData) => {
+        const buf = raw as Buffer;
+        if (startsWith(buf, PUBLISH_PREFIX)) acked++;
+        else {
+          errors++;
+          firstError ??= buf.toString().slice(0, 200);
+        }
+        if (acked + errors >= total) {
+          clearTimeout(timer);
+          resolve();
+        } else send(ws);
+      });
+      for (let i = 0; i < cmd.inFlight; i++) send(ws);
+    }
+  });
+  for (const ws of sockets) ws.removeAllListeners('message');
+  return {
+    published,
+    acked,
+    errors,
+    firstError,
+    ms: Date.now() - started,
+  };
+}
+
+async function requests(cmd: RequestsCommand): Promise<RequestsResult> {
+  const first = clients.values().next().value;
+  if (!first) throw new Error('no socket to send requests from');
+  const replies: RequestsResult['replies'] = [];
+  for (const r of cmd.requests)
+    replies.push(await request(first.ws, r.event, r.data, cmd.timeoutMs));
+  return { replies };
+}
+
+interface JoinReplyData {
+  room: string;
+  offset?: number;
+  epoch?: string;
+  recovered?: boolean;
+}
+
+/** A position from a join reply of a room with history. */
+function positionOf(reply: { data: unknown }): {
+  offset: number;
+  epoch: string;
+} {
+  const data = reply.data as JoinReplyData;
+  if (typeof data.offset !== 'number' || typeof data.epoch !== 'string')
+    throw new Error(
+      `join reply without a position (does the room keep history?): ${JSON.stringify(data)}`,
+    );
+  return { offset: data.offset, epoch: data.epoch };
+}
+
+const JOIN_REPLY = Buffer.from('{"event":"join"');
+
+/**
+ * Opens a socket and recovers: `join` with `since` sent at open; resolves at the join reply,
+ * once every one of the `missed` pushes has arrived before it, in offset order.
+ */
+function reconnectOnce(
+  cmd: ReconnectCommand,
+  since: { offset: number; epoch: string },
+): Promise<{
+  ws: WebSocket;
+  connectUs: number;
+  openUs: number;
+  caughtUpUs: number;
+  position: { offset: number; epoch: string };
+}> {
+  return new Promise((resolve, reject) => {
+    const connectUs = nowUs();
+    let openUs = 0;
+    let expected = since.offset + 1;
+    const ws = new WebSocket(
+      cmd.url,
+      clientOptions(cmd.token, undefined, cmd.timeoutMs),
+    );
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      ws.removeAllListeners();
+      ws.on('error', () => undefined);
+      ws.terminate();
+      reject(new Error(why));
+    };
+    const timer = setTimeout(
+      () => fail(`not caught up in ${cmd.timeoutMs} ms`),
+      cmd.timeoutMs,
+    );
+    ws.once('open', () => {
+      openUs = nowUs();
+      ws.send(
+        JSON.stringify({
+          event: 'join',
+          data: { room: cmd.room, since },
+          id: 'recover',
+        }),
+      );
+    });
+    ws.on('message', (raw: RawData) => {
+      const buf = raw as Buffer;
+      if (startsWith(buf, MESSAGE_PUSH)) {
+        const offset = numberAfter(buf, OFFSET_KEY, true);
+        if (offset !== expected)
+          return fail(`push of offset ${offset} where ${expected} was due`);
+        expected++;
+        return;
+      }
+      const caughtUpUs = nowUs();
+      if (!startsWith(buf, JOIN_REPLY))
+        return fail(`unexpected frame: ${buf.toString().slice(0, 200)}`);
+      const reply = JSON.parse(buf.toString()) as { data: JoinReplyData };
+      const got = expected - 1 - since.offset;
+      if (reply.data.recovered !== true)
+        return fail(`not recovered: ${JSON.stringify(reply.data)}`);
+      if (got !== cmd.missed || reply.data.offset !== expected - 1)
+        return fail(
+          `recovered ${got} of ${cmd.missed} messages before the reply ${JSON.stringify(reply.data)}`,
+        );
+      clearTimeout(timer);
+      ws.removeAllListeners();
+      ws.on('error', () => undefined);
+      resolve({
+        ws,
+        connectUs,
+        openUs,
+        caughtUpUs,
+        position: positionOf(reply),
+      });
+    });
+    ws.once('unexpected-response', (_req, res) =>
+      fail(`upgrade refused: HTTP ${res.statusCode}`),
+    );
+    ws.once('error', (err) => fail(err.message));
+  });
+}
+
+/** Closes a socket and waits until it is closed (terminated after `timeoutMs`). */
+async function closeSocket(ws: WebSocket, timeoutMs: number): Promise<void> {
+  if (ws.readyState === WebSocket.CLOSED) return;
+  const closed = new Promise<void>((resolve) => ws.once('close', resolve));
+  ws.close(1000);
+  const timer = setTimeout(() => ws.terminate(), timeoutMs);
+  await closed;
+  clearTimeout(timer);
+}
+
+/**
+ * The missed messages of a reconnect round: `missed` publishes sent at once from `ws`, all
+ * acknowledged; resolves with the highest offset acknowledged.
+ */
+function publishAll(ws: WebSocket, cmd: ReconnectCommand): Promise<number> {
+  const head = `{"event":"publish","data":{"room":${JSON.stringify(cmd.room)},"data":{"t":`;
+  return new Promise((resolve, reject) => {
+    let acked = 0;
+    let last = 0;
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      ws.off('message', onMessage);
+      if (err) reject(err);
+      else resolve(last);
+    };
+    const onMessage = (raw: RawData) => {
+      const buf = raw as Buffer;
+      if (!startsWith(buf, PUBLISH_PREFIX))
+        return done(
+          new Error(`publish refused: ${buf.toString().slice(0, 200)}`),
+        );
+      last = Math.max(last, numberAfter(buf, OFFSET_KEY, false));
+      if (++acked === cmd.missed) done();
+    };
+    const timer = setTimeout(
+      () =>
+        done(
+          new Error(
+            `${acked} of ${cmd.missed} publishes acknowledged in ${cmd.timeoutMs} ms`,
+          ),
+        ),
+      cmd.timeoutMs,
+    );
+    if (cmd.missed === 0) return done();
+    ws.on('message', onMessage);
+    for (let s = 0; s < cmd.missed; s++)
+      ws.send(`${head}${Math.round(nowUs())},"s":${s}}},"id":${s}}`);
+  });
+}
+
+/** See ReconnectCommand. */
+async function reconnect(cmd: ReconnectCommand): Promise<ReconnectResult> {
+  const fromConnect = new Histogram();
+  const fromOpen = new Histogram();
+  const toOpen = new Histogram();
+  const publisher = await open(cmd.url, cmd.token, undefined, cmd.timeoutMs);
+  let client: WebSocket | undefined;
+  try {
+    publisher.on('error', () => undefined);
+    positionOf(
+      await request(publisher, 'join', { room: cmd.room }, cmd.timeoutMs),
+    );
+    client = await open(cmd.url, cmd.token, undefined, cmd.timeoutMs);
+    client.on('error', () => undefined);
+    let position = positionOf(
+      await request(client, 'join', { room: cmd.room }, cmd.timeoutMs),
+    );
+    for (let round = 0; round < cmd.warmupRounds + cmd.rounds; round++) {
+      await closeSocket(client, cmd.timeoutMs);
+      client = undefined;
+      const last = await publishAll(publisher, cmd);
+      if (cmd.missed > 0 && last !== position.offset + cmd.missed)
+        throw new Error(
+          `the last missed message has offset ${last}, not ${position.offset + cmd.missed}: someone else publishes to ${cmd.room}`,
+        );
+      const r = await reconnectOnce(cmd, position);
+      client = r.ws;
+      client.on('error', () => undefined);
+      position = r.position;
+      if (round >= cmd.warmupRounds) {
+        fromConnect.record(r.caughtUpUs - r.connectUs);
+        fromOpen.record(r.caughtUpUs - r.openUs);
+        toOpen.record(r.openUs - r.connectUs);
+      }
+    }
+  } finally {
+    await Promise.all(
+      [publisher, client]
+        .filter((ws): ws is WebSocket => ws !== undefined)
+        .map((ws) => closeSocket(ws, 2000)),
+    );
+  }
+  return {
+    rounds: cmd.rounds,
+    fromConnect: fromConnect.toData(),
+    fromOpen: fromOpen.toData(),
+    toOpen: toOpen.toData(),
+  };
+}
+
 async function closeAll(timeoutMs: number): Promise<CloseAllResult> {
   const started = Date.now();
   const all = [...clients];
@@ -458,6 +858,16 @@ function run(cmd: Command): Promise<unknown> {
       return publish(cmd);
     case 'handshake':
       return handshake(cmd);
+    case 'join':
+      return join(cmd);
+    case 'publishLoop':
+      return publishLoop(cmd);
+    case 'fill':
+      return fill(cmd);
+    case 'requests':
+      return requests(cmd);
+    case 'reconnect':
+      return reconnect(cmd);
     case 'closeAll':
       return closeAll(cmd.timeoutMs);
   }

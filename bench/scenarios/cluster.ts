@@ -92,6 +92,7 @@ export async function clusterScenario(ctx: Context): Promise<CaseResult[]> {
           CPU_PER_OP('delivery (both gateways)'),
         ],
         gateway: measurement,
+        noPlain: true,
         notes: [
           `offered: ${(rate * receivers).toLocaleString('en-US')} deliveries/s; both gateways pinned to the server core, Redis unpinned; server CPU is the two gateways together`,
         ],

@@ -2,6 +2,7 @@ import { nowUs, sleepUntil } from '../support/clock.js';
 import { coreTimes } from '../support/procfs.js';
 import type { Machine, Pinning } from '../support/machine.js';
 import type { Profile } from '../profiles.js';
+import type { ExtraServer } from '../servers/extras.js';
 import type { RunningServer, ServerKind } from '../servers/launch.js';
 import type { CpuSample } from '../load/protocol.js';
 
@@ -49,8 +50,13 @@ export interface CaseResult {
   name: string;
   metrics: MetricSpec[];
   gateway?: Measurement;
-  /** Absent where there is no plain `ws` counterpart (cross-instance fan-out). */
+  /**
+   * Absent where there is no plain `ws` counterpart (cross-instance fan-out, recovery, history
+   * memory): such a case sets `noPlain`.
+   */
   plain?: Measurement;
+  /** The case has no plain `ws` counterpart: its plain column is `n/a`, not missing. */
+  noPlain?: boolean;
   notes: string[];
 }
 
@@ -60,7 +66,22 @@ export interface Context {
   machine: Machine;
   /** The gateway and the plain server, started once and shared by the scenarios that can. */
   pair?: Record<ServerKind, RunningServer>;
+  /**
+   * Other servers the paired scenarios asked for (servers/extras.ts), started and stopped with
+   * the pair: each the server, or why it did not start.
+   */
+  extras?: Partial<Record<ExtraServer, RunningServer | Error>>;
   log: (line: string) => void;
+}
+
+/** An extra server started with the pair; throws why it is not there. */
+export function extraServer(ctx: Context, name: ExtraServer): RunningServer {
+  const server = ctx.extras?.[name];
+  if (server === undefined)
+    throw new Error(`the ${name} server was not started with the pair`);
+  if (server instanceof Error)
+    throw new Error(`the ${name} server did not start: ${server.message}`);
+  return server;
 }
 
 /** Both servers, in the order this case runs them: alternate which goes first, case by case. */
@@ -75,7 +96,7 @@ const median = (xs: number[]): number => {
 };
 
 /** Each value and CPU figure the median over the rounds; each distinct note once. */
-function medianOf(rounds: Measurement[]): Measurement {
+export function medianOf(rounds: Measurement[]): Measurement {
   const pick = (get: (m: Measurement) => number | undefined) => {
     const xs = rounds.map(get).filter((x): x is number => x !== undefined);
     return xs.length > 0 ? median(xs) : undefined;

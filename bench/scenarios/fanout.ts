@@ -67,6 +67,11 @@ export interface FanoutSetup {
   warmupMs: number;
   measureMs: number;
   label: string;
+  /**
+   * A room: the receivers join it and the publisher publishes to it (`message` pushes), instead
+   * of `broadcast`. The publisher is not a member.
+   */
+  room?: string;
 }
 
 /**
@@ -100,6 +105,22 @@ export async function runFanout(
         receiverIndexes,
       ),
     );
+    if (setup.room !== undefined) {
+      const joins = await fleet.all(
+        {
+          type: 'join',
+          room: setup.room,
+          concurrency: ctx.profile.connectConcurrency,
+          timeoutMs: 10_000,
+        },
+        receiverIndexes,
+      );
+      const failed = joins.reduce((n, r) => n + r.failed, 0);
+      if (failed > 0)
+        throw new Error(
+          `${setup.label}: ${failed} join(s) failed (${joins.find((r) => r.firstError)?.firstError})`,
+        );
+    }
     requireOpened(`${setup.label}: publisher`, [
       await fleet.one(publisher, {
         type: 'connect',
@@ -117,13 +138,19 @@ export async function runFanout(
       fleet.all(
         {
           type: 'receive',
+          push: setup.room === undefined ? 'broadcast' : 'message',
           startUs,
           endUs,
           untilUs: endUs + ctx.profile.drainMs * 1000,
         },
         receiverIndexes,
       ),
-      fleet.one(publisher, { type: 'publish', rate: setup.rate, endUs }),
+      fleet.one(publisher, {
+        type: 'publish',
+        rate: setup.rate,
+        room: setup.room,
+        endUs,
+      }),
       sampleWindow(setup.servers, startUs, endUs, ctx.machine.pinning),
     ]);
     return summarize(setup, received, published, sample);
@@ -177,7 +204,7 @@ function summarize(
     );
   if (published.acked < published.published)
     notes.push(
-      `${published.published - published.acked} broadcast(s) not acknowledged`,
+      `${published.published - published.acked} ${setup.room === undefined ? 'broadcast(s)' : 'publish(es)'} not acknowledged`,
     );
   const other = received.reduce((n, r) => n + r.other, 0);
   if (other > 0)

@@ -7,6 +7,11 @@
  *   in a Map by its SHA-256 digest, as the gateway's StaticTokenVerifier does; 401 otherwise;
  * - `echo` answers `{"event":"echo","data":..,"id":..}`;
  * - `broadcast` is serialized once and sent to every other client, then acknowledged;
+ * - rooms, the minimum the room scenarios use: `join` (`{"room"}`, answered `{"room"}`) adds the
+ *   client to a room, a Map of Sets, until it closes; `publish` (`{"room","data"}`) serializes
+ *   `{"event":"message","data":{"room","from","data"}}` once and sends it to every other member,
+ *   then answers `{"room","recipients","instances":1}`. No history, no offsets, no validation of
+ *   room names, no per-connection room limit;
  * - maxPayload 1 MiB, no compression, as the gateway.
  * `GET /memory` answers `process.memoryUsage()` and the number of open connections, so the
  * benchmark can read the heap after a run; `GET /healthz` answers 200.
@@ -54,6 +59,8 @@ function refuse(socket: Duplex, status: number, extra = ''): void {
 }
 
 const clients = new Set<WebSocket>();
+/** room -> its members; a room goes with its last member. */
+const rooms = new Map<string, Set<WebSocket>>();
 let sequence = 0;
 
 const wss = new WebSocketServer({
@@ -90,11 +97,25 @@ http.on('upgrade', (req, socket: Duplex, head: Buffer) => {
   wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, subject));
 });
 
+/** The room's name when `data` is `{"room": <non-empty string>, ...}`. */
+function roomOf(data: unknown): string | undefined {
+  const room = (data as { room?: unknown } | null)?.room;
+  return typeof room === 'string' && room.length > 0 ? room : undefined;
+}
+
 function onConnection(ws: WebSocket, subject: string): void {
   const id = `${subject}-${++sequence}`;
+  /** The rooms this client is in. */
+  const joined = new Set<string>();
   clients.add(ws);
   ws.on('error', () => ws.terminate());
-  ws.once('close', () => clients.delete(ws));
+  ws.once('close', () => {
+    clients.delete(ws);
+    for (const room of joined) {
+      const members = rooms.get(room);
+      if (members?.delete(ws) && members.size === 0) rooms.delete(room);
+    }
+  });
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (isBinary) return ws.close(1003, 'binary frames are not accepted');
     let envelope: { event?: unknown; data?: unknown; id?: unknown };
@@ -139,6 +160,48 @@ function onConnection(ws: WebSocket, subject: string): void {
         );
         return;
       }
+      case 'join': {
+        const room = roomOf(envelope.data);
+        if (room === undefined) break;
+        let members = rooms.get(room);
+        if (!members) rooms.set(room, (members = new Set()));
+        members.add(ws);
+        joined.add(room);
+        ws.send(
+          JSON.stringify({ event: 'join', data: { room }, id: envelope.id }),
+        );
+        return;
+      }
+      case 'publish': {
+        const room = roomOf(envelope.data);
+        if (room === undefined) break;
+        // Serialized once, and turned into bytes once, for every member.
+        const frame = Buffer.from(
+          JSON.stringify({
+            event: 'message',
+            data: {
+              room,
+              from: id,
+              data: (envelope.data as { data?: unknown }).data ?? null,
+            },
+          }),
+        );
+        let recipients = 0;
+        for (const member of rooms.get(room) ?? []) {
+          if (member !== ws && member.readyState === WebSocket.OPEN) {
+            member.send(frame, { binary: false });
+            recipients++;
+          }
+        }
+        ws.send(
+          JSON.stringify({
+            event: 'publish',
+            data: { room, recipients, instances: 1 },
+            id: envelope.id,
+          }),
+        );
+        return;
+      }
       default:
         ws.send(
           JSON.stringify({
@@ -147,7 +210,16 @@ function onConnection(ws: WebSocket, subject: string): void {
             id: envelope.id,
           }),
         );
+        return;
     }
+    // join or publish without a room
+    ws.send(
+      JSON.stringify({
+        event: 'error',
+        data: { code: 'BAD_REQUEST', message: 'room: must be a string' },
+        id: envelope.id,
+      }),
+    );
   });
 }
 
