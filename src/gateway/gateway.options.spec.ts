@@ -47,6 +47,7 @@ describe('resolveGatewayOptions', () => {
         memoryBytes: 64 * 1024 * 1024,
       },
       presence: {
+        enabled: true,
         tickMs: 200,
         ttlMs: 15_000,
         maxMembers: 1_000,
@@ -206,6 +207,7 @@ describe('resolveGatewayOptions', () => {
         maxRoomsPerConnection: 1,
         history: { size: 5, ttlMs: 1_000, recoveryLimit: 7, memoryBytes: 4096 },
         presence: {
+          enabled: false,
           tickMs: 50,
           ttlMs: 3_000,
           maxMembers: 9,
@@ -237,6 +239,7 @@ describe('resolveGatewayOptions', () => {
       maxRoomsPerConnection: 1,
       history: { size: 5, ttlMs: 1_000, recoveryLimit: 7, memoryBytes: 4096 },
       presence: {
+        enabled: false,
         tickMs: 50,
         ttlMs: 3_000,
         maxMembers: 9,

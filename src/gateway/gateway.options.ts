@@ -118,6 +118,11 @@ export interface GatewayHistoryOptions {
 
 /** Who is in which room (see docs/protocol.md, "Presence"). */
 export interface GatewayPresenceOptions {
+  /**
+   * Track who is in which room. Default `true`; `false` saves a store write per join and leave,
+   * and `presence` requests are answered `BAD_REQUEST`.
+   */
+  enabled?: boolean;
   /** How long changes are gathered into one diff per room. Default 200 ms. */
   tickMs?: number;
   /**
@@ -296,10 +301,13 @@ export interface ResolvedGatewayOptions {
     readonly store?: HistoryStore;
   };
   readonly presence: {
+    readonly enabled: boolean;
     readonly tickMs: number;
     readonly ttlMs: number;
     readonly maxMembers: number;
-    readonly info?: (principal: Principal) => Record<string, unknown> | undefined;
+    readonly info?: (
+      principal: Principal,
+    ) => Record<string, unknown> | undefined;
     readonly infoClaims: readonly string[];
     readonly store?: PresenceStore;
   };
@@ -587,7 +595,7 @@ export function resolveGatewayOptions(
     history: Omit<ResolvedGatewayOptions['history'], 'retention' | 'store'>;
     presence: Pick<
       ResolvedGatewayOptions['presence'],
-      'tickMs' | 'ttlMs' | 'maxMembers'
+      'enabled' | 'tickMs' | 'ttlMs' | 'maxMembers'
     >;
   };
   return {

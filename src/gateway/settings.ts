@@ -28,7 +28,8 @@ export type IntOptionPath =
 /** Where a boolean setting sits in {@link GatewayOptions}: `perMessageDeflate`, `auth.disabled`. */
 export type BooleanOptionPath =
   | KeysOfType<GatewayOptions, boolean>
-  | `auth.${KeysOfType<GatewayAuthOptions, boolean>}`;
+  | `auth.${KeysOfType<GatewayAuthOptions, boolean>}`
+  | `presence.${KeysOfType<GatewayPresenceOptions, boolean>}`;
 
 /**
  * Where a string setting sits in {@link GatewayOptions}: `path`, `redis.channelPrefix`. Not
@@ -343,13 +344,24 @@ export const GATEWAY_SETTINGS = [
     doc: "bytes the embedded store (no `REDIS_URL`) may hold over all rooms; past it the oldest messages go first. With Redis, Redis's memory holds history",
   },
   {
+    kind: 'boolean',
+    option: 'presence.enabled',
+    env: 'PRESENCE_ENABLED',
+    default: true,
+    doc: '`false` turns presence off: joins and leaves write nothing to the presence store, and `presence` is answered `BAD_REQUEST`',
+  },
+  {
     kind: 'int',
     option: 'presence.tickMs',
     env: 'PRESENCE_TICK_MS',
     default: 200,
     min: 1,
     max: 60_000,
-    envRule: { unit: 'milliseconds', min: 10, minMessage: 'must be at least 10' },
+    envRule: {
+      unit: 'milliseconds',
+      min: 10,
+      minMessage: 'must be at least 10',
+    },
     doc: 'how long presence changes are gathered before one diff per room goes to its subscribers',
   },
   {
@@ -358,7 +370,11 @@ export const GATEWAY_SETTINGS = [
     env: 'PRESENCE_TTL_MS',
     default: 15_000,
     min: 1,
-    envRule: { unit: 'milliseconds', min: 300, minMessage: 'must be at least 300' },
+    envRule: {
+      unit: 'milliseconds',
+      min: 300,
+      minMessage: 'must be at least 300',
+    },
     doc: "how long an instance's members outlive its last refresh (a third of this); the members of an instance that died leave within it",
   },
   {

@@ -52,12 +52,12 @@ describe('PresenceService', () => {
     join('b1', 'lobby');
     const view = await presence.subscribe(local.info('a1')!, 'lobby');
     expect(view.count).toBe(2);
-    expect(
-      [...view.members!].sort((x, y) => x.id.localeCompare(y.id)),
-    ).toEqual([
-      { id: 'alice', info: {}, connections: 2 },
-      { id: 'bob', info: {}, connections: 1 },
-    ]);
+    expect([...view.members!].sort((x, y) => x.id.localeCompare(y.id))).toEqual(
+      [
+        { id: 'alice', info: {}, connections: 2 },
+        { id: 'bob', info: {}, connections: 1 },
+      ],
+    );
     presence.onModuleDestroy();
   });
 
@@ -155,6 +155,27 @@ describe('PresenceService', () => {
     await flush();
     await vi.advanceTimersByTimeAsync(1_000);
     expect(pushes('c1')).toEqual([]);
+    presence.onModuleDestroy();
+  });
+
+  it('tracks nothing and answers BAD_REQUEST when presence is turned off', async () => {
+    const { presence, join, local } = instance({
+      presence: { enabled: false },
+    });
+    join('a1', 'lobby');
+    await flush();
+    await expect(presence.view('lobby')).rejects.toMatchObject({
+      code: ErrorCode.BAD_REQUEST,
+      message: 'presence is turned off on this gateway',
+    });
+    expect(
+      await presence.subscribeForReply(local.info('a1')!, 'lobby'),
+    ).toEqual({
+      error: {
+        code: ErrorCode.BAD_REQUEST,
+        message: 'presence is turned off on this gateway',
+      },
+    });
     presence.onModuleDestroy();
   });
 });

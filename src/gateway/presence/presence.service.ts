@@ -52,9 +52,7 @@ interface LocalMember {
 }
 
 const unavailable = (room: string) =>
-  GatewayError.unavailable(
-    `the presence of room "${room}" cannot be reached`,
-  );
+  GatewayError.unavailable(`the presence of room "${room}" cannot be reached`);
 
 /**
  * Who is in which room. Each instance tells the presence store how many connections each
@@ -96,6 +94,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
+    if (!this.options.presence.enabled) return;
     this.events.on('joined', (connection, room) =>
       this.connected(connection, room),
     );
@@ -123,6 +122,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
    * with `UNAVAILABLE` when the store cannot be read.
    */
   async view(room: string, countOnly = false): Promise<PresenceView> {
+    this.requireEnabled();
     const max = this.options.presence.maxMembers;
     let snapshot;
     try {
@@ -139,7 +139,11 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
    * members as they are (its own membership included). Rejects with `UNAVAILABLE` (the
    * connection is then not subscribed).
    */
-  async subscribe(connection: ConnectionInfo, room: string): Promise<PresenceView> {
+  async subscribe(
+    connection: ConnectionInfo,
+    room: string,
+  ): Promise<PresenceView> {
+    this.requireEnabled();
     // The connection's own join was written first, so that it sees itself.
     await this.local.get(room)?.get(connection.principal.subject)?.pending;
     const max = this.options.presence.maxMembers;
@@ -155,7 +159,9 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
       this.subscribers.set(room, set);
       this.batcher.start(room, snapshot);
       this.fanOut
-        .subscribe(presenceChannel(room), (message) => this.received(message.frame))
+        .subscribe(presenceChannel(room), (message) =>
+          this.received(message.frame),
+        )
         .catch(() => undefined);
     }
     set.add(connection.id);
@@ -191,6 +197,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     countOnly: boolean,
     unrestricted: boolean,
   ): Promise<PresenceReply> {
+    this.requireEnabled();
     if (unrestricted && !this.isLocalMember(connection, room))
       throw GatewayError.forbidden(
         `only members of room "${room}" may see who is in it`,
@@ -207,8 +214,10 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   /** Whether a local connection is in the room (for the default `presence` permission). */
   isLocalMember(connection: ConnectionInfo, room: string): boolean {
     return (
-      this.local.get(room)?.get(connection.principal.subject)?.connections.has(connection.id) ===
-      true
+      this.local
+        .get(room)
+        ?.get(connection.principal.subject)
+        ?.connections.has(connection.id) === true
     );
   }
 
@@ -230,6 +239,11 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
       return {};
     }
     return value;
+  }
+
+  private requireEnabled(): void {
+    if (!this.options.presence.enabled)
+      throw GatewayError.badRequest('presence is turned off on this gateway');
   }
 
   private connected(connection: ConnectionInfo, room: string): void {
@@ -316,7 +330,11 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
       for (const [room, members] of this.local) {
         const part = new Map<string, PresenceMember>();
         for (const [id, member] of members)
-          part.set(id, { id, info: member.info, connections: member.connections.size });
+          part.set(id, {
+            id,
+            info: member.info,
+            connections: member.connections.size,
+          });
         parts.set(room, part);
       }
       const changes = await this.store.refresh(parts);
@@ -325,7 +343,10 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
         for (const change of await this.store.sweep(room))
           this.batcher.accept(change);
     } catch (err) {
-      this.logger.debug({ err: (err as Error).message }, 'presence refresh failed');
+      this.logger.debug(
+        { err: (err as Error).message },
+        'presence refresh failed',
+      );
     } finally {
       this.refreshing = false;
     }
