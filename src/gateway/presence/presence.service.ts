@@ -182,8 +182,8 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Answers a `presence` request: the policy's `presence` permission, and, where no policy was
-   * configured, only for the room's members.
+   * Answers a `presence` request whose `presence` permission the caller checked: where no policy
+   * was configured (`unrestricted`), only for the room's members.
    */
   async ask(
     connection: ConnectionInfo,
