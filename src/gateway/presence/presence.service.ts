@@ -51,6 +51,19 @@ interface LocalMember {
   pending: Promise<unknown>;
 }
 
+/**
+ * A room's first subscriber here, under way: the bus channel is listened on before the store is
+ * read, and the changes heard until the room is tracked are kept for the batcher.
+ */
+interface Starting {
+  /** The bus subscription (it settles once the bus hears the channel). */
+  ready: Promise<void>;
+  /** Changes heard meanwhile, by the bus or the store's replies. */
+  heard: PresenceChange[];
+  /** Subscribers waiting for it. */
+  waiting: number;
+}
+
 const unavailable = (room: string) =>
   GatewayError.unavailable(
     `the presence of room "${room}" cannot be reached`,
@@ -73,6 +86,8 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   private readonly local = new Map<string, Map<string, LocalMember>>();
   /** room -> connections here that receive its presence changes */
   private readonly subscribers = new Map<string, Set<string>>();
+  /** room -> its first subscriber here, under way (not in `subscribers` yet) */
+  private readonly starting = new Map<string, Starting>();
   private readonly batcher: PresenceBatcher;
   private readonly fanOut: FanOut;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -143,20 +158,48 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     // The connection's own join was written first, so that it sees itself.
     await this.local.get(room)?.get(connection.principal.subject)?.pending;
     const max = this.options.presence.maxMembers;
+    // A room's first subscriber here listens on the room's channel before reading the store:
+    // a change published between the read and the subscription would reach nobody here.
+    let start: Starting | undefined;
+    if (!this.subscribers.has(room)) {
+      start = this.starting.get(room);
+      if (!start) {
+        start = {
+          ready: this.fanOut
+            .subscribe(presenceChannel(room), (message) =>
+              this.received(message.frame),
+            )
+            .catch(() => undefined),
+          heard: [],
+          waiting: 0,
+        };
+        this.starting.set(room, start);
+      }
+      start.waiting++;
+      await start.ready;
+    }
     let snapshot;
     try {
       snapshot = await this.store.list(room, max + 1);
     } catch {
+      if (start && --start.waiting === 0 && this.starting.get(room) === start) {
+        this.starting.delete(room);
+        this.fanOut.unsubscribe(presenceChannel(room)).catch(() => undefined);
+      }
       throw unavailable(room);
     }
+    if (start) start.waiting--;
     let set = this.subscribers.get(room);
     if (!set) {
+      // Tracked when checked, and untracked again meanwhile: listen again.
+      if (!start || this.starting.get(room) !== start)
+        return this.subscribe(connection, room);
+      this.starting.delete(room);
       set = new Set();
       this.subscribers.set(room, set);
       this.batcher.start(room, snapshot);
-      this.fanOut
-        .subscribe(presenceChannel(room), (message) => this.received(message.frame))
-        .catch(() => undefined);
+      // Those the snapshot has already are ignored by their version.
+      for (const change of start.heard) this.batcher.accept(change);
     }
     set.add(connection.id);
     return snapshot.count > max
@@ -272,7 +315,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     member.pending = member.pending.then(() =>
       this.store.set(room, self, count).then(
         (change) => {
-          if (change) this.batcher.accept(change);
+          if (change) this.take(change);
         },
         // The store is away: the next heartbeat writes every member again.
         () => undefined,
@@ -287,7 +330,13 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     } catch {
       return;
     }
+    this.take(change);
+  }
+
+  /** A change for the room's subscribers here, or for those about to be. */
+  private take(change: PresenceChange): void {
     if (this.subscribers.has(change.room)) this.batcher.accept(change);
+    else this.starting.get(change.room)?.heard.push(change);
   }
 
   private push(room: string, payload: PresenceDiff | PresenceCount): void {
@@ -320,10 +369,9 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
         parts.set(room, part);
       }
       const changes = await this.store.refresh(parts);
-      for (const change of changes) this.batcher.accept(change);
+      for (const change of changes) this.take(change);
       for (const room of this.subscribers.keys())
-        for (const change of await this.store.sweep(room))
-          this.batcher.accept(change);
+        for (const change of await this.store.sweep(room)) this.take(change);
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'presence refresh failed');
     } finally {
