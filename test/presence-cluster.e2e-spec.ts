@@ -278,8 +278,8 @@ describe('presence when an instance is SIGKILLed (e2e, the built service)', () =
 
 describe('presence while its Redis is away (e2e)', () => {
   const TTL_MS = 1_500;
-  const tokens = staticTokens(4);
-  const [ALICE, BOB, CAROL] = [0, 1, 2].map(subjectOf);
+  const tokens = staticTokens(5);
+  const [ALICE, BOB, CAROL, , ERIN] = [0, 1, 2, 3, 4].map(subjectOf);
   let redis: OwnRedis;
   let one: RunningApp;
   let two: RunningApp;
@@ -389,5 +389,57 @@ describe('presence while its Redis is away (e2e)', () => {
       presence: true,
     });
     expect(late.presence.count).toBe(4);
+  });
+
+  it('a member that leaves while Redis is away leaves the lists of subscribers too once it is back', async () => {
+    const alice = await on(one, 0);
+    const bob = await on(two, 1);
+    const erin = await on(two, 4);
+    await alice.call('join', { room: 'gone', presence: true });
+    await bob.call('join', { room: 'gone' });
+    await erin.call('join', { room: 'gone' });
+    await alice.waitFor(
+      (pushes) => applied([{ id: ALICE }], pushes).length === 3,
+      'bob and erin to join',
+    );
+
+    await redis.stop();
+    await eventually(
+      async () => (await getJson(two.httpUrl, '/readyz')).status === 503,
+      'readiness to turn 503',
+    );
+    // Bob goes while his instance cannot tell the store; a heartbeat fails meanwhile.
+    await bob.close();
+    await new Promise((resolve) => setTimeout(resolve, TTL_MS / 3 + 100));
+
+    // Redis comes back empty: the instances announce who they have, and bob is not among them.
+    await redis.start();
+    const back = Date.now();
+    const within = 2_000 + 4 * (TTL_MS / 3);
+    await eventually(
+      async () => {
+        const reply = await alice.request('presence', { room: 'gone' });
+        return (
+          reply.event === 'presence' &&
+          ids((reply.data as { members: Listed[] }).members).join() ===
+            [ALICE, ERIN].join()
+        );
+      },
+      'the store to list alice and erin',
+      within,
+    );
+    // The subscriber's list, made of the join reply and the diffs since, converges to it.
+    await alice.waitFor(
+      (pushes) =>
+        applied([{ id: ALICE }], pushes).join() === [ALICE, ERIN].join(),
+      'bob to leave the subscriber’s list',
+      within,
+    );
+    console.log(
+      `presence: a leave during the outage reached the subscriber ${Date.now() - back} ms after Redis came back`,
+    );
+    expect(
+      alice.pushes.flatMap((p) => (p.data.left ?? []).map((m) => m.id)),
+    ).toContain(BOB);
   });
 });
