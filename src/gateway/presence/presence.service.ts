@@ -41,6 +41,14 @@ import {
 /** Largest `info` a member may carry, as JSON. */
 export const MAX_INFO_BYTES = 1_024;
 
+/**
+ * Heartbeats, once the store and the bus work again, before the subscribed rooms are read again
+ * (changes may have been missed meanwhile, a Redis restarted empty lost every leave): the first
+ * one lets every instance announce its members again, so that the lists are not set right against
+ * a store still being filled.
+ */
+const RESYNC_BEATS = 2;
+
 type Member = Omit<PresenceMember, 'connections'>;
 
 /** A member's part on this instance: its connections in one room. */
@@ -92,11 +100,13 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   private readonly fanOut: FanOut;
   private heartbeat: NodeJS.Timeout | undefined;
   private refreshing = false;
+  /** Heartbeats until the subscribed rooms are read again; 0: none due. */
+  private resyncIn = 0;
 
   constructor(
     @Inject(PRESENCE_STORE) private readonly store: PresenceStore,
     @Inject(LOCAL_DELIVERY) private readonly delivery: LocalDelivery,
-    @Inject(MESSAGE_BUS) bus: MessageBus,
+    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     @Inject(INSTANCE_ID) instanceId: string,
     @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
     private readonly events: GatewayEvents,
@@ -318,7 +328,9 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
           if (change) this.take(change);
         },
         // The store is away: the next heartbeat writes every member again.
-        () => undefined,
+        () => {
+          this.resyncIn = RESYNC_BEATS;
+        },
       ),
     );
   }
@@ -356,10 +368,21 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     this.fanOut.unsubscribe(presenceChannel(room)).catch(() => undefined);
   }
 
-  /** Keeps this instance's part alive (and announced again), and sweeps what others left. */
+  /** Reads every subscribed room again, and sends its subscribers what they missed. */
+  private async resync(): Promise<void> {
+    const limit = this.options.presence.maxMembers + 1;
+    for (const room of [...this.subscribers.keys()])
+      this.batcher.resync(room, await this.store.list(room, limit));
+  }
+
+  /**
+   * Keeps this instance's part alive (and announced again), and sweeps what others left; after
+   * the store or the bus was away, sets the subscribers' lists right.
+   */
   private async beat(): Promise<void> {
     if (this.refreshing) return;
     this.refreshing = true;
+    if (!this.bus.isReady()) this.resyncIn = RESYNC_BEATS;
     try {
       const parts = new Map<string, Map<string, PresenceMember>>();
       for (const [room, members] of this.local) {
@@ -372,7 +395,9 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
       for (const change of changes) this.take(change);
       for (const room of this.subscribers.keys())
         for (const change of await this.store.sweep(room)) this.take(change);
+      if (this.resyncIn > 0 && --this.resyncIn === 0) await this.resync();
     } catch (err) {
+      this.resyncIn = RESYNC_BEATS;
       this.logger.debug({ err: (err as Error).message }, 'presence refresh failed');
     } finally {
       this.refreshing = false;
