@@ -213,6 +213,19 @@ describe('PresenceBatcher', () => {
     ]);
   });
 
+  it('lists a room again with an empty diff when it shrinks back to the members last listed', () => {
+    const { batcher, tick } = setup(3);
+    batcher.start('r', snapshot(['a', 'b', 'c'], 10));
+    batcher.accept(join('d', 11));
+    expect(tick()).toEqual([['r', { room: 'r', count: 4 }]]);
+    batcher.accept(leave('d', 12));
+    expect(tick()).toEqual([['r', { room: 'r', joined: [], left: [] }]]);
+    // Listed: a tick without a change sends nothing again.
+    batcher.accept(join('e', 13));
+    batcher.accept(leave('e', 14));
+    expect(tick()).toEqual([]);
+  });
+
   it('counts a room that was too large to list when it started, even once it is small', () => {
     const { batcher, tick } = setup(3);
     // The join reply of a large room lists nobody: the snapshot has 3 of its 5 members.

@@ -337,7 +337,7 @@ export class PresenceBatcher {
    * `maxMembers` members, or when its members are not all known: then its new count, if it
    * changed. Otherwise the members whose presence differs from what subscribers were last
    * shown: those that changed in the tick, or every member the room holds when it was counted
-   * until now.
+   * until now (then an empty diff too, so that subscribers know the room is listed again).
    */
   private flushRoom(
     name: string,
@@ -351,6 +351,8 @@ export class PresenceBatcher {
       return { room: name, count: room.count };
     }
     const changed = room.counted ? room.members.keys() : room.dirty.values();
+    // Listed again: subscribers, given counts until now, are told so even by an empty diff.
+    const relisted = room.counted;
     room.counted = false;
     const joined: PresenceDiff['joined'] = [];
     const left: PresenceDiff['left'] = [];
@@ -368,7 +370,7 @@ export class PresenceBatcher {
     }
     room.dirty.clear();
     room.sentCount = room.count;
-    return joined.length + left.length > 0
+    return joined.length + left.length > 0 || relisted
       ? { room: name, joined, left }
       : undefined;
   }
