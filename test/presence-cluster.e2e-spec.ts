@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import {
   MESSAGE_BUS,
@@ -43,9 +44,34 @@ const leftIds = (pushes: readonly ReceivedPush[]) =>
 describe('presence over two instances sharing one Redis (e2e)', () => {
   const tokens = staticTokens(4);
   const [ALICE, BOB, CAROL] = [0, 1, 2].map(subjectOf);
+  const channelPrefix = uniqueChannelPrefix();
   let one: RunningApp;
   let two: RunningApp;
+  let redis: Redis;
   const peers: PresencePeer[] = [];
+
+  /** The presence channels some instance listens on. */
+  const presenceChannels = async () =>
+    (
+      (await redis.pubsub(
+        'CHANNELS',
+        `${channelPrefix}|presence:*`,
+      )) as string[]
+    ).map((channel) => channel.slice(`${channelPrefix}|presence:`.length));
+
+  /** Makes the instance's bus subscriptions to presence channels take 300 ms more. */
+  function slowPresenceSubscriptions(app: RunningApp): () => void {
+    const bus = app.app.get<MessageBus>(MESSAGE_BUS, { strict: false });
+    const subscribe = bus.subscribe.bind(bus);
+    bus.subscribe = async (channel, listener) => {
+      if (channel.startsWith('presence:'))
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      return subscribe(channel, listener);
+    };
+    return () => {
+      bus.subscribe = subscribe;
+    };
+  }
 
   const on = async (app: RunningApp, index: number) => {
     const p = await PresencePeer.open(app.wsUrl, tokens[index]);
@@ -56,15 +82,17 @@ describe('presence over two instances sharing one Redis (e2e)', () => {
   beforeAll(async () => {
     const gateway = {
       auth: { tokens },
-      redis: { url: SHARED_REDIS_URL, channelPrefix: uniqueChannelPrefix() },
+      redis: { url: SHARED_REDIS_URL, channelPrefix },
     };
     [one, two] = await Promise.all([
       startApp({ gateway }),
       startApp({ gateway }),
     ]);
+    redis = new Redis(SHARED_REDIS_URL);
   });
   afterAll(async () => {
     await Promise.all([one.close(), two.close()]);
+    await redis.quit();
   });
   afterEach(async () => {
     await Promise.all(peers.splice(0).map((p) => p.close()));
@@ -176,13 +204,7 @@ describe('presence over two instances sharing one Redis (e2e)', () => {
     // Redis answering the subscriber connection late (a busy Redis, a slow link): the join
     // reply must not come before the instance hears the room's changes, or a change made in
     // between reaches this subscriber never.
-    const bus = two.app.get<MessageBus>(MESSAGE_BUS, { strict: false });
-    const subscribe = bus.subscribe.bind(bus);
-    bus.subscribe = async (channel, listener) => {
-      if (channel.startsWith('presence:'))
-        await new Promise((resolve) => setTimeout(resolve, 300));
-      return subscribe(channel, listener);
-    };
+    const restore = slowPresenceSubscriptions(two);
     try {
       const watcher = await on(two, 2);
       const alice = await on(one, 0);
@@ -198,8 +220,41 @@ describe('presence over two instances sharing one Redis (e2e)', () => {
         left: [],
       });
     } finally {
-      bus.subscribe = subscribe;
+      restore();
     }
+  });
+
+  it('an instance listens on a room’s presence channel only while it has subscribers there, one that closed during its join included', async () => {
+    const watcher = await on(two, 2);
+    await watcher.call('join', { room: 'listen', presence: true });
+    expect(await presenceChannels()).toContain('listen');
+    await watcher.call('leave', { room: 'listen' });
+    await eventually(
+      async () => !(await presenceChannels()).includes('listen'),
+      'the presence channel to be let go after the leave',
+    );
+
+    // A subscriber that closes while its join with presence is being answered.
+    const restore = slowPresenceSubscriptions(two);
+    try {
+      const quitter = await on(two, 2);
+      quitter.client.sendJson({
+        event: 'join',
+        data: { room: 'quit', presence: true },
+        id: 'q',
+      });
+      // Gone while the instance subscribes (300 ms).
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await quitter.close();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      restore();
+    }
+    await eventually(
+      async () => !(await presenceChannels()).includes('quit'),
+      'the presence channel of a subscriber gone during its join to be let go',
+      2_000,
+    );
   });
 });
 
