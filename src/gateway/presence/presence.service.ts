@@ -160,9 +160,9 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Sends the room's presence changes to a connection from now on, and answers the room's
-   * members as they are (its own membership included). Rejects with `UNAVAILABLE` (the
-   * connection is then not subscribed).
+   * Sends the room's presence changes to a connection in the room from now on (until it leaves
+   * the room), and answers the room's members as they are (its own membership included).
+   * Rejects with `UNAVAILABLE` (the connection is then not subscribed).
    */
   async subscribe(connection: ConnectionInfo, room: string): Promise<PresenceView> {
     // The connection's own join was written first, so that it sees itself.
@@ -192,11 +192,18 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     try {
       snapshot = await this.store.list(room, max + 1);
     } catch {
-      if (start && --start.waiting === 0 && this.starting.get(room) === start) {
-        this.starting.delete(room);
-        this.fanOut.unsubscribe(presenceChannel(room)).catch(() => undefined);
-      }
+      if (start) this.abandon(room, start);
       throw unavailable(room);
+    }
+    const view: PresenceView =
+      snapshot.count > max
+        ? { count: snapshot.count }
+        : { members: snapshot.members, count: snapshot.count };
+    // Leaving the room ends a subscription: a connection that left it, or closed, meanwhile
+    // gets none (it would stay subscribed, and the room tracked, for good).
+    if (!this.isLocalMember(connection, room)) {
+      if (start) this.abandon(room, start);
+      return view;
     }
     if (start) start.waiting--;
     let set = this.subscribers.get(room);
@@ -212,9 +219,15 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
       for (const change of start.heard) this.batcher.accept(change);
     }
     set.add(connection.id);
-    return snapshot.count > max
-      ? { count: snapshot.count }
-      : { members: snapshot.members, count: snapshot.count };
+    return view;
+  }
+
+  /** A first subscriber that will not be one: the last of them lets the channel go. */
+  private abandon(room: string, start: Starting): void {
+    if (--start.waiting === 0 && this.starting.get(room) === start) {
+      this.starting.delete(room);
+      this.fanOut.unsubscribe(presenceChannel(room)).catch(() => undefined);
+    }
   }
 
   /**
