@@ -277,6 +277,10 @@ describe('presence on one instance (e2e)', () => {
       left: [{ id: C }],
       joined: [],
     });
+
+    // Leaving forgets the list.
+    await alice.leave('lobby');
+    expect(alice.members('lobby')).toBeUndefined();
   });
 });
 
@@ -513,6 +517,33 @@ describe('presence under room permissions (e2e)', () => {
     expect(
       await watcher.call('join', { room: 'closed/x', presence: true }),
     ).toMatchObject({ presence: { count: 2 } });
+
+    // resume asks the same grant, room by room.
+    const resumed = await alice.call<{ rooms: unknown[] }>('resume', {
+      rooms: [
+        { room: 'closed/y', presence: true },
+        { room: 'open/y', presence: true },
+      ],
+    });
+    expect(resumed.rooms[0]).toEqual({
+      room: 'closed/y',
+      error: {
+        code: 'FORBIDDEN',
+        message: 'not allowed to see who is in room "closed/y"',
+      },
+    });
+    expect(resumed.rooms[1]).toMatchObject({
+      room: 'open/y',
+      presence: {
+        members: [{ id: subjectOf(0), info: {}, connections: 1 }],
+        count: 1,
+      },
+    });
+    expect(await watcher.call('presence', { room: 'closed/y' })).toEqual({
+      room: 'closed/y',
+      members: [],
+      count: 0,
+    });
   });
 });
 
