@@ -427,6 +427,84 @@ describe('presence of a room past PRESENCE_MAX_MEMBERS (e2e)', () => {
       left: [{ id: subjectOf(1), info: {} }],
     });
   });
+
+  it('GatewayClient: members(room) is {count} while the room is counted and a list again once it shrinks, for a client that joined it listed or counted', async () => {
+    const room = 'client-big';
+    const listedClient = new GatewayClient({
+      url: gateway.wsUrl,
+      token: tokens[0],
+      reconnect: false,
+    });
+    const countedClient = new GatewayClient({
+      url: gateway.wsUrl,
+      token: tokens[5],
+      reconnect: false,
+    });
+    try {
+      await listedClient.connect();
+      await countedClient.connect();
+      const causes: string[] = [];
+      countedClient.on('presence', (event) => causes.push(event.cause));
+      await listedClient.join(room, { presence: true });
+      const [, b, c, d] = peers;
+      await b.call('join', { room });
+      await c.call('join', { room });
+      await eventually(
+        () => listedClient.members(room)?.members?.length === 3,
+        'three members listed',
+      );
+      await d.call('join', { room });
+      await eventually(
+        () => listedClient.members(room)?.count === 4,
+        'the count 4',
+      );
+      expect(listedClient.members(room)).toEqual({ count: 4 });
+      // Joined while counted: no list to go on from.
+      await countedClient.join(room, { presence: true });
+      expect(countedClient.members(room)).toEqual({ count: 5 });
+      await eventually(
+        () => listedClient.members(room)?.count === 5,
+        'the count 5',
+      );
+
+      // Back to the members listed last (alice, b, c) for the first client.
+      await d.call('leave', { room });
+      await countedClient.leave(room);
+      const expected = [0, 1, 2].map(subjectOf);
+      await eventually(
+        () =>
+          ids(listedClient.members(room)?.members).join() === expected.join(),
+        'the first client to list the room again',
+      );
+      expect(listedClient.members(room)?.count).toBe(3);
+
+      // The second one, joined counted, asks for the view once the room is listed again.
+      await countedClient.join(room, { presence: true });
+      await d.call('join', { room });
+      await eventually(
+        () => countedClient.members(room)?.count === 5,
+        'the count 5 again',
+      );
+      await d.call('leave', { room });
+      await b.call('leave', { room });
+      await eventually(
+        () =>
+          ids(countedClient.members(room)?.members).join() ===
+          [0, 2, 5].map(subjectOf).sort().join(),
+        'the second client to list the room',
+      );
+      expect(causes).toContain('refresh');
+      await eventually(
+        () =>
+          ids(listedClient.members(room)?.members).join() ===
+          [0, 2, 5].map(subjectOf).sort().join(),
+        'the first client to list the room again',
+      );
+    } finally {
+      await Promise.all([listedClient.close(), countedClient.close()]);
+      for (const p of peers.slice(1, 4)) await p.call('leave', { room });
+    }
+  });
 });
 
 describe('presence under room permissions (e2e)', () => {
