@@ -52,7 +52,7 @@ export class PresencePeer {
           at: Date.now(),
           data: frame.data as PresencePushData,
         });
-        for (const watcher of [...this.watchers]) watcher();
+        for (const watcher of this.watchers) watcher();
       }
     });
   }

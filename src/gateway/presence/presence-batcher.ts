@@ -208,7 +208,7 @@ export class PresenceBatcher {
     if (state.complete && snapshot.members.length >= snapshot.count) {
       const listed = new Set(snapshot.members.map((m) => m.id));
       const { version } = snapshot;
-      for (const [id, known] of [...state.members])
+      for (const [id, known] of state.members)
         if (known.present && !listed.has(id))
           this.accept({ room, member: known.member, present: false, version });
       for (const { id, info } of snapshot.members)

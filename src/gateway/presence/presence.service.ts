@@ -384,7 +384,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   /** Reads every subscribed room again, and sends its subscribers what they missed. */
   private async resync(): Promise<void> {
     const limit = this.options.presence.maxMembers + 1;
-    for (const room of [...this.subscribers.keys()])
+    for (const room of this.subscribers.keys())
       this.batcher.resync(room, await this.store.list(room, limit));
   }
 
