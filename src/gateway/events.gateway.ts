@@ -31,7 +31,7 @@ import { RoomsService } from './rooms/rooms.service.js';
 /**
  * The standard events of protocol v1: echo, broadcast, join, leave, publish, and the history
  * ones, resume and history. Each handler takes the (validated) payload and hands it to a
- * service; `join`, `publish` and `history` ask the room policy first. Replies carry the request's id, and errors become error frames, by the adapter and
+ * service; `join`, `publish`, `presence` and `history` ask the room policy first. Replies carry the request's id, and errors become error frames, by the adapter and
  * filter.
  */
 @Gateway()
@@ -82,10 +82,12 @@ export class EventsGateway {
   }
 
   @SubscribeMessage('presence')
-  presence(
+  async presence(
     @MessageBody() { room, countOnly }: PresenceDto,
     @CurrentConnection() sender: ConnectionInfo,
   ): Promise<PresenceReply> {
+    // With room permissions the `presence` grant decides; without, only members may ask.
+    await this.roomAccess.check(sender.principal, room, 'presence');
     return this.presenceService.ask(
       sender,
       room,

@@ -213,6 +213,19 @@ describe('PresenceBatcher', () => {
     ]);
   });
 
+  it('lists a room again with an empty diff when it shrinks back to the members last listed', () => {
+    const { batcher, tick } = setup(3);
+    batcher.start('r', snapshot(['a', 'b', 'c'], 10));
+    batcher.accept(join('d', 11));
+    expect(tick()).toEqual([['r', { room: 'r', count: 4 }]]);
+    batcher.accept(leave('d', 12));
+    expect(tick()).toEqual([['r', { room: 'r', joined: [], left: [] }]]);
+    // Listed: a tick without a change sends nothing again.
+    batcher.accept(join('e', 13));
+    batcher.accept(leave('e', 14));
+    expect(tick()).toEqual([]);
+  });
+
   it('counts a room that was too large to list when it started, even once it is small', () => {
     const { batcher, tick } = setup(3);
     // The join reply of a large room lists nobody: the snapshot has 3 of its 5 members.
@@ -343,6 +356,36 @@ describe('PresenceBatcher', () => {
     expect(() => vi.advanceTimersByTime(TICK)).toThrow('boom');
     expect(sent).toEqual(['bad', 'good']);
     expect(batcher.stats.pendingRooms).toBe(0);
+  });
+
+  it('resync: members the snapshot lacks leave, those it lists join; a change newer than the snapshot stands', () => {
+    const { batcher, tick } = setup();
+    batcher.start('r', snapshot(['alice', 'bob'], 10));
+    batcher.accept(join('carol', 11));
+    expect(tick()).toEqual([
+      ['r', { room: 'r', joined: [member('carol')], left: [] }],
+    ]);
+    // Taken before the resync, newer than its snapshot.
+    batcher.accept(join('dave', 20));
+    batcher.resync('r', snapshot(['alice', 'erin'], 15));
+    const [[room, diff]] = tick() as [[string, PresenceDiff]];
+    expect(room).toBe('r');
+    expect(ids(diff.joined)).toEqual(['dave', 'erin']);
+    expect(ids(diff.left)).toEqual(['bob', 'carol']);
+    // In line: a second resync of the same state sends nothing; stale changes stay ignored.
+    batcher.resync('r', snapshot(['alice', 'dave', 'erin'], 21));
+    batcher.accept(join('bob', 14));
+    expect(tick()).toEqual([]);
+    // An untracked room is ignored.
+    batcher.resync('other', snapshot(['alice'], 30));
+    expect(tick()).toEqual([]);
+  });
+
+  it('resync of a room not listed in full corrects only its count', () => {
+    const { batcher, tick } = setup(2);
+    batcher.start('r', snapshot(['a', 'b', 'c'], 10, 5));
+    batcher.resync('r', snapshot(['a', 'b', 'c'], 12, 4));
+    expect(tick()).toEqual([['r', { room: 'r', count: 4 }]]);
   });
 
   it('rejects options it cannot work with', () => {

@@ -194,6 +194,30 @@ export class PresenceBatcher {
     if (state.count !== state.sentCount) this.pend(room);
   }
 
+  /**
+   * Brings a tracked room in line with a fresh snapshot of the store, after changes may have been
+   * missed (the store or the bus was away): a member held as present that the snapshot does not
+   * list leaves, and a listed one not held as present joins, each as a change of the snapshot's
+   * version, so that a change taken already that is newer than the snapshot stands. A snapshot
+   * that does not list every member (a large room), or a room whose members are not all known,
+   * corrects only the count. Subscribers get the difference at the tick's end.
+   */
+  resync(room: string, snapshot: PresenceSnapshot): void {
+    const state = this.rooms.get(room);
+    if (!state) return;
+    if (state.complete && snapshot.members.length >= snapshot.count) {
+      const listed = new Set(snapshot.members.map((m) => m.id));
+      const { version } = snapshot;
+      for (const [id, known] of state.members)
+        if (known.present && !listed.has(id))
+          this.accept({ room, member: known.member, present: false, version });
+      for (const { id, info } of snapshot.members)
+        if (state.members.get(id)?.present !== true)
+          this.accept({ room, member: { id, info }, present: true, version });
+    }
+    this.setCount(room, snapshot.count);
+  }
+
   /** Takes a change for the current tick, unless its room is not tracked or it is old. */
   accept(change: PresenceChange): void {
     const room = this.rooms.get(change.room);
@@ -313,7 +337,7 @@ export class PresenceBatcher {
    * `maxMembers` members, or when its members are not all known: then its new count, if it
    * changed. Otherwise the members whose presence differs from what subscribers were last
    * shown: those that changed in the tick, or every member the room holds when it was counted
-   * until now.
+   * until now (then an empty diff too, so that subscribers know the room is listed again).
    */
   private flushRoom(
     name: string,
@@ -327,6 +351,8 @@ export class PresenceBatcher {
       return { room: name, count: room.count };
     }
     const changed = room.counted ? room.members.keys() : room.dirty.values();
+    // Listed again: subscribers, given counts until now, are told so even by an empty diff.
+    const relisted = room.counted;
     room.counted = false;
     const joined: PresenceDiff['joined'] = [];
     const left: PresenceDiff['left'] = [];
@@ -344,7 +370,7 @@ export class PresenceBatcher {
     }
     room.dirty.clear();
     room.sentCount = room.count;
-    return joined.length + left.length > 0
+    return joined.length + left.length > 0 || relisted
       ? { room: name, joined, left }
       : undefined;
   }

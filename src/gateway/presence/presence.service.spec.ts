@@ -146,6 +146,19 @@ describe('PresenceService', () => {
     presence.onModuleDestroy();
   });
 
+  it('does not subscribe a connection that left the room while its subscription was under way', async () => {
+    const { presence, join, leave, local, pushes } = instance();
+    join('c1', 'lobby');
+    const view = presence.subscribe(local.info('c1')!, 'lobby');
+    leave('c1', 'lobby');
+    await view;
+    join('b1', 'lobby');
+    await flush();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(pushes('c1')).toEqual([]);
+    presence.onModuleDestroy();
+  });
+
   it('forgets a subscriber that leaves the room', async () => {
     const { presence, join, leave, local, pushes } = instance();
     join('c1', 'lobby');

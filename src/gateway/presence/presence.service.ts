@@ -41,6 +41,14 @@ import {
 /** Largest `info` a member may carry, as JSON. */
 export const MAX_INFO_BYTES = 1_024;
 
+/**
+ * Heartbeats, once the store and the bus work again, before the subscribed rooms are read again
+ * (changes may have been missed meanwhile, a Redis restarted empty lost every leave): the first
+ * one lets every instance announce its members again, so that the lists are not set right against
+ * a store still being filled.
+ */
+const RESYNC_BEATS = 2;
+
 type Member = Omit<PresenceMember, 'connections'>;
 
 /** A member's part on this instance: its connections in one room. */
@@ -49,6 +57,19 @@ interface LocalMember {
   connections: Set<string>;
   /** The store's write of this member's count, chained so that writes keep their order. */
   pending: Promise<unknown>;
+}
+
+/**
+ * A room's first subscriber here, under way: the bus channel is listened on before the store is
+ * read, and the changes heard until the room is tracked are kept for the batcher.
+ */
+interface Starting {
+  /** The bus subscription (it settles once the bus hears the channel). */
+  ready: Promise<void>;
+  /** Changes heard meanwhile, by the bus or the store's replies. */
+  heard: PresenceChange[];
+  /** Subscribers waiting for it. */
+  waiting: number;
 }
 
 const unavailable = (room: string) =>
@@ -71,15 +92,19 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   private readonly local = new Map<string, Map<string, LocalMember>>();
   /** room -> connections here that receive its presence changes */
   private readonly subscribers = new Map<string, Set<string>>();
+  /** room -> its first subscriber here, under way (not in `subscribers` yet) */
+  private readonly starting = new Map<string, Starting>();
   private readonly batcher: PresenceBatcher;
   private readonly fanOut: FanOut;
   private heartbeat: NodeJS.Timeout | undefined;
   private refreshing = false;
+  /** Heartbeats until the subscribed rooms are read again; 0: none due. */
+  private resyncIn = 0;
 
   constructor(
     @Inject(PRESENCE_STORE) private readonly store: PresenceStore,
     @Inject(LOCAL_DELIVERY) private readonly delivery: LocalDelivery,
-    @Inject(MESSAGE_BUS) bus: MessageBus,
+    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     @Inject(INSTANCE_ID) instanceId: string,
     @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
     private readonly events: GatewayEvents,
@@ -135,9 +160,9 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Sends the room's presence changes to a connection from now on, and answers the room's
-   * members as they are (its own membership included). Rejects with `UNAVAILABLE` (the
-   * connection is then not subscribed).
+   * Sends the room's presence changes to a connection in the room from now on (until it leaves
+   * the room), and answers the room's members as they are (its own membership included).
+   * Rejects with `UNAVAILABLE` (the connection is then not subscribed).
    */
   async subscribe(
     connection: ConnectionInfo,
@@ -147,27 +172,66 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     // The connection's own join was written first, so that it sees itself.
     await this.local.get(room)?.get(connection.principal.subject)?.pending;
     const max = this.options.presence.maxMembers;
+    // A room's first subscriber here listens on the room's channel before reading the store:
+    // a change published between the read and the subscription would reach nobody here.
+    let start: Starting | undefined;
+    if (!this.subscribers.has(room)) {
+      start = this.starting.get(room);
+      if (!start) {
+        start = {
+          ready: this.fanOut
+            .subscribe(presenceChannel(room), (message) =>
+              this.received(message.frame),
+            )
+            .catch(() => undefined),
+          heard: [],
+          waiting: 0,
+        };
+        this.starting.set(room, start);
+      }
+      start.waiting++;
+      await start.ready;
+    }
     let snapshot;
     try {
       snapshot = await this.store.list(room, max + 1);
     } catch {
+      if (start) this.abandon(room, start);
       throw unavailable(room);
     }
+    const view: PresenceView =
+      snapshot.count > max
+        ? { count: snapshot.count }
+        : { members: snapshot.members, count: snapshot.count };
+    // Leaving the room ends a subscription: a connection that left it, or closed, meanwhile
+    // gets none (it would stay subscribed, and the room tracked, for good).
+    if (!this.isLocalMember(connection, room)) {
+      if (start) this.abandon(room, start);
+      return view;
+    }
+    if (start) start.waiting--;
     let set = this.subscribers.get(room);
     if (!set) {
+      // Tracked when checked, and untracked again meanwhile: listen again.
+      if (!start || this.starting.get(room) !== start)
+        return this.subscribe(connection, room);
+      this.starting.delete(room);
       set = new Set();
       this.subscribers.set(room, set);
       this.batcher.start(room, snapshot);
-      this.fanOut
-        .subscribe(presenceChannel(room), (message) =>
-          this.received(message.frame),
-        )
-        .catch(() => undefined);
+      // Those the snapshot has already are ignored by their version.
+      for (const change of start.heard) this.batcher.accept(change);
     }
     set.add(connection.id);
-    return snapshot.count > max
-      ? { count: snapshot.count }
-      : { members: snapshot.members, count: snapshot.count };
+    return view;
+  }
+
+  /** A first subscriber that will not be one: the last of them lets the channel go. */
+  private abandon(room: string, start: Starting): void {
+    if (--start.waiting === 0 && this.starting.get(room) === start) {
+      this.starting.delete(room);
+      this.fanOut.unsubscribe(presenceChannel(room)).catch(() => undefined);
+    }
   }
 
   /**
@@ -188,8 +252,8 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Answers a `presence` request: the policy's `presence` permission, and, where no policy was
-   * configured, only for the room's members.
+   * Answers a `presence` request whose `presence` permission the caller checked: where no policy
+   * was configured (`unrestricted`), only for the room's members.
    */
   async ask(
     connection: ConnectionInfo,
@@ -286,10 +350,12 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     member.pending = member.pending.then(() =>
       this.store.set(room, self, count).then(
         (change) => {
-          if (change) this.batcher.accept(change);
+          if (change) this.take(change);
         },
         // The store is away: the next heartbeat writes every member again.
-        () => undefined,
+        () => {
+          this.resyncIn = RESYNC_BEATS;
+        },
       ),
     );
   }
@@ -301,7 +367,13 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     } catch {
       return;
     }
+    this.take(change);
+  }
+
+  /** A change for the room's subscribers here, or for those about to be. */
+  private take(change: PresenceChange): void {
     if (this.subscribers.has(change.room)) this.batcher.accept(change);
+    else this.starting.get(change.room)?.heard.push(change);
   }
 
   private push(room: string, payload: PresenceDiff | PresenceCount): void {
@@ -321,10 +393,21 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     this.fanOut.unsubscribe(presenceChannel(room)).catch(() => undefined);
   }
 
-  /** Keeps this instance's part alive (and announced again), and sweeps what others left. */
+  /** Reads every subscribed room again, and sends its subscribers what they missed. */
+  private async resync(): Promise<void> {
+    const limit = this.options.presence.maxMembers + 1;
+    for (const room of this.subscribers.keys())
+      this.batcher.resync(room, await this.store.list(room, limit));
+  }
+
+  /**
+   * Keeps this instance's part alive (and announced again), and sweeps what others left; after
+   * the store or the bus was away, sets the subscribers' lists right.
+   */
   private async beat(): Promise<void> {
     if (this.refreshing) return;
     this.refreshing = true;
+    if (!this.bus.isReady()) this.resyncIn = RESYNC_BEATS;
     try {
       const parts = new Map<string, Map<string, PresenceMember>>();
       for (const [room, members] of this.local) {
@@ -338,11 +421,12 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
         parts.set(room, part);
       }
       const changes = await this.store.refresh(parts);
-      for (const change of changes) this.batcher.accept(change);
+      for (const change of changes) this.take(change);
       for (const room of this.subscribers.keys())
-        for (const change of await this.store.sweep(room))
-          this.batcher.accept(change);
+        for (const change of await this.store.sweep(room)) this.take(change);
+      if (this.resyncIn > 0 && --this.resyncIn === 0) await this.resync();
     } catch (err) {
+      this.resyncIn = RESYNC_BEATS;
       this.logger.debug(
         { err: (err as Error).message },
         'presence refresh failed',
