@@ -59,6 +59,21 @@ export interface Profile {
     warmupRounds: number;
   };
   /**
+   * Presence, on two gateways of their own with one static token per principal: `cyclers`
+   * connections (distinct principals) cycling join/leave on one room, presence on (one
+   * subscriber in the room) against `PRESENCE_ENABLED=false`, `rounds` alternating windows each;
+   * then `presence` requests (full list, countOnly) on a room of `members` members.
+   */
+  presence: {
+    cyclers: number;
+    warmupMs: number;
+    measureMs: number;
+    rounds: number;
+    members: number;
+    requestWarmupMs: number;
+    requestMeasureMs: number;
+  };
+  /**
    * Memory per kept message: `rooms` rooms × `perRoom` messages of each payload size, on a
    * server of its own (`freshServer`) or the shared gateway (smoke).
    */
@@ -145,6 +160,15 @@ export const FULL: Profile = {
     },
   },
   reconnect: { missed: 300, rounds: 60, warmupRounds: 5 },
+  presence: {
+    cyclers: 200,
+    warmupMs: 500,
+    measureMs: 2000,
+    rounds: 2,
+    members: 10_000,
+    requestWarmupMs: 300,
+    requestMeasureMs: 1500,
+  },
   historyMemory: {
     rooms: 100,
     perRoom: 1000,
@@ -203,6 +227,15 @@ export const SMOKE: Profile = {
     },
   },
   reconnect: { missed: 50, rounds: 2, warmupRounds: 1 },
+  presence: {
+    cyclers: 4,
+    warmupMs: 100,
+    measureMs: 300,
+    rounds: 1,
+    members: 20,
+    requestWarmupMs: 100,
+    requestMeasureMs: 300,
+  },
   historyMemory: {
     rooms: 4,
     perRoom: 50,

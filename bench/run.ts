@@ -16,6 +16,7 @@ import { fanoutScenario } from './scenarios/fanout.js';
 import { handshakeScenario } from './scenarios/handshake.js';
 import { historyMemoryScenario } from './scenarios/history-memory.js';
 import { memoryScenario } from './scenarios/memory.js';
+import { presenceScenario } from './scenarios/presence.js';
 import { reconnectScenario } from './scenarios/reconnect.js';
 import { roomsScenario } from './scenarios/rooms.js';
 import { startExtra, type ExtraServer } from './servers/extras.js';
@@ -75,6 +76,7 @@ const PAIRED: Array<[string, Scenario]> = [
   // The shared gateway keeps history (its default); these start the other servers they need.
   ['rooms', roomsScenario],
   ['reconnect', reconnectScenario],
+  ['presence', presenceScenario],
   ...(profile.memory.freshServers ? [] : [MEMORY]),
   ...(profile.historyMemory.freshServer ? [] : [HISTORY_MEMORY]),
 ];
@@ -82,6 +84,7 @@ const PAIRED: Array<[string, Scenario]> = [
 const EXTRAS: Record<string, ExtraServer[]> = {
   rooms: ['historyOff'],
   reconnect: ['redisHistory'],
+  presence: ['presenceOn', 'presenceOff'],
 };
 /** With servers of their own. */
 const ALONE: Array<[string, Scenario]> = [
@@ -152,7 +155,7 @@ async function main(): Promise<number> {
     // Started at once with the pair, each resolving to the server or to its error: a missing
     // extra server fails its scenario alone.
     const extras = extraNames.map((name) =>
-      startExtra(name, machine.pinning.server),
+      startExtra(name, profile, machine.pinning.server),
     );
     try {
       log(

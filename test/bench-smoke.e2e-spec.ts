@@ -64,6 +64,10 @@ describe('the benchmark, smoke profile (e2e)', () => {
       'p99 publish → ack',
       'p99 open → caught up',
       'heap per kept message',
+      // Presence: join/leave on and off, presence requests.
+      'join/leave cycles/s',
+      'PRESENCE_ENABLED=false',
+      'presence requests/s',
     ]) {
       expect(smoke.output).toContain(row);
     }

@@ -10,6 +10,8 @@ export interface ConnectCommand {
   type: 'connect';
   url: string;
   token: string;
+  /** One token per socket instead of `token` (distinct principals): socket i uses tokens[i]. */
+  tokens?: string[];
   count: number;
   /** Client sockets bind to these, round robin (127.0.0.2 and up). */
   localAddresses: string[];
@@ -30,8 +32,11 @@ export interface EchoCommand {
   drainMs: number;
 }
 
-/** Which pushes a receiver counts: `broadcast` pushes, or a room's `message` pushes. */
-export type PushKind = 'broadcast' | 'message';
+/**
+ * Which pushes a receiver counts: `broadcast` pushes, a room's `message` pushes, or `presence`
+ * diffs (counted, no latency: they carry no timestamp).
+ */
+export type PushKind = 'broadcast' | 'message' | 'presence';
 
 export interface ReceiveCommand {
   type: 'receive';
@@ -75,6 +80,8 @@ export interface HandshakeCommand {
 export interface JoinCommand {
   type: 'join';
   room: string;
+  /** `join` with `"presence":true`: the socket receives the room's presence diffs. */
+  presence?: boolean;
   concurrency: number;
   timeoutMs: number;
 }
@@ -87,6 +94,34 @@ export interface JoinCommand {
 export interface PublishLoopCommand {
   type: 'publishLoop';
   room: string;
+  inFlight: number;
+  startUs: number;
+  endUs: number;
+  drainMs: number;
+}
+
+/**
+ * Closed-loop membership changes: every socket of this worker sends `join` for `room`, then
+ * `leave` at its reply, then `join` again at that one, ... A cycle (join and leave, two member
+ * changes when each socket is a principal of its own) counts when its leave reply arrives in the
+ * window; latency is join sent to leave reply.
+ */
+export interface JoinLeaveCommand {
+  type: 'joinLeave';
+  room: string;
+  startUs: number;
+  endUs: number;
+  drainMs: number;
+}
+
+/**
+ * Closed-loop `presence` requests for `room` (`countOnly` or the full list) from every socket of
+ * this worker, `inFlight` outstanding on each. Latency is send to reply.
+ */
+export interface PresenceLoopCommand {
+  type: 'presenceLoop';
+  room: string;
+  countOnly: boolean;
   inFlight: number;
   startUs: number;
   endUs: number;
@@ -146,6 +181,8 @@ export type Command =
   | HandshakeCommand
   | JoinCommand
   | PublishLoopCommand
+  | JoinLeaveCommand
+  | PresenceLoopCommand
   | FillCommand
   | RequestsCommand
   | ReconnectCommand
@@ -258,6 +295,8 @@ export interface ResultOf {
   handshake: HandshakeResult;
   join: JoinResult;
   publishLoop: PublishLoopResult;
+  joinLeave: PublishLoopResult;
+  presenceLoop: PublishLoopResult;
   fill: FillResult;
   requests: RequestsResult;
   reconnect: ReconnectResult;

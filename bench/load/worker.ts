@@ -24,11 +24,13 @@ import type {
   HandshakeCommand,
   HandshakeResult,
   JoinCommand,
+  JoinLeaveCommand,
   JoinResult,
   PublishCommand,
   PublishLoopCommand,
   PublishLoopResult,
   PublishResult,
+  PresenceLoopCommand,
   ReceiveCommand,
   ReceiveResult,
   ReconnectCommand,
@@ -130,7 +132,12 @@ async function connect(cmd: ConnectCommand): Promise<ConnectResult> {
         : undefined;
       try {
         track(
-          await open(cmd.url, cmd.token, local, cmd.handshakeTimeoutMs),
+          await open(
+            cmd.url,
+            cmd.tokens?.[i] ?? cmd.token,
+            local,
+            cmd.handshakeTimeoutMs,
+          ),
           cmd.group,
         );
         opened++;
@@ -152,6 +159,10 @@ const T_KEY = Buffer.from('"t":');
 const BROADCAST_PUSH = Buffer.from('{"event":"broadcast","data":{"from"');
 const MESSAGE_PUSH = Buffer.from('{"event":"message","data":{"room"');
 const PUBLISH_PREFIX = Buffer.from('{"event":"publish"');
+const PRESENCE_PUSH = Buffer.from('{"event":"presence","data":{"room"');
+const PRESENCE_REPLY = Buffer.from('{"event":"presence"');
+const LEAVE_REPLY = Buffer.from('{"event":"leave"');
+const JOIN_REPLY = Buffer.from('{"event":"join"');
 const OFFSET_KEY = Buffer.from('"offset":');
 
 const startsWith = (buf: Buffer, prefix: Buffer) =>
@@ -258,12 +269,89 @@ function publishLoop(cmd: PublishLoopCommand): Promise<PublishLoopResult> {
   );
 }
 
+/** Closed-loop `presence` requests (see PresenceLoopCommand). */
+function presenceLoop(cmd: PresenceLoopCommand): Promise<PublishLoopResult> {
+  const data = JSON.stringify({
+    room: cmd.room,
+    ...(cmd.countOnly ? { countOnly: true } : {}),
+  });
+  return closedLoop(
+    cmd,
+    (id) => `{"event":"presence","data":${data},"id":${id}}`,
+    PRESENCE_REPLY,
+  );
+}
+
+/** Join, leave, join, ... on every socket of this worker (see JoinLeaveCommand). */
+async function joinLeave(cmd: JoinLeaveCommand): Promise<PublishLoopResult> {
+  const latency = new Histogram();
+  const room = JSON.stringify(cmd.room);
+  let completed = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  let outstanding = 0;
+  let sending = true;
+  const conns = [...clients].map(({ ws }) => {
+    let nextId = 0;
+    let cycleStart = 0;
+    const send = (event: 'join' | 'leave') => {
+      outstanding++;
+      ws.send(`{"event":"${event}","data":{"room":${room}},"id":${nextId++}}`);
+    };
+    const startCycle = () => {
+      if (!sending || ws.readyState !== WebSocket.OPEN) return;
+      cycleStart = nowUs();
+      send('join');
+    };
+    const onMessage = (raw: RawData) => {
+      const buf = raw as Buffer;
+      outstanding--;
+      if (startsWith(buf, JOIN_REPLY)) {
+        send('leave'); // always: a socket ends the loop out of the room
+        return;
+      }
+      if (startsWith(buf, LEAVE_REPLY)) {
+        const now = nowUs();
+        if (now >= cmd.startUs && now < cmd.endUs) {
+          completed++;
+          latency.record(now - cycleStart);
+        }
+      } else {
+        errors++;
+        firstError ??= buf.toString().slice(0, 200);
+      }
+      startCycle();
+    };
+    ws.on('message', onMessage);
+    return { ws, onMessage, startCycle };
+  });
+  for (const c of conns) c.startCycle();
+  const cpu = await cpuBetween(cmd.startUs, cmd.endUs);
+  sending = false;
+  const drainUntil = Date.now() + cmd.drainMs;
+  while (outstanding > 0 && Date.now() < drainUntil) await sleep(10);
+  for (const c of conns) c.ws.off('message', c.onMessage);
+  return {
+    ...cpu,
+    completed,
+    errors,
+    firstError,
+    latency: latency.toData(),
+    unanswered: outstanding,
+  };
+}
+
 /**
  * Counts the broadcast pushes (or a room's `message` pushes) every socket of this worker
  * receives, with their latency.
  */
 async function receive(cmd: ReceiveCommand): Promise<ReceiveResult> {
-  const push = cmd.push === 'message' ? MESSAGE_PUSH : BROADCAST_PUSH;
+  const push =
+    cmd.push === 'message'
+      ? MESSAGE_PUSH
+      : cmd.push === 'presence'
+        ? PRESENCE_PUSH
+        : BROADCAST_PUSH;
   const groups = new Map<
     string,
     { delivered: number; late: number; latency: Histogram }
@@ -291,7 +379,7 @@ async function receive(cmd: ReceiveCommand): Promise<ReceiveResult> {
       const sentUs = numberAfter(buf, T_KEY, false);
       if (now < cmd.endUs) {
         g.delivered++;
-        g.latency.record(now - sentUs);
+        if (sentUs >= 0) g.latency.record(now - sentUs); // presence diffs carry no time
       } else {
         g.late++;
       }
@@ -546,7 +634,14 @@ async function join(cmd: JoinCommand): Promise<JoinResult> {
     while (next < all.length) {
       const { ws } = all[next++];
       try {
-        await request(ws, 'join', { room: cmd.room }, cmd.timeoutMs);
+        await request(
+          ws,
+          'join',
+          cmd.presence
+            ? { room: cmd.room, presence: true }
+            : { room: cmd.room },
+          cmd.timeoutMs,
+        );
         joined++;
       } catch (err) {
         failed++;
@@ -647,8 +742,6 @@ function positionOf(reply: { data: unknown }): {
     );
   return { offset: data.offset, epoch: data.epoch };
 }
-
-const JOIN_REPLY = Buffer.from('{"event":"join"');
 
 /**
  * Opens a socket and recovers: `join` with `since` sent at open; resolves at the join reply,
@@ -862,6 +955,10 @@ function run(cmd: Command): Promise<unknown> {
       return join(cmd);
     case 'publishLoop':
       return publishLoop(cmd);
+    case 'joinLeave':
+      return joinLeave(cmd);
+    case 'presenceLoop':
+      return presenceLoop(cmd);
     case 'fill':
       return fill(cmd);
     case 'requests':
