@@ -280,9 +280,16 @@ function describeHistory(reply: HistoryReply, since?: StreamPosition): string {
   return lines.join('\n');
 }
 
-/** --history: one history request, its messages on stdout, exit. */
-async function historyOnce(args: Args, print: Printer): Promise<number> {
-  const { room, since, limit } = args.history!;
+/**
+ * The one-request modes (--history, --presence): a client without reconnection, `work` with
+ * it, and the exit status; a failure is printed as `describe` says.
+ */
+async function oneRequest(
+  args: Args,
+  print: Printer,
+  work: (client: GatewayClient) => Promise<void>,
+  describe: (err: unknown) => string,
+): Promise<number> {
   const client = new GatewayClient({
     url: args.url,
     token: args.token,
@@ -298,21 +305,36 @@ async function historyOnce(args: Args, print: Printer): Promise<number> {
   }
   let status: number = EXIT.OK;
   try {
-    const reply = await client.history(room, { since, limit });
-    for (const message of reply.messages) {
-      print.frame(JSON.stringify(message), '');
-    }
-    print.note(describeHistory(reply, since));
+    await work(client);
   } catch (err) {
-    print.problem(
-      err instanceof ConnectionClosedError
-        ? describeClose(err.closeCode, err.closeReason)
-        : (err as Error).message,
-    );
+    print.problem(describe(err));
     status = EXIT.FAILED;
   }
   await client.close();
   return status;
+}
+
+/** What failed in a one-request mode: how the connection closed, or the error's message. */
+const describeRequestError = (err: unknown): string =>
+  err instanceof ConnectionClosedError
+    ? describeClose(err.closeCode, err.closeReason)
+    : (err as Error).message;
+
+/** --history: one history request, its messages on stdout, exit. */
+function historyOnce(args: Args, print: Printer): Promise<number> {
+  const { room, since, limit } = args.history!;
+  return oneRequest(
+    args,
+    print,
+    async (client) => {
+      const reply = await client.history(room, { since, limit });
+      for (const message of reply.messages) {
+        print.frame(JSON.stringify(message), '');
+      }
+      print.note(describeHistory(reply, since));
+    },
+    describeRequestError,
+  );
 }
 
 /** The count line of --presence: how many members, and whether they are listed. */
@@ -330,59 +352,42 @@ function describePresence(
 
 /** Why --presence failed: the error, and what to try when the server refuses non-members. */
 function describePresenceError(err: unknown, joined: boolean): string {
-  if (err instanceof ConnectionClosedError) {
-    return describeClose(err.closeCode, err.closeReason);
-  }
-  const message = (err as Error).message;
+  const message = describeRequestError(err);
   return err instanceof RequestError && err.code === 'FORBIDDEN' && !joined
     ? `${message}\n(only members of a room may ask by default: --join asks as one)`
     : message;
 }
 
 /** --presence: one `presence` request (or a `join` with presence), the members on stdout, exit. */
-async function presenceOnce(args: Args, print: Printer): Promise<number> {
+function presenceOnce(args: Args, print: Printer): Promise<number> {
   const { room, join } = args.presence!;
-  const client = new GatewayClient({
-    url: args.url,
-    token: args.token,
-    reconnect: false,
-    connectTimeoutMs: args.timeoutMs,
-    requestTimeoutMs: args.timeoutMs,
-  });
-  try {
-    await client.connect();
-  } catch (err) {
-    print.problem(describeFailure(err));
-    return EXIT.FAILED;
-  }
-  let status: number = EXIT.OK;
-  try {
-    let view: PresenceView;
-    if (join) {
-      const reply = await client.join(room, { presence: true });
-      const presence = reply.presence;
-      if (!presence || 'error' in presence) {
-        const error = presence?.error;
-        throw new GatewayClientError(
-          error
-            ? `join: presence: ${error.code}: ${error.message}`
-            : 'join: the reply carries no presence',
-        );
+  return oneRequest(
+    args,
+    print,
+    async (client) => {
+      let view: PresenceView;
+      if (join) {
+        const reply = await client.join(room, { presence: true });
+        const presence = reply.presence;
+        if (!presence || 'error' in presence) {
+          const error = presence?.error;
+          throw new GatewayClientError(
+            error
+              ? `join: presence: ${error.code}: ${error.message}`
+              : 'join: the reply carries no presence',
+          );
+        }
+        view = presence;
+      } else {
+        view = await client.presence(room);
       }
-      view = presence;
-    } else {
-      view = await client.presence(room);
-    }
-    for (const member of view.members ?? []) {
-      print.frame(JSON.stringify(member), '');
-    }
-    print.note(describePresence(room, view, join));
-  } catch (err) {
-    print.problem(describePresenceError(err, join));
-    status = EXIT.FAILED;
-  }
-  await client.close();
-  return status;
+      for (const member of view.members ?? []) {
+        print.frame(JSON.stringify(member), '');
+      }
+      print.note(describePresence(room, view, join));
+    },
+    (err) => describePresenceError(err, join),
+  );
 }
 
 /**

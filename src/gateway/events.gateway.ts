@@ -64,21 +64,11 @@ export class EventsGateway {
   }
 
   @SubscribeMessage('join')
-  async join(
+  join(
     @MessageBody() { room, since, presence }: JoinDto,
     @CurrentConnection() sender: ConnectionInfo,
   ): Promise<JoinReply> {
-    // Before joining: a refused join must not subscribe, even for a moment.
-    await this.roomAccess.check(sender.principal, room, 'join');
-    if (presence)
-      await this.roomAccess.check(sender.principal, room, 'presence');
-    const reply = await this.roomsService.join(sender.id, room, since);
-    return presence
-      ? {
-          ...reply,
-          presence: await this.presenceService.subscribeForReply(sender, room),
-        }
-      : reply;
+    return this.recovery.join(sender, { room, since, presence });
   }
 
   @SubscribeMessage('presence')

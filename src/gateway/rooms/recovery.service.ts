@@ -1,5 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { HistoryReply, ResumeResult } from '../../protocol/frames.js';
+import type {
+  HistoryReply,
+  JoinReply,
+  ResumeResult,
+} from '../../protocol/frames.js';
 import { GatewayError } from '../../protocol/gateway-error.js';
 import type { Principal } from '../auth/principal.js';
 import type { ConnectionInfo } from '../connections/connection.js';
@@ -23,8 +27,9 @@ export interface ResumeEntry {
 export const DEFAULT_HISTORY_LIMIT = 100;
 
 /**
- * The requests that read a room's past: `resume` (every room of a previous connection, with
- * their positions, in one round trip) and `history` (a page of kept messages without joining).
+ * The requests that join rooms with their past and presence, and read that past: `join` (one
+ * room, from a position, with presence), `resume` (every room of a previous connection in one
+ * round trip) and `history` (a page of kept messages without joining).
  */
 @Injectable()
 export class RecoveryService {
@@ -102,27 +107,41 @@ export class RecoveryService {
     };
   }
 
-  private async resumeRoom(
+  /**
+   * Joins a room on a client's behalf, as `join` and each room of `resume` do: the policy's
+   * `join` (and `presence`, when asked) first, so that a refused join subscribes to nothing;
+   * then the room, from `since` when given; then its presence when asked. The replay comes out
+   * of `budget` (the request's; by default `maxBufferedBytes`).
+   */
+  async join(
     connection: ConnectionInfo,
     { room, since, presence }: ResumeEntry,
+    budget?: ReplayBudget,
+  ): Promise<JoinReply> {
+    await this.access.check(connection.principal, room, 'join');
+    if (presence)
+      await this.access.check(connection.principal, room, 'presence');
+    const reply = await this.rooms.join(connection.id, room, since, budget);
+    return presence
+      ? {
+          ...reply,
+          presence: await this.presence.subscribeForReply(connection, room),
+        }
+      : reply;
+  }
+
+  private async resumeRoom(
+    connection: ConnectionInfo,
+    entry: ResumeEntry,
     budget: ReplayBudget,
   ): Promise<ResumeResult> {
     try {
-      await this.access.check(connection.principal, room, 'join');
-      if (presence)
-        await this.access.check(connection.principal, room, 'presence');
-      const reply = await this.rooms.join(connection.id, room, since, budget);
-      return presence
-        ? {
-            ...reply,
-            presence: await this.presence.subscribeForReply(connection, room),
-          }
-        : reply;
+      return await this.join(connection, entry, budget);
     } catch (err) {
       const { payload, unexpected } = mapError(err);
       if (unexpected)
-        this.logger.error({ err, room }, 'resuming a room failed');
-      return { room, error: payload };
+        this.logger.error({ err, room: entry.room }, 'resuming a room failed');
+      return { room: entry.room, error: payload };
     }
   }
 }
