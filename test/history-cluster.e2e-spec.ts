@@ -12,26 +12,19 @@ import {
 import {
   asMessages,
   expectRun,
+  FAST_RECONNECT,
+  joinSince,
   nextMessages,
   publishMany,
   requestCollecting,
   type Position,
   type Pushed,
+  WAIT,
 } from './support/room-stream.js';
 import { spawnGateway, type SpawnedGateway } from './support/spawn-gateway.js';
 import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
 import { TcpRelay } from './support/tcp-relay.js';
 import { connect, type TestClient } from './support/ws-client.js';
-
-/** Reconnection in milliseconds, never giving up while an instance is down. */
-const FAST_RECONNECT = {
-  initialDelayMs: 20,
-  maxDelayMs: 100,
-  maxRetries: Infinity,
-};
-
-/** How long vi.waitFor waits for pushes to arrive: generous, for a loaded machine. */
-const WAIT = { timeout: 5_000 };
 
 /** What a GatewayClient's app saw: its `message` handler, its `recovery` events, and the raw pushes. */
 interface Recorded {
@@ -602,12 +595,7 @@ describe('history when Redis is lost, restarted or flushed (e2e)', () => {
     // ...and now 1..3 are over 1 s old (by Redis's clock), 4..6 about 400 ms.
     await new Promise((resolve) => setTimeout(resolve, 400));
     const back = await on(one);
-    const old = await requestCollecting(
-      back,
-      'join',
-      { room, since: { offset: 0, epoch } },
-      'old',
-    );
+    const old = await joinSince(back, room, { offset: 0, epoch }, 'old');
     expect(old.before).toEqual([]);
     expect(old.reply.data).toEqual({
       room,
@@ -615,10 +603,10 @@ describe('history when Redis is lost, restarted or flushed (e2e)', () => {
       epoch,
       recovered: false,
     });
-    const young = await requestCollecting(
+    const young = await joinSince(
       await on(two),
-      'join',
-      { room, since: { offset: 3, epoch } },
+      room,
+      { offset: 3, epoch },
       'young',
     );
     expect(young.reply.data).toEqual({
@@ -651,10 +639,10 @@ describe('history when Redis is lost, restarted or flushed (e2e)', () => {
     }
 
     const back = await on(one);
-    const { before, reply } = await requestCollecting(
+    const { before, reply } = await joinSince(
       back,
-      'join',
-      { room, since: { offset: 5, epoch } },
+      room,
+      { offset: 5, epoch },
       'since',
     );
     expect(before).toEqual([]);
@@ -745,12 +733,7 @@ describe('history when Redis is lost, restarted or flushed (e2e)', () => {
     };
     for (const app of [one, two]) {
       const back = await on(app);
-      const joined = await requestCollecting(
-        back,
-        'join',
-        { room, since: { offset: 5, epoch } },
-        'j',
-      );
+      const joined = await joinSince(back, room, { offset: 5, epoch }, 'j');
       expect(joined.before).toEqual([]);
       expect(joined.reply).toMatchObject({
         event: 'error',
@@ -863,12 +846,7 @@ describe('recovery metrics with Redis (e2e)', () => {
 
       const back = await on();
       // recovered, 3 messages
-      const recovered = await requestCollecting(
-        back,
-        'join',
-        { room: 'm/r', since: { offset: 4, epoch } },
-        'r',
-      );
+      const recovered = await joinSince(back, 'm/r', { offset: 4, epoch }, 'r');
       expect(recovered.before).toHaveLength(3);
       // gone: 11 missed, 10 kept
       expect(

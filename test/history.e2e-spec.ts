@@ -8,25 +8,18 @@ import { sample, scrapeMetrics } from './support/metrics.js';
 import {
   asMessages,
   expectRun,
+  FAST_RECONNECT,
+  joinSince,
   nextMessages,
   publishMany,
   requestCollecting,
   type Position,
   type Pushed,
+  WAIT,
 } from './support/room-stream.js';
 import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
 import { TcpRelay } from './support/tcp-relay.js';
 import { connect, type TestClient } from './support/ws-client.js';
-
-/** Reconnection in milliseconds, never giving up while a test restarts the server. */
-const FAST_RECONNECT = {
-  initialDelayMs: 20,
-  maxDelayMs: 100,
-  maxRetries: Infinity,
-};
-
-/** How long vi.waitFor waits for pushes to arrive: generous, for a loaded machine. */
-const WAIT = { timeout: 5_000 };
 
 /** Rooms by prefix: small/ keeps 10 messages, off/ none, brief/ keeps them 300 ms. */
 function retention(room: string) {
@@ -87,10 +80,10 @@ describe('room history on one instance, in memory (e2e)', () => {
     expect(missed).toEqual({ offsets: range(4, 150), epoch });
 
     const back = await on();
-    const { before, reply } = await requestCollecting(
+    const { before, reply } = await joinSince(
       back,
-      'join',
-      { room, since: { offset: 3, epoch } },
+      room,
+      { offset: 3, epoch },
       'r',
     );
     expect(reply).toEqual({
@@ -172,10 +165,10 @@ describe('room history on one instance, in memory (e2e)', () => {
     await publishMany(publisher, room, 50);
 
     const back = await on();
-    const { before, reply } = await requestCollecting(
+    const { before, reply } = await joinSince(
       back,
-      'join',
-      { room, since: { offset: 0, epoch } },
+      room,
+      { offset: 0, epoch },
       'old',
     );
     expect(before).toEqual([]);
@@ -187,10 +180,10 @@ describe('room history on one instance, in memory (e2e)', () => {
 
     // Within the window (the last 10 are 42..51): recovered.
     const recent = await on();
-    const within = await requestCollecting(
+    const within = await joinSince(
       recent,
-      'join',
-      { room, since: { offset: 41, epoch } },
+      room,
+      { offset: 41, epoch },
       'recent',
     );
     expect(within.reply.data).toEqual({
@@ -203,12 +196,7 @@ describe('room history on one instance, in memory (e2e)', () => {
 
     // A position beyond the room's top was never given out by this stream: not recovered.
     const ahead = await on();
-    const beyond = await requestCollecting(
-      ahead,
-      'join',
-      { room, since: { offset: 80, epoch } },
-      'ahead',
-    );
+    const beyond = await joinSince(ahead, room, { offset: 80, epoch }, 'ahead');
     expect(beyond.before).toEqual([]);
     expect(beyond.reply.data).toEqual({
       room,
@@ -227,12 +215,7 @@ describe('room history on one instance, in memory (e2e)', () => {
     await publishMany(publisher, room, 201);
 
     const back = await on();
-    const over = await requestCollecting(
-      back,
-      'join',
-      { room, since: { offset: 0, epoch } },
-      'over',
-    );
+    const over = await joinSince(back, room, { offset: 0, epoch }, 'over');
     expect(over.before).toEqual([]);
     expect(over.reply.data).toEqual({
       room,
@@ -243,12 +226,7 @@ describe('room history on one instance, in memory (e2e)', () => {
 
     // Exactly the limit: recovered.
     const limit = await on();
-    const at = await requestCollecting(
-      limit,
-      'join',
-      { room, since: { offset: 1, epoch } },
-      'at',
-    );
+    const at = await joinSince(limit, room, { offset: 1, epoch }, 'at');
     expect(at.reply.data).toEqual({
       room,
       offset: 201,
@@ -262,10 +240,10 @@ describe('room history on one instance, in memory (e2e)', () => {
     const publisher = await on();
     const stranger = await on();
     await publishMany(publisher, 'mem/epochs', 3);
-    const other = await requestCollecting(
+    const other = await joinSince(
       stranger,
-      'join',
-      { room: 'mem/epochs', since: { offset: 1, epoch: 'not-this-one' } },
+      'mem/epochs',
+      { offset: 1, epoch: 'not-this-one' },
       'other',
     );
     expect(other.before).toEqual([]);
@@ -284,12 +262,7 @@ describe('room history on one instance, in memory (e2e)', () => {
     await publishMany(publisher, room, 3);
     await new Promise((resolve) => setTimeout(resolve, 450));
     const late = await on();
-    const expired = await requestCollecting(
-      late,
-      'join',
-      { room, since: { offset: 3, epoch } },
-      'late',
-    );
+    const expired = await joinSince(late, room, { offset: 3, epoch }, 'late');
     expect(expired.before).toEqual([]);
     const position = expired.reply.data as Position & { recovered: boolean };
     expect(position).toEqual({
@@ -490,12 +463,7 @@ describe('room history on one instance, in memory (e2e)', () => {
       await publishMany(publisher, 'small/m', 12);
 
       const back = await connectTo();
-      const recovered = await requestCollecting(
-        back,
-        'join',
-        { room: 'm/a', since: { offset: 4, epoch } },
-        'r',
-      );
+      const recovered = await joinSince(back, 'm/a', { offset: 4, epoch }, 'r');
       expect(recovered.before).toHaveLength(3);
       const other = await back.request(
         'join',
@@ -628,12 +596,7 @@ describe('a restarted instance without Redis (e2e)', () => {
       // Raw: join since and resume with the old position.
       const back = await connect(app.wsUrl, { token: TEST_TOKEN });
       raw.push(back);
-      const joined = await requestCollecting(
-        back,
-        'join',
-        { room, since: { offset: 5, epoch } },
-        'j',
-      );
+      const joined = await joinSince(back, room, { offset: 5, epoch }, 'j');
       expect(joined.before).toEqual([]);
       const position = joined.reply.data as Position;
       expect(position).toEqual({

@@ -1,4 +1,11 @@
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
+import {
+  barrier,
+  type Peer,
+  ScriptedServer,
+  until,
+  WAIT_MS,
+} from '../../test/support/scripted-gateway.js';
 import {
   GatewayClient,
   type PresenceEvent,
@@ -7,118 +14,6 @@ import {
 
 // Presence over a real socket: the client against a `ws` server whose frames each test scripts
 // (the gateway's side of docs/protocol.md, "Presence").
-
-interface Received {
-  event: string;
-  data?: any;
-  id?: number;
-}
-
-const WAIT_MS = 2_000;
-
-/** One connection, seen from the server: the frames the client sent, in order. */
-class Peer {
-  private readonly frames: Received[] = [];
-  private readonly waiting: Array<(frame: Received) => void> = [];
-
-  constructor(readonly socket: WebSocket) {
-    socket.on('message', (raw: Buffer) => {
-      const frame = JSON.parse(raw.toString()) as Received;
-      const waiter = this.waiting.shift();
-      if (waiter) waiter(frame);
-      else this.frames.push(frame);
-    });
-  }
-
-  /** The next frame the client sends. */
-  next(): Promise<Received> {
-    const frame = this.frames.shift();
-    if (frame) return Promise.resolve(frame);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error('no frame from the client')),
-        WAIT_MS,
-      );
-      this.waiting.push((next) => {
-        clearTimeout(timer);
-        resolve(next);
-      });
-    });
-  }
-
-  send(frame: object): void {
-    this.socket.send(JSON.stringify(frame));
-  }
-
-  /** A `presence` push. */
-  presence(data: object): void {
-    this.send({ event: 'presence', data });
-  }
-
-  reply(request: Received, data: unknown): void {
-    this.send({ event: request.event, data, id: request.id });
-  }
-
-  error(request: Received, code: string, message = 'no'): void {
-    this.send({ event: 'error', data: { code, message }, id: request.id });
-  }
-}
-
-/** A server that hands each new connection to the test. */
-class ScriptedServer {
-  private readonly peers: Peer[] = [];
-  private readonly waiting: Array<(peer: Peer) => void> = [];
-
-  private constructor(private readonly wss: WebSocketServer) {
-    wss.on('connection', (socket) => {
-      const peer = new Peer(socket);
-      const waiter = this.waiting.shift();
-      if (waiter) waiter(peer);
-      else this.peers.push(peer);
-    });
-  }
-
-  static async start(): Promise<ScriptedServer> {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    await new Promise((resolve) => wss.once('listening', resolve));
-    return new ScriptedServer(wss);
-  }
-
-  get url(): string {
-    const { port } = this.wss.address() as { port: number };
-    return `ws://127.0.0.1:${port}/`;
-  }
-
-  /** The next connection the client opens. */
-  nextPeer(): Promise<Peer> {
-    const peer = this.peers.shift();
-    if (peer) return Promise.resolve(peer);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error('no connection')),
-        WAIT_MS,
-      );
-      this.waiting.push((next) => {
-        clearTimeout(timer);
-        resolve(next);
-      });
-    });
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.wss.clients) socket.terminate();
-    await new Promise((resolve) => this.wss.close(resolve));
-  }
-}
-
-/** Resolves once `check` holds, re-checking as the event loop turns; fails after WAIT_MS. */
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 const alice = { id: 'alice', info: { name: 'Alice' } };
 const bob = { id: 'bob', info: { name: 'Bob' } };
@@ -160,15 +55,6 @@ async function joinedWithPresence(
   });
   peer.reply(join, { room, offset: 0, epoch: 'e1', presence });
   await joining;
-}
-
-/** A round trip: every frame sent before it has reached the other side. */
-async function barrier(peer: Peer): Promise<void> {
-  const echo = client.request('echo', 'barrier');
-  const frame = await peer.next();
-  expect(frame).toMatchObject({ event: 'echo', data: 'barrier' });
-  peer.reply(frame, 'barrier');
-  await echo;
 }
 
 beforeEach(async () => {
@@ -230,7 +116,7 @@ describe('GatewayClient presence (against a scripted ws server)', () => {
     peer.presence({ room: 'lobby', joined: [bob], left: [alice] }); // bob again: replaced
     peer.presence({ room: 'lobby', count: 1200 });
     peer.presence({ room: 'other', joined: [alice], left: [] }); // not joined with presence
-    await barrier(peer);
+    await barrier(client, peer);
     expect(events).toEqual([
       {
         room: 'lobby',
@@ -292,7 +178,7 @@ describe('GatewayClient presence (against a scripted ws server)', () => {
     expect(client.members('lobby')).toBeUndefined();
     expect(events).toEqual([{ room: 'lobby', cause: 'join', error }]);
     peer.presence({ room: 'lobby', joined: [bob], left: [] });
-    await barrier(peer);
+    await barrier(client, peer);
     expect(events).toHaveLength(1);
   });
 
@@ -379,7 +265,7 @@ describe('GatewayClient presence (against a scripted ws server)', () => {
     expect(events).toEqual([{ room: 'lobby', cause: 'resume', error }]);
     expect(client.members('lobby')).toBeUndefined();
     // Nothing asks for presence until the next reconnect: the next frame is the barrier's echo.
-    await barrier(again);
+    await barrier(client, again);
 
     again.socket.terminate();
     const third = await server.nextPeer();
@@ -430,7 +316,7 @@ describe('GatewayClient presence (against a scripted ws server)', () => {
     await leaving;
     expect(client.members('lobby')).toBeUndefined();
     peer.presence({ room: 'lobby', joined: [bob], left: [] });
-    await barrier(peer);
+    await barrier(client, peer);
     expect(events).toHaveLength(1); // the join's
 
     // Joined again without presence: the reconnection does not ask for it.
@@ -503,6 +389,6 @@ describe('GatewayClient presence (against a scripted ws server)', () => {
       members: [bob, carol],
       count: 2,
     });
-    await barrier(peer); // no second presence request came before the echo
+    await barrier(client, peer); // no second presence request came before the echo
   });
 });

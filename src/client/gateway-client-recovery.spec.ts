@@ -1,147 +1,19 @@
-import { WebSocket, WebSocketServer } from 'ws';
-import { RequestError } from './errors.js';
+import { WebSocket } from 'ws';
+import { nextEvent } from '../../test/support/client-events.js';
 import {
-  GatewayClient,
-  type LifecycleEvents,
-  type WebSocketConstructor,
-} from './gateway-client.js';
+  barrier,
+  type Peer,
+  ScriptedServer,
+  until,
+  WAIT_MS,
+} from '../../test/support/scripted-gateway.js';
+import { RequestError } from './errors.js';
+import { GatewayClient, type WebSocketConstructor } from './gateway-client.js';
 import type { RoomRecovery } from './room-positions.js';
 
 // History and recovery over a real socket: the client against a `ws` server whose frames each test
 // scripts (the gateway's side of docs/protocol.md, "History and recovery"). Against the real
 // gateway it is test/client.e2e-spec.ts.
-
-interface Received {
-  event: string;
-  data?: any;
-  id?: number;
-}
-
-const WAIT_MS = 2_000;
-
-/** One connection, seen from the server: the frames the client sent, in order. */
-class Peer {
-  private readonly frames: Received[] = [];
-  private readonly waiting: Array<(frame: Received) => void> = [];
-
-  constructor(readonly socket: WebSocket) {
-    socket.on('message', (raw: Buffer) => {
-      const frame = JSON.parse(raw.toString()) as Received;
-      const waiter = this.waiting.shift();
-      if (waiter) waiter(frame);
-      else this.frames.push(frame);
-    });
-  }
-
-  /** The next frame the client sends. */
-  next(): Promise<Received> {
-    const frame = this.frames.shift();
-    if (frame) return Promise.resolve(frame);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error('no frame from the client')),
-        WAIT_MS,
-      );
-      this.waiting.push((next) => {
-        clearTimeout(timer);
-        resolve(next);
-      });
-    });
-  }
-
-  send(frame: object): void {
-    this.socket.send(JSON.stringify(frame));
-  }
-
-  /** A `message` push of `room` at `offset`. */
-  push(room: string, offset: number): void {
-    this.send({
-      event: 'message',
-      data: { room, from: 'other', data: `${room}${offset}`, offset },
-    });
-  }
-
-  reply(request: Received, data: unknown): void {
-    this.send({ event: request.event, data, id: request.id });
-  }
-
-  error(request: Received, code: string, message = 'no'): void {
-    this.send({ event: 'error', data: { code, message }, id: request.id });
-  }
-
-  /** Answers the next `join` with this position. */
-  async acceptJoin(offset?: number, epoch = 'e1'): Promise<Received> {
-    const join = await this.next();
-    expect(join.event).toBe('join');
-    const room = (join.data as { room: string }).room;
-    this.reply(join, offset === undefined ? { room } : { room, offset, epoch });
-    return join;
-  }
-}
-
-/** A server that hands each new connection to the test. */
-class ScriptedServer {
-  private readonly peers: Peer[] = [];
-  private readonly waiting: Array<(peer: Peer) => void> = [];
-
-  private constructor(private readonly wss: WebSocketServer) {
-    wss.on('connection', (socket) => {
-      const peer = new Peer(socket);
-      const waiter = this.waiting.shift();
-      if (waiter) waiter(peer);
-      else this.peers.push(peer);
-    });
-  }
-
-  static async start(): Promise<ScriptedServer> {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    await new Promise((resolve) => wss.once('listening', resolve));
-    return new ScriptedServer(wss);
-  }
-
-  get url(): string {
-    const { port } = this.wss.address() as { port: number };
-    return `ws://127.0.0.1:${port}/`;
-  }
-
-  /** The next connection the client opens. */
-  nextPeer(): Promise<Peer> {
-    const peer = this.peers.shift();
-    if (peer) return Promise.resolve(peer);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error('no connection')),
-        WAIT_MS,
-      );
-      this.waiting.push((next) => {
-        clearTimeout(timer);
-        resolve(next);
-      });
-    });
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.wss.clients) socket.terminate();
-    await new Promise((resolve) => this.wss.close(resolve));
-  }
-}
-
-/** Resolves once `check` holds, re-checking as the event loop turns; fails after WAIT_MS. */
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
-/** The next lifecycle event of that name. */
-function nextEvent<K extends keyof LifecycleEvents>(
-  client: GatewayClient,
-  event: K,
-): Promise<LifecycleEvents[K]> {
-  return new Promise((resolve) => client.once(event, resolve));
-}
 
 let server: ScriptedServer;
 let client: GatewayClient;
@@ -178,15 +50,6 @@ async function joined(
   await joining;
 }
 
-/** A round trip: every frame the client sent before it has reached `peer`, none is left. */
-async function barrier(peer: Peer): Promise<void> {
-  const echo = client.request('echo', 'barrier');
-  const frame = await peer.next();
-  expect(frame).toMatchObject({ event: 'echo', data: 'barrier' });
-  peer.reply(frame, 'barrier');
-  await echo;
-}
-
 beforeEach(async () => {
   server = await ScriptedServer.start();
   seen = [];
@@ -204,7 +67,7 @@ describe('GatewayClient history and recovery (against a scripted ws server)', ()
     await joined(peer, 'r', 5);
     expect(client.position('r')).toEqual({ offset: 5, epoch: 'e1' });
     for (const offset of [6, 6, 4, 7]) peer.push('r', offset);
-    await barrier(peer);
+    await barrier(client, peer);
     expect(seen).toEqual(['r:6', 'r:7']);
     expect(client.position('r')).toEqual({ offset: 7, epoch: 'e1' });
   });
@@ -224,7 +87,7 @@ describe('GatewayClient history and recovery (against a scripted ws server)', ()
     for (const offset of [7, 8, 9]) peer.push('r', offset);
     peer.reply(resync, { room: 'r', offset: 9, epoch: 'e1', recovered: true });
     peer.push('r', 10);
-    await barrier(peer); // no second join came before the echo
+    await barrier(client, peer); // no second join came before the echo
     expect(seen).toEqual(['r:6', 'r:7', 'r:8', 'r:9', 'r:10']);
     expect(recoveries).toEqual([
       { room: 'r', recovered: true, position: { offset: 9, epoch: 'e1' } },
@@ -271,7 +134,7 @@ describe('GatewayClient history and recovery (against a scripted ws server)', ()
       event: 'message',
       data: { room: 'plain', from: 'other', data: 1 },
     });
-    await barrier(peer);
+    await barrier(client, peer);
     expect(seen).toEqual(['plain:-', 'plain:-']);
   });
 
@@ -348,7 +211,7 @@ describe('GatewayClient history and recovery (against a scripted ws server)', ()
     // Live again, from the positions the reply gave.
     again.push('a', 6);
     again.push('lost', 13);
-    await barrier(again);
+    await barrier(client, again);
     expect(seen.slice(3)).toEqual(['lost:13']);
   });
 
@@ -414,7 +277,7 @@ describe('GatewayClient history and recovery (against a scripted ws server)', ()
     });
     again.push('r', 8); // live: nothing holds it back any more
     await until(() => recoveries.length === 1);
-    await barrier(again);
+    await barrier(client, again);
     expect(seen).toEqual(['r:6', 'r:7', 'r:8']);
     expect(recoveries[0]).toMatchObject({ room: 'r', recovered: true });
   });
@@ -434,7 +297,7 @@ describe('GatewayClient history and recovery (against a scripted ws server)', ()
       epoch: 'e1',
     });
     await publishing;
-    await barrier(peer); // no join with since came first
+    await barrier(client, peer); // no join with since came first
     expect(seen).toEqual(['r:7']);
     expect(client.position('r')).toEqual({ offset: 7, epoch: 'e1' });
   });

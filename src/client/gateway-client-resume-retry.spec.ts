@@ -1,11 +1,15 @@
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
+import { nextEvent } from '../../test/support/client-events.js';
+import {
+  barrier,
+  type Peer,
+  type Received,
+  ScriptedServer,
+  until,
+} from '../../test/support/scripted-gateway.js';
 import type { ClientClock } from './clock.js';
 import { RequestError, RequestTimeoutError } from './errors.js';
-import {
-  GatewayClient,
-  type LifecycleEvents,
-  type WebSocketConstructor,
-} from './gateway-client.js';
+import { GatewayClient, type WebSocketConstructor } from './gateway-client.js';
 import type { PresenceEvent } from './room-members.js';
 import type { RoomRecovery } from './room-positions.js';
 
@@ -13,130 +17,6 @@ import type { RoomRecovery } from './room-positions.js';
 // away for a moment; or no reply) stay joined at their position and are resumed again with
 // backoff, over a real socket against a `ws` server whose frames each test scripts. The
 // client's timers of 500 ms and more (the retries, the request timeouts) are in the test's hands.
-
-interface Received {
-  event: string;
-  data?: any;
-  id?: number;
-}
-
-const WAIT_MS = 2_000;
-
-/** One connection, seen from the server: the frames the client sent, in order. */
-class Peer {
-  private readonly frames: Received[] = [];
-  private readonly waiting: Array<(frame: Received) => void> = [];
-
-  constructor(readonly socket: WebSocket) {
-    socket.on('message', (raw: Buffer) => {
-      const frame = JSON.parse(raw.toString()) as Received;
-      const waiter = this.waiting.shift();
-      if (waiter) waiter(frame);
-      else this.frames.push(frame);
-    });
-  }
-
-  /** The next frame the client sends. */
-  next(): Promise<Received> {
-    const frame = this.frames.shift();
-    if (frame) return Promise.resolve(frame);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error('no frame from the client')),
-        WAIT_MS,
-      );
-      this.waiting.push((next) => {
-        clearTimeout(timer);
-        resolve(next);
-      });
-    });
-  }
-
-  send(frame: object): void {
-    this.socket.send(JSON.stringify(frame));
-  }
-
-  /** A `message` push of `room` at `offset`. */
-  push(room: string, offset: number): void {
-    this.send({
-      event: 'message',
-      data: { room, from: 'other', data: `${room}${offset}`, offset },
-    });
-  }
-
-  reply(request: Received, data: unknown): void {
-    this.send({ event: request.event, data, id: request.id });
-  }
-
-  error(request: Received, code: string, message = 'no'): void {
-    this.send({ event: 'error', data: { code, message }, id: request.id });
-  }
-
-  /** Answers the next `join` with this position. */
-  async acceptJoin(offset?: number, epoch = 'e1'): Promise<Received> {
-    const join = await this.next();
-    expect(join.event).toBe('join');
-    const room = (join.data as { room: string }).room;
-    this.reply(join, offset === undefined ? { room } : { room, offset, epoch });
-    return join;
-  }
-}
-
-/** A server that hands each new connection to the test. */
-class ScriptedServer {
-  private readonly peers: Peer[] = [];
-  private readonly waiting: Array<(peer: Peer) => void> = [];
-
-  private constructor(private readonly wss: WebSocketServer) {
-    wss.on('connection', (socket) => {
-      const peer = new Peer(socket);
-      const waiter = this.waiting.shift();
-      if (waiter) waiter(peer);
-      else this.peers.push(peer);
-    });
-  }
-
-  static async start(): Promise<ScriptedServer> {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    await new Promise((resolve) => wss.once('listening', resolve));
-    return new ScriptedServer(wss);
-  }
-
-  get url(): string {
-    const { port } = this.wss.address() as { port: number };
-    return `ws://127.0.0.1:${port}/`;
-  }
-
-  /** The next connection the client opens. */
-  nextPeer(): Promise<Peer> {
-    const peer = this.peers.shift();
-    if (peer) return Promise.resolve(peer);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error('no connection')),
-        WAIT_MS,
-      );
-      this.waiting.push((next) => {
-        clearTimeout(timer);
-        resolve(next);
-      });
-    });
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.wss.clients) socket.terminate();
-    await new Promise((resolve) => this.wss.close(resolve));
-  }
-}
-
-/** Resolves once `check` holds, re-checking as the event loop turns; fails after WAIT_MS. */
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 /** A timer of the client's clock that the test fires itself. */
 interface HeldTimer {
@@ -191,14 +71,6 @@ class TestClock implements ClientClock {
 
 const REQUEST_TIMEOUT_MS = 60_000;
 const CONNECT_TIMEOUT_MS = 30_000;
-
-/** The next lifecycle event of that name. */
-function nextEvent<K extends keyof LifecycleEvents>(
-  client: GatewayClient,
-  event: K,
-): Promise<LifecycleEvents[K]> {
-  return new Promise((resolve) => client.once(event, resolve));
-}
 
 let server: ScriptedServer;
 let client: GatewayClient;
@@ -274,15 +146,6 @@ async function dropped(peer: Peer): Promise<{ again: Peer; resume: Received }> {
   return { again, resume };
 }
 
-/** A round trip: every frame the client sent before it has reached `peer`, none is left. */
-async function barrier(peer: Peer): Promise<void> {
-  const echo = client.request('echo', 'barrier');
-  const frame = await peer.next();
-  expect(frame).toMatchObject({ event: 'echo', data: 'barrier' });
-  peer.reply(frame, 'barrier');
-  await echo;
-}
-
 const unavailable = (room: string) => ({
   room,
   error: { code: 'UNAVAILABLE', message: 'history is unavailable' },
@@ -335,7 +198,7 @@ describe('GatewayClient: rooms the server could not join for now are resumed aga
     expect(recoveries.map(({ room }) => room)).toEqual(['b']);
     // The other room is live meanwhile.
     again.push('b', 11);
-    await barrier(again);
+    await barrier(client, again);
     expect(seen).toEqual(['a:4', 'b:11']);
 
     // The retry: one resume, from the same position.
@@ -358,7 +221,7 @@ describe('GatewayClient: rooms the server could not join for now are resumed aga
     });
     again.push('a', 6); // live again: a duplicate is dropped, the next delivered
     again.push('a', 7);
-    await barrier(again);
+    await barrier(client, again);
     expect(seen).toEqual(['a:4', 'b:11', 'a:5', 'a:6', 'a:7']);
     expect(told).toEqual(['pending a UNAVAILABLE 1 500', 'resumed a']);
     expect(client.pendingRooms).toEqual([]);
@@ -469,7 +332,7 @@ describe('GatewayClient: rooms the server could not join for now are resumed aga
     again.reply(resume, {
       rooms: [{ room: 'a', offset: 9, epoch: 'e1', recovered: false }],
     });
-    await barrier(again);
+    await barrier(client, again);
     expect(recoveries).toEqual([]);
     expect(client.position('a')).toEqual({ offset: 5, epoch: 'e1' });
 
@@ -585,7 +448,7 @@ describe('GatewayClient: rooms the server could not join for now are resumed aga
     await leavingB;
     // Even a stale firing of that timer sends nothing: the echo is the next frame.
     timer.callback();
-    await barrier(third);
+    await barrier(client, third);
     expect(client.rooms).toEqual([]);
   });
 

@@ -1,5 +1,15 @@
 import type { Frame, TestClient } from './ws-client.js';
 
+/** A client's reconnection in milliseconds, never giving up while a test's server is away. */
+export const FAST_RECONNECT = {
+  initialDelayMs: 20,
+  maxDelayMs: 100,
+  maxRetries: Infinity,
+};
+
+/** How long vi.waitFor waits for pushes to arrive: generous, for a loaded machine. */
+export const WAIT = { timeout: 5_000 };
+
 /** A room `message` push as a raw client receives it, `data` being what the test published. */
 export interface Pushed {
   room: string;
@@ -94,6 +104,20 @@ export async function requestCollecting(
     if (frame.id === id) return { before, reply: frame };
     before.push(frame);
   }
+}
+
+/**
+ * Joins `room` from the position `since` (`{room, since}`), collecting the frames up to the
+ * reply as {@link requestCollecting} does: the replayed pushes, and the reply.
+ */
+export function joinSince(
+  client: TestClient,
+  room: string,
+  since: Position,
+  id: string,
+  timeoutMs?: number,
+): Promise<{ before: Frame[]; reply: Frame }> {
+  return requestCollecting(client, 'join', { room, since }, id, timeoutMs);
 }
 
 /** The pushes among frames, which must all be `message` pushes. */

@@ -1,12 +1,11 @@
-import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { eventually } from '../../../test/support/eventually.js';
 import {
   OwnRedis,
   SHARED_REDIS_URL,
   freePort,
-  uniqueChannelPrefix,
 } from '../../../test/support/redis-server.js';
+import { redisStoreSuite } from '../../../test/support/redis-store-suite.js';
 import { decodeBusMessage, encodeBusMessage } from '../bus/bus-codec.js';
 import {
   ChannelPrefixError,
@@ -39,9 +38,7 @@ function expectConsecutive(messages: StoredMessage[]): void {
   });
 }
 
-let prefix: string;
-let admin: Redis;
-const opened: { close(): Promise<void> }[] = [];
+const redis = redisStoreSuite();
 
 /** A store on the shared Redis under this test's prefix, closed after the test. */
 async function store(
@@ -54,24 +51,16 @@ async function store(
 ): Promise<RedisHistoryStore> {
   const s = new RedisHistoryStore({
     url: SHARED_REDIS_URL,
-    channelPrefix: prefix,
+    channelPrefix: redis.prefix,
     instanceId: 'i1',
     ...options,
   });
-  opened.push({ close: () => s.onApplicationShutdown() });
-  if (wait) await eventually(() => s.isReady(), 'the store to connect');
-  return s;
+  return redis.opened(s, wait);
 }
 
 /** A plain subscriber on a room's bus channel, recording what it receives. */
-async function subscriber(room: string, url = SHARED_REDIS_URL) {
-  const client = new Redis(url);
-  opened.push({ close: async () => client.disconnect() });
-  const received: string[] = [];
-  client.on('message', (_channel: string, raw: string) => received.push(raw));
-  await client.subscribe(redisChannel(prefix, roomChannel(room)));
-  return received;
-}
+const subscriber = (room: string, url?: string) =>
+  redis.subscriber(roomChannel(room), url);
 
 function request(
   room: string,
@@ -98,39 +87,6 @@ async function appendAll(
     out.push(await s.append(request(room, `m${i}`, retention)));
   return out;
 }
-
-async function deletePrefixKeys(): Promise<void> {
-  const keys = await admin.keys(`${prefix}|*`);
-  if (keys.length > 0) await admin.del(...keys);
-}
-
-beforeAll(() => {
-  admin = new Redis(SHARED_REDIS_URL);
-});
-
-afterAll(() => {
-  admin.disconnect();
-});
-
-/** What the stores logged in the current test (kept off the console), one string per call. */
-let logged: string[] = [];
-
-beforeEach(() => {
-  prefix = uniqueChannelPrefix();
-  logged = [];
-  for (const level of ['log', 'warn', 'error'] as const)
-    vi.spyOn(Logger.prototype, level).mockImplementation(
-      (...args: unknown[]) => {
-        logged.push(`${level} ${JSON.stringify(args)}`);
-      },
-    );
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((o) => o.close()));
-  await deletePrefixKeys();
-  vi.restoreAllMocks();
-});
 
 describe('RedisHistoryStore', () => {
   it('assigns offsets 1..n without gaps, in one epoch, and completes each frame', async () => {
@@ -162,7 +118,7 @@ describe('RedisHistoryStore', () => {
 
   it('keeps rooms and prefixes apart, whatever ":" and "/" the names hold', async () => {
     const a = await store();
-    const otherPrefix = `${prefix}x`;
+    const otherPrefix = `${redis.prefix}x`;
     const b = await store({ channelPrefix: otherPrefix });
     try {
       await appendAll(a, 'a:b/c', 3);
@@ -170,15 +126,14 @@ describe('RedisHistoryStore', () => {
       expect((await a.append(request('a:b/c', 'x'))).offset).toBe(4);
       expect((await b.append(request('a:b/c', 'y'))).offset).toBe(1);
     } finally {
-      const keys = await admin.keys(`${otherPrefix}|*`);
-      if (keys.length > 0) await admin.del(...keys);
+      await redis.deleteKeys(otherPrefix);
     }
   });
 
   it('starts a new epoch from offset 1 when the room keys are deleted', async () => {
     const s = await store();
     const [first] = await appendAll(s, 'lobby', 3);
-    await deletePrefixKeys();
+    await redis.deleteKeys();
 
     const again = await s.append(request('lobby', 'after'));
     expect(again.offset).toBe(1);
@@ -196,7 +151,7 @@ describe('RedisHistoryStore', () => {
   it('treats a lost meta hash as a new life even while the old stream survives', async () => {
     const s = await store();
     const [first] = await appendAll(s, 'lobby', 3);
-    await admin.del(redisChannel(prefix, 'history-meta:lobby'));
+    await redis.admin.del(redisChannel(redis.prefix, 'history-meta:lobby'));
 
     // The read must not hand out the old life's entries under the new epoch...
     const read = await s.read({
@@ -215,7 +170,7 @@ describe('RedisHistoryStore', () => {
   it('continues the offsets in the same epoch when only the stream is lost', async () => {
     const s = await store();
     const [first] = await appendAll(s, 'lobby', 3);
-    await admin.del(redisChannel(prefix, 'history:lobby'));
+    await redis.admin.del(redisChannel(redis.prefix, 'history:lobby'));
 
     const next = await s.append(request('lobby', 'four'));
     expect(next).toMatchObject({ offset: 4, epoch: first.epoch });
@@ -239,7 +194,9 @@ describe('RedisHistoryStore', () => {
     expect(read).toMatchObject({ top: 0, messages: [] });
     expect(read.epoch).toMatch(/^[A-Za-z0-9_-]{12}$/);
     // The meta hash is created with the retention's TTL, not forever.
-    const ttl = await admin.pttl(redisChannel(prefix, 'history-meta:empty'));
+    const ttl = await redis.admin.pttl(
+      redisChannel(redis.prefix, 'history-meta:empty'),
+    );
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(RETENTION.ttlMs);
 
@@ -256,7 +213,9 @@ describe('RedisHistoryStore', () => {
     const s = await store();
     const retention = { size: 5, ttlMs: 60_000 };
     await appendAll(s, 'lobby', 12, retention);
-    expect(await admin.xlen(redisChannel(prefix, 'history:lobby'))).toBe(5);
+    expect(
+      await redis.admin.xlen(redisChannel(redis.prefix, 'history:lobby')),
+    ).toBe(5);
 
     const read = await s.read({
       room: 'lobby',
@@ -313,11 +272,11 @@ describe('RedisHistoryStore', () => {
     const s = await store();
     const retention = { size: 100, ttlMs: 200 };
     const [first] = await appendAll(s, 'lobby', 2, retention);
-    const stream = redisChannel(prefix, 'history:lobby');
-    const meta = redisChannel(prefix, 'history-meta:lobby');
-    expect(await admin.pttl(stream)).toBeLessThanOrEqual(200);
+    const stream = redisChannel(redis.prefix, 'history:lobby');
+    const meta = redisChannel(redis.prefix, 'history-meta:lobby');
+    expect(await redis.admin.pttl(stream)).toBeLessThanOrEqual(200);
     await eventually(
-      async () => (await admin.exists(stream, meta)) === 0,
+      async () => (await redis.admin.exists(stream, meta)) === 0,
       'both keys to expire',
       3_000,
     );
@@ -499,7 +458,7 @@ describe('RedisHistoryStore', () => {
     await expect(
       s.read({ room: 'lobby', after: 1.5, limit: 1, retention: RETENTION }),
     ).rejects.toThrow(RangeError);
-    expect(await admin.keys(`${prefix}|*`)).toEqual([]);
+    expect(await redis.admin.keys(`${redis.prefix}|*`)).toEqual([]);
   });
 
   it('throws for a channel prefix with "|"', () => {
@@ -529,10 +488,10 @@ describe('RedisHistoryStore', () => {
     expect(Date.now() - started).toBeLessThan(2_500);
     expect(s.isReady()).toBe(false);
     await eventually(
-      () => logged.some((line) => line.includes('Redis unreachable')),
+      () => redis.logged.some((line) => line.includes('Redis unreachable')),
       'the unreachable warning',
     );
-    expect(logged.join('\n')).not.toContain('s3cret');
+    expect(redis.logged.join('\n')).not.toContain('s3cret');
   });
 
   it(
@@ -557,7 +516,7 @@ describe('RedisHistoryStore', () => {
         // A command can fail before the connection has seen the socket close.
         await eventually(() => !s.isReady(), 'the store to notice');
         expect(
-          logged.filter((l) => l.includes('Redis connection lost')),
+          redis.logged.filter((l) => l.includes('Redis connection lost')),
         ).toHaveLength(1);
 
         await own.start();
@@ -597,9 +556,9 @@ describe('RedisHistoryStore', () => {
         async () => !(await names()).includes('gateway-history'),
         'the history connection to close',
       );
-      expect(logged.filter((l) => l.includes('Redis connection lost'))).toEqual(
-        [],
-      );
+      expect(
+        redis.logged.filter((l) => l.includes('Redis connection lost')),
+      ).toEqual([]);
       await expect(s.append(request('lobby', 'late'))).rejects.toThrow(
         UNAVAILABLE,
       );

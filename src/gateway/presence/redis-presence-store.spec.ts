@@ -1,12 +1,11 @@
-import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { eventually } from '../../../test/support/eventually.js';
 import {
   OwnRedis,
   SHARED_REDIS_URL,
   freePort,
-  uniqueChannelPrefix,
 } from '../../../test/support/redis-server.js';
+import { redisStoreSuite } from '../../../test/support/redis-store-suite.js';
 import { decodeBusMessage } from '../bus/bus-codec.js';
 import { ChannelPrefixError, redisChannel } from '../bus/channels.js';
 import {
@@ -50,9 +49,7 @@ function parts(
   return out;
 }
 
-let prefix: string;
-let admin: Redis;
-const opened: { close(): Promise<void> }[] = [];
+const redis = redisStoreSuite();
 
 /** A store on the shared Redis under this test's prefix, closed after the test. */
 async function store(
@@ -61,25 +58,17 @@ async function store(
 ): Promise<RedisPresenceStore> {
   const s = new RedisPresenceStore({
     url: SHARED_REDIS_URL,
-    channelPrefix: prefix,
+    channelPrefix: redis.prefix,
     instanceId: 'a',
     ttlMs: LONG_TTL,
     ...options,
   });
-  opened.push({ close: () => s.onApplicationShutdown() });
-  if (wait) await eventually(() => s.isReady(), 'the store to connect');
-  return s;
+  return redis.opened(s, wait);
 }
 
 /** A plain subscriber on a room's presence channel, recording what it receives. */
-async function subscriber(room: string, url = SHARED_REDIS_URL) {
-  const client = new Redis(url);
-  opened.push({ close: async () => client.disconnect() });
-  const received: string[] = [];
-  client.on('message', (_channel: string, raw: string) => received.push(raw));
-  await client.subscribe(redisChannel(prefix, presenceChannel(room)));
-  return received;
-}
+const subscriber = (room: string, url?: string) =>
+  redis.subscriber(presenceChannel(room), url);
 
 /** A received bus message: its origin and the change in its frame (raw and parsed). */
 function decoded(raw: string) {
@@ -92,41 +81,8 @@ function decoded(raw: string) {
   };
 }
 
-async function deleteKeys(of = prefix): Promise<void> {
-  const keys = await admin.keys(`${of}|*`);
-  if (keys.length > 0) await admin.del(...keys);
-}
-
 const byId = (a: { id: string }, b: { id: string }) =>
   a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-
-beforeAll(() => {
-  admin = new Redis(SHARED_REDIS_URL);
-});
-
-afterAll(() => {
-  admin.disconnect();
-});
-
-/** What the stores logged in the current test (kept off the console), one string per call. */
-let logged: string[] = [];
-
-beforeEach(() => {
-  prefix = uniqueChannelPrefix();
-  logged = [];
-  for (const level of ['log', 'warn', 'error'] as const)
-    vi.spyOn(Logger.prototype, level).mockImplementation(
-      (...args: unknown[]) => {
-        logged.push(`${level} ${JSON.stringify(args)}`);
-      },
-    );
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((o) => o.close()));
-  await deleteKeys();
-  vi.restoreAllMocks();
-});
 
 describe('RedisPresenceStore', () => {
   it('adds up the instances: one member, connections summed; joins with the first, leaves with the last', async () => {
@@ -173,10 +129,14 @@ describe('RedisPresenceStore', () => {
       version: left!.version,
     });
     // Nothing of the member is left behind.
-    expect(await admin.exists(redisChannel(prefix, 'presence:lobby'))).toBe(0);
-    expect(await admin.exists(redisChannel(prefix, 'presence-exp:lobby'))).toBe(
-      0,
-    );
+    expect(
+      await redis.admin.exists(redisChannel(redis.prefix, 'presence:lobby')),
+    ).toBe(0);
+    expect(
+      await redis.admin.exists(
+        redisChannel(redis.prefix, 'presence-exp:lobby'),
+      ),
+    ).toBe(0);
   });
 
   it('publishes each join and leave on the presence channel in the bus format, frames byte-exact', async () => {
@@ -247,7 +207,7 @@ describe('RedisPresenceStore', () => {
     expect((await a.list('nobody-here', 0)).version).toBe(0);
 
     // A Redis restarted empty, or keys expired: the counter starts again, above where it was.
-    await deleteKeys();
+    await redis.deleteKeys();
     const again = await a.set('lobby', member('u1'), 1);
     expect(again!.version).toBeGreaterThan(lobby[4]);
     expect(Number.isSafeInteger(again!.version)).toBe(true);
@@ -348,7 +308,7 @@ describe('RedisPresenceStore', () => {
     const mine = parts(['r1', alice, 2], ['r2', bob, 1]);
     expect(await a.refresh(mine)).toEqual([]);
 
-    await deleteKeys();
+    await redis.deleteKeys();
     const changes = await a.refresh(mine);
     expect(changes.map((c) => [c.room, c.member, c.present])).toEqual([
       ['r1', alice, true],
@@ -409,7 +369,9 @@ describe('RedisPresenceStore', () => {
     const joined = await a.refresh(everyone);
     expect(joined).toHaveLength(5_000);
     expect(new Set(joined.map((c) => c.version)).size).toBe(5_000);
-    expect(await admin.hlen(redisChannel(prefix, 'presence:big'))).toBe(5_000);
+    expect(
+      await redis.admin.hlen(redisChannel(redis.prefix, 'presence:big')),
+    ).toBe(5_000);
     // The second refresh writes nothing but the expiries.
     let started = Date.now();
     expect(await a.refresh(everyone)).toEqual([]);
@@ -460,22 +422,24 @@ describe('RedisPresenceStore', () => {
       count: 1,
       members: [{ id: 'm0', connections: 1 }],
     });
-    expect(await admin.zcard(redisChannel(prefix, 'presence-exp:r2'))).toBe(1);
+    expect(
+      await redis.admin.zcard(redisChannel(redis.prefix, 'presence-exp:r2')),
+    ).toBe(1);
   });
 
   it('lets the keys expire a few ttls after the last write, and never shortens them', async () => {
     const b = await store({ instanceId: 'b', ttlMs: 300 });
     await b.set('lobby', member('bob'), 1);
     const keys = ['presence', 'presence-exp', 'presence-v'].map((k) =>
-      redisChannel(prefix, `${k}:lobby`),
+      redisChannel(redis.prefix, `${k}:lobby`),
     );
     for (const key of keys) {
-      const ttl = await admin.pttl(key);
+      const ttl = await redis.admin.pttl(key);
       expect(ttl).toBeGreaterThan(300);
       expect(ttl).toBeLessThanOrEqual(900);
     }
     await eventually(
-      async () => (await admin.exists(...keys)) === 0,
+      async () => (await redis.admin.exists(...keys)) === 0,
       'the keys to expire',
       3_000,
     );
@@ -484,12 +448,12 @@ describe('RedisPresenceStore', () => {
     await a.set('lobby', member('alice'), 1);
     await b.set('lobby', member('bob'), 1);
     for (const key of keys)
-      expect(await admin.pttl(key)).toBeGreaterThan(25_000);
+      expect(await redis.admin.pttl(key)).toBeGreaterThan(25_000);
   });
 
   it('keeps rooms and prefixes apart, whatever ":" and "|" the names hold', async () => {
     const a = await store();
-    const otherPrefix = `${prefix}x`;
+    const otherPrefix = `${redis.prefix}x`;
     const b = await store({ channelPrefix: otherPrefix });
     try {
       await a.set('a:b|c', member('u'), 1);
@@ -504,7 +468,7 @@ describe('RedisPresenceStore', () => {
         { ...member('u'), connections: 2 },
       ]);
     } finally {
-      await deleteKeys(otherPrefix);
+      await redis.deleteKeys(otherPrefix);
     }
   });
 
@@ -516,7 +480,7 @@ describe('RedisPresenceStore', () => {
     await expect(
       a.refresh(parts(['lobby', member('u'), Number.NaN])),
     ).rejects.toThrow(RangeError);
-    expect(await admin.keys(`${prefix}|*`)).toEqual([]);
+    expect(await redis.admin.keys(`${redis.prefix}|*`)).toEqual([]);
   });
 
   it('throws for a channel prefix with "|", an instance id with "|" and a ttl below 1 ms', () => {
@@ -552,10 +516,10 @@ describe('RedisPresenceStore', () => {
     expect(Date.now() - started).toBeLessThan(2_500);
     expect(s.isReady()).toBe(false);
     await eventually(
-      () => logged.some((line) => line.includes('Redis unreachable')),
+      () => redis.logged.some((line) => line.includes('Redis unreachable')),
       'the unreachable warning',
     );
-    expect(logged.join('\n')).not.toContain('s3cret');
+    expect(redis.logged.join('\n')).not.toContain('s3cret');
   });
 
   it(
@@ -584,7 +548,7 @@ describe('RedisPresenceStore', () => {
         // The calls above may all fail before the event loop has seen the socket close.
         await eventually(() => !s.isReady(), 'the store to notice');
         expect(
-          logged.filter((l) => l.includes('Redis connection lost')),
+          redis.logged.filter((l) => l.includes('Redis connection lost')),
         ).toHaveLength(1);
 
         await own.start();
@@ -623,9 +587,9 @@ describe('RedisPresenceStore', () => {
         async () => !(await names()).includes('gateway-presence'),
         'the presence connection to close',
       );
-      expect(logged.filter((l) => l.includes('Redis connection lost'))).toEqual(
-        [],
-      );
+      expect(
+        redis.logged.filter((l) => l.includes('Redis connection lost')),
+      ).toEqual([]);
       await expect(s.set('lobby', member('u'), 1)).rejects.toThrow(UNAVAILABLE);
     } finally {
       watcher.disconnect();
