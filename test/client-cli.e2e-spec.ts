@@ -20,6 +20,63 @@ describe('the command-line client, run from dist/ (e2e)', () => {
     await gateway.close();
   });
 
+  describe('--history and --presence', () => {
+    it('--history prints the kept messages as JSON lines and the position on stderr', async () => {
+      const publisher = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+      for (const n of [1, 2, 3])
+        await publisher.request('publish', { room: 'cli-h', data: n }, n);
+      await publisher.close();
+      const result = await runCli([
+        gateway.wsUrl,
+        '--token',
+        TEST_TOKEN,
+        '--history',
+        'cli-h',
+        '--limit',
+        '2',
+      ]);
+      expect(result.code).toBe(0);
+      expect(
+        result.stdout
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as { data: number; offset: number }),
+      ).toEqual([
+        expect.objectContaining({ room: 'cli-h', data: 2, offset: 2 }),
+        expect.objectContaining({ room: 'cli-h', data: 3, offset: 3 }),
+      ]);
+      expect(result.stderr).toContain('3');
+    });
+
+    it('--presence is refused to a non-member, with the hint; --join lists the room with itself', async () => {
+      const refused = await runCli([
+        gateway.wsUrl,
+        '--token',
+        TEST_TOKEN,
+        '--presence',
+        'cli-p',
+      ]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('FORBIDDEN');
+      expect(refused.stderr).toContain('--join');
+      const joined = await runCli([
+        gateway.wsUrl,
+        '--token',
+        TEST_TOKEN,
+        '--presence',
+        'cli-p',
+        '--join',
+      ]);
+      expect(joined.code).toBe(0);
+      expect(JSON.parse(joined.stdout)).toEqual({
+        id: expect.any(String),
+        info: {},
+        connections: 1,
+      });
+      expect(joined.stderr).toContain('cli-p: 1 member');
+    });
+  });
+
   // Independent processes: run side by side, each asserting with its own expect.
   describe.concurrent('--send', () => {
     it('sends a JSON envelope, prints the reply on stdout and exits 0', async ({
