@@ -123,13 +123,11 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     this.events.on('joined', (connection, room) =>
       this.connected(connection, room),
     );
+    // A closing connection leaves each of its rooms first (a `left` per room), which also ends
+    // its presence subscriptions: only members are subscribed.
     this.events.on('left', (connection, room) =>
       this.disconnected(connection, room),
     );
-    this.events.on('disconnected', (connection) => {
-      for (const [room, set] of this.subscribers)
-        if (set.delete(connection.id) && set.size === 0) this.untrack(room);
-    });
     this.heartbeat = setInterval(
       () => void this.beat(),
       Math.max(100, Math.floor(this.options.presence.ttlMs / 3)),
