@@ -33,10 +33,16 @@ export interface RedisConnectionOptions {
   whenLost: string;
   /** Where it logs (the owner's context). */
   logger: Logger;
+  /**
+   * A connection that will subscribe: its owner restores the subscriptions itself on `ready`
+   * (ioredis's own resubscribing is turned off).
+   */
+  subscriber?: boolean;
 }
 
 /**
- * One command connection of a Redis-backed store (history, presence), with the bus's policy:
+ * One connection to Redis for the bus (its publisher and its subscriber) and the Redis-backed
+ * stores (history, presence), with one policy:
  * nothing is queued or resent while Redis is away, so every call rejects at once (or after
  * {@link REDIS_COMMAND_TIMEOUT_MS} when Redis stops answering) and the caller answers
  * `UNAVAILABLE`; it reconnects by itself. A call that timed out or lost its connection may
@@ -58,6 +64,7 @@ export class RedisConnection {
       commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
       retryStrategy: redisRetryStrategy,
       connectionName: options.name,
+      ...(options.subscriber ? { autoResubscribe: false } : {}),
     });
     this.watch();
   }

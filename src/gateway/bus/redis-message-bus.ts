@@ -1,5 +1,4 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { Redis, type RedisOptions } from 'ioredis';
 import { decodeBusMessage, encodeBusMessage } from './bus-codec.js';
 import {
   CHANNEL_PREFIX_SEPARATOR,
@@ -8,6 +7,7 @@ import {
   redisChannel,
 } from './channels.js';
 import type { BusListener, BusMessage, MessageBus } from './message-bus.js';
+import { RedisConnection } from './redis-connection.js';
 
 /** Where the Redis bus connects, and how it names its channels. */
 export interface RedisBusOptions {
@@ -28,25 +28,8 @@ export interface RedisBusOptions {
   onMalformed?: (channel: string) => void;
 }
 
-/**
- * How long a Redis command may take before the publish is reported as failed. A paused or
- * overloaded Redis must not leave acknowledgements hanging.
- */
-const COMMAND_TIMEOUT_MS = 2_000;
-/** Reconnect backoff: 100 ms more per attempt, at most 2 s between attempts. */
-const retryStrategy = (attempt: number) => Math.min(attempt * 100, 2_000);
 /** SUBSCRIBE arguments per command when restoring many channels after a reconnect. */
 const RESUBSCRIBE_BATCH = 1_000;
-
-/** host:port of a Redis URL, for logs: the URL itself may carry a password. */
-function describe(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || 6379}`;
-  } catch {
-    return 'redis';
-  }
-}
 
 /**
  * Fan-out across instances through Redis pub/sub, with two connections (a subscribed one can
@@ -60,44 +43,38 @@ function describe(url: string): string {
  */
 export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
   private readonly logger = new Logger('RedisBus');
-  private readonly publisher: Redis;
-  private readonly subscriber: Redis;
+  private readonly publisher: RedisConnection;
+  private readonly subscriber: RedisConnection;
   /** full channel name -> listener: what this instance wants to hear, whatever Redis's state */
   private readonly listeners = new Map<string, BusListener>();
-  private readonly where: string;
   /** Throws {@link ChannelPrefixError} for a prefix with `|`, before connecting. */
   constructor(private readonly options: RedisBusOptions) {
     if (!isChannelPrefix(options.channelPrefix))
       throw new ChannelPrefixError(options.channelPrefix);
-    this.where = describe(options.url);
-    const common: RedisOptions = {
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: COMMAND_TIMEOUT_MS,
-      retryStrategy,
+    const common = {
+      url: options.url,
+      logger: this.logger,
+      whenLost: 'local delivery continues, fan-out paused',
     };
-    this.publisher = new Redis(options.url, {
+    this.publisher = new RedisConnection({
       ...common,
-      connectionName: 'gateway-publisher',
+      name: 'gateway-publisher',
+      role: 'publisher',
     });
-    this.subscriber = new Redis(options.url, {
+    this.subscriber = new RedisConnection({
       ...common,
-      connectionName: 'gateway-subscriber',
-      autoResubscribe: false,
+      name: 'gateway-subscriber',
+      role: 'subscriber',
+      subscriber: true,
     });
-    this.watch(this.publisher, 'publisher');
-    this.watch(this.subscriber, 'subscriber');
-    this.subscriber.on('ready', () => void this.resubscribe());
-    this.subscriber.on('message', (channel: string, raw: string) =>
+    this.subscriber.redis.on('ready', () => void this.resubscribe());
+    this.subscriber.redis.on('message', (channel: string, raw: string) =>
       this.receive(channel, raw),
     );
   }
 
   isReady(): boolean {
-    return (
-      this.publisher.status === 'ready' && this.subscriber.status === 'ready'
-    );
+    return this.publisher.isReady() && this.subscriber.isReady();
   }
 
   /** Channels this instance listens on. */
@@ -107,17 +84,11 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
 
   async publish(channel: string, message: BusMessage): Promise<number> {
     const full = redisChannel(this.options.channelPrefix, channel);
-    let receivers: number;
-    try {
-      receivers = await this.publisher.publish(full, encodeBusMessage(message));
-    } catch (err) {
-      throw new Error(
-        `Redis at ${this.where} is unavailable (${(err as Error).message})`,
-      );
-    }
+    const receivers = await this.publisher.call((redis) =>
+      redis.publish(full, encodeBusMessage(message)),
+    );
     // Our own subscriber is one of the receivers when this instance listens on the channel.
-    const self =
-      this.listeners.has(full) && this.subscriber.status === 'ready' ? 1 : 0;
+    const self = this.listeners.has(full) && this.subscriber.isReady() ? 1 : 0;
     return Math.max(0, receivers - self);
   }
 
@@ -125,9 +96,9 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
     const full = redisChannel(this.options.channelPrefix, channel);
     this.listeners.set(full, listener);
     // While Redis is away the wish is recorded; resubscribe() makes it true on 'ready'.
-    if (this.subscriber.status !== 'ready') return;
+    if (!this.subscriber.isReady()) return;
     try {
-      await this.subscriber.subscribe(full);
+      await this.subscriber.redis.subscribe(full);
     } catch (err) {
       this.logger.warn(
         { err: (err as Error).message, channel },
@@ -138,10 +109,9 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
 
   async unsubscribe(channel: string): Promise<void> {
     const full = redisChannel(this.options.channelPrefix, channel);
-    if (!this.listeners.delete(full) || this.subscriber.status !== 'ready')
-      return;
+    if (!this.listeners.delete(full) || !this.subscriber.isReady()) return;
     try {
-      await this.subscriber.unsubscribe(full);
+      await this.subscriber.redis.unsubscribe(full);
     } catch (err) {
       this.logger.warn(
         { err: (err as Error).message, channel },
@@ -152,7 +122,7 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
 
   /** After the connections have drained (Nest's last shutdown phase), not before. */
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([this.stop(this.publisher), this.stop(this.subscriber)]);
+    await Promise.all([this.publisher.close(), this.subscriber.close()]);
   }
 
   private receive(channel: string, raw: string): void {
@@ -179,7 +149,7 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
     const channels = [...this.listeners.keys()];
     for (let i = 0; i < channels.length; i += RESUBSCRIBE_BATCH) {
       try {
-        await this.subscriber.subscribe(
+        await this.subscriber.redis.subscribe(
           ...channels.slice(i, i + RESUBSCRIBE_BATCH),
         );
       } catch (err) {
@@ -196,44 +166,5 @@ export class RedisMessageBus implements MessageBus, OnApplicationShutdown {
         { channels: channels.length },
         'Redis subscriptions restored',
       );
-  }
-
-  /** Logs state changes, not every failed reconnect attempt: an outage is two lines, not two a second. */
-  private watch(client: Redis, role: string): void {
-    let up = false;
-    let warned = false;
-    client.on('ready', () => {
-      up = true;
-      warned = false;
-      this.logger.log({ redis: this.where, role }, 'Redis connected');
-    });
-    client.on('close', () => {
-      if (!up) return;
-      up = false;
-      this.logger.warn(
-        { redis: this.where, role },
-        'Redis connection lost: local delivery continues, fan-out paused',
-      );
-    });
-    client.on('error', (err: Error) => {
-      if (up || warned) return;
-      warned = true;
-      this.logger.warn(
-        { redis: this.where, role, err: err.message },
-        'Redis unreachable; retrying',
-      );
-    });
-  }
-
-  private async stop(client: Redis): Promise<void> {
-    if (client.status === 'ready') {
-      try {
-        await client.quit();
-        return;
-      } catch {
-        // Fall through: a connection that cannot say goodbye is simply dropped.
-      }
-    }
-    client.disconnect();
   }
 }

@@ -466,12 +466,8 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
       message.offset !== undefined &&
       message.epoch !== undefined
     ) {
-      state.stream.sequencer.accept({
-        offset: message.offset,
-        epoch: message.epoch,
-        frame: message.frame,
-        exceptId: message.exceptId,
-      });
+      // A bus message with a position is a sequenced message as it is: no copy per message.
+      state.stream.sequencer.accept(message as SequencedMessage);
       return;
     }
     this.local.sendToEach(
