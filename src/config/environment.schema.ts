@@ -12,6 +12,7 @@ import {
   ValidateBy,
 } from 'class-validator';
 import { isProxyAddressOrBlock } from '../gateway/admission/client-address.js';
+import { parseConsoleCredentials } from '../gateway/console/console-options.js';
 import {
   isRoomGrant,
   ROOM_GRANT_RULE,
@@ -104,6 +105,23 @@ const RoomGrantList = () =>
         typeof value === 'string' && value.split(',').every(isRoomGrant),
       defaultMessage: () =>
         `must be a comma-separated list of grants (join:lobby,publish:chat/*); each ${ROOM_GRANT_RULE}`,
+    },
+  });
+
+/** The console's logins: the message names what is wrong with each entry, never a secret. */
+const ConsoleTokenList = () =>
+  ValidateBy({
+    name: 'consoleTokenList',
+    validator: {
+      validate: (value) =>
+        typeof value === 'string' &&
+        parseConsoleCredentials(value).problems.length === 0,
+      defaultMessage: (args) =>
+        `must be comma-separated name:role:secret entries (role admin or viewer, secret of 16 characters or more): ${parseConsoleCredentials(
+          args?.value,
+        )
+          .problems.map((p) => p.replace(/^console\.tokens: /, ''))
+          .join('; ')}`,
     },
   });
 
@@ -262,6 +280,22 @@ export class EnvironmentSchema {
     message: 'must be a comma-separated list of claim names without spaces',
   })
   PRESENCE_INFO_CLAIMS?: string;
+
+  @Documented(
+    'unset (console off)',
+    'comma-separated `name:role:secret` logins of the [web console](console.md) at `/console`; role `admin` or `viewer`, secret of 16 characters or more',
+  )
+  @IsOptional()
+  @ConsoleTokenList()
+  CONSOLE_TOKENS?: string;
+
+  @Documented(
+    'unset',
+    'with JWT authentication: the claim (`console_role`) whose value `admin` or `viewer` lets a JWT log in to the [web console](console.md)',
+  )
+  @IsOptional()
+  @Matches(/^[^\s,]{1,256}$/, { message: 'must be one claim name' })
+  CONSOLE_JWT_ROLE_CLAIM?: string;
 
   @Documented(
     code(SERVICE_DEFAULTS.logLevel),

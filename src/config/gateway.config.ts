@@ -86,6 +86,11 @@ export const gatewayConfig = registerAs(
         ...table.presence,
         infoClaims: env.PRESENCE_INFO_CLAIMS?.split(','),
       },
+      console: {
+        ...table.console,
+        tokens: env.CONSOLE_TOKENS,
+        jwtRoleClaim: env.CONSOLE_JWT_ROLE_CLAIM,
+      },
     };
   },
 );

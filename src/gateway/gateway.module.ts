@@ -69,6 +69,7 @@ import {
   InstrumentedMessageBus,
 } from './telemetry/instrumented-message-bus.js';
 import { TrafficStats } from './connections/traffic-stats.js';
+import { ErrorJournal } from './connections/error-journal.js';
 
 /**
  * The WebSocket gateway as a Nest module: `GatewayModule.forRoot(options)` or
@@ -190,6 +191,7 @@ import { TrafficStats } from './connections/traffic-stats.js';
     GatewayEvents,
     DrainState,
     TrafficStats,
+    ErrorJournal,
     GatewayMetrics,
     EchoService,
     BroadcastService,
@@ -209,6 +211,7 @@ import { TrafficStats } from './connections/traffic-stats.js';
     GatewayEvents,
     DrainState,
     GatewayMetrics,
+    ErrorJournal,
     GatewayServer,
     EchoService,
     BroadcastService,

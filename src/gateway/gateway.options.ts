@@ -2,6 +2,11 @@ import { DEFAULT_JWT_CLOCK_TOLERANCE_SEC } from './auth/jwt.verifier.js';
 import type { TokenVerifier } from './auth/token-verifier.js';
 import type { Principal } from './auth/principal.js';
 import type { PresenceStore } from './presence/presence-store.js';
+import {
+  parseConsoleCredentials,
+  type GatewayConsoleOptions,
+  type ResolvedConsoleOptions,
+} from './console/console-options.js';
 import type { MessageBus } from './bus/message-bus.js';
 import type { HistoryStore, Retention } from './history/history-store.js';
 import {
@@ -258,6 +263,11 @@ export interface GatewayOptions {
    * Unset, and no `roomPolicy`: every principal may join and publish to every room.
    */
   roomAcl?: GatewayRoomAclOptions;
+  /**
+   * The web console at `/console` (see docs/console.md): on when `tokens` or `jwtRoleClaim` is
+   * given, off otherwise.
+   */
+  console?: GatewayConsoleOptions;
 }
 
 /** {@link GatewayOptions} with every default applied; what the providers inject. */
@@ -316,6 +326,8 @@ export interface ResolvedGatewayOptions {
     readonly claim: string;
     readonly grants: readonly string[];
   };
+  /** Undefined: the console is off. */
+  readonly console?: ResolvedConsoleOptions;
 }
 
 /**
@@ -583,10 +595,23 @@ export function resolveGatewayOptions(
     !(roomPolicy && roomAcl),
     'roomAcl: give roomPolicy or roomAcl, not both (roomPolicy would ignore it)',
   );
+  const consoleCredentials = parseConsoleCredentials(options.console?.tokens);
+  for (const problem of consoleCredentials.problems) checker.report(problem);
+  const jwtRoleClaim = options.console?.jwtRoleClaim;
+  checker.check(
+    jwtRoleClaim === undefined ||
+      (typeof jwtRoleClaim === 'string' && jwtRoleClaim.length > 0),
+    'console.jwtRoleClaim: must be a claim name',
+  );
+  checker.check(
+    jwtRoleClaim === undefined || jwt !== undefined || verifier !== undefined,
+    'console.jwtRoleClaim: needs JWT authentication (auth.jwt or auth.verifier) to verify the JWTs',
+  );
   if (checker.problems.length > 0)
     throw new GatewayOptionsError(checker.problems);
   const {
     auth: tableAuth,
+    console: tableConsole,
     history: tableHistory,
     presence: tablePresence,
     ...table
@@ -597,7 +622,10 @@ export function resolveGatewayOptions(
       ResolvedGatewayOptions['presence'],
       'enabled' | 'tickMs' | 'ttlMs' | 'maxMembers'
     >;
+    console: Pick<ResolvedConsoleOptions, 'sessionTtlMs' | 'statsIntervalMs'>;
   };
+  const consoleOn =
+    consoleCredentials.credentials.length > 0 || jwtRoleClaim !== undefined;
   return {
     ...table,
     history: { ...tableHistory, retention, store },
@@ -615,5 +643,12 @@ export function resolveGatewayOptions(
     bus,
     roomPolicy,
     roomAcl,
+    console: consoleOn
+      ? {
+          ...tableConsole,
+          credentials: consoleCredentials.credentials,
+          jwtRoleClaim,
+        }
+      : undefined,
   };
 }

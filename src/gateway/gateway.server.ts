@@ -44,7 +44,9 @@ function recordCloseCause(this: WebSocket, err: Error): void {
 }
 function markAlive(this: WebSocket): void {
   const connection = connectionOf(this);
-  if (connection) connection.alive = true;
+  if (!connection) return;
+  connection.alive = true;
+  connection.lastPongAt = Date.now();
 }
 
 /**

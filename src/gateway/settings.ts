@@ -1,5 +1,6 @@
 import { DEFAULT_MAX_DEPTH } from '../protocol/envelope.js';
 import { CHANNEL_PREFIX_RULE, isChannelPrefix } from './bus/channels.js';
+import type { GatewayConsoleOptions } from './console/console-options.js';
 import type {
   GatewayAuthOptions,
   GatewayHistoryOptions,
@@ -23,7 +24,8 @@ export type IntOptionPath =
   | KeysOfType<GatewayOptions, number>
   | `rateLimit.${KeysOfType<GatewayRateLimitOptions, number>}`
   | `history.${KeysOfType<GatewayHistoryOptions, number>}`
-  | `presence.${KeysOfType<GatewayPresenceOptions, number>}`;
+  | `presence.${KeysOfType<GatewayPresenceOptions, number>}`
+  | `console.${KeysOfType<GatewayConsoleOptions, number>}`;
 
 /** Where a boolean setting sits in {@link GatewayOptions}: `perMessageDeflate`, `auth.disabled`. */
 export type BooleanOptionPath =
@@ -385,6 +387,34 @@ export const GATEWAY_SETTINGS = [
     min: 0,
     max: 100_000,
     doc: 'members a room lists; a larger room is counted, not listed, and its subscribers get counts instead of diffs',
+  },
+  {
+    kind: 'int',
+    option: 'console.sessionTtlMs',
+    env: 'CONSOLE_SESSION_TTL_MS',
+    default: 8 * 3_600_000,
+    min: 1,
+    envRule: {
+      unit: 'milliseconds',
+      min: 60_000,
+      minMessage: 'must be at least 60000 (a minute)',
+    },
+    docDefault: '`28800000` (8 h)',
+    doc: 'how long a [web console](console.md) login lasts',
+  },
+  {
+    kind: 'int',
+    option: 'console.statsIntervalMs',
+    env: 'CONSOLE_STATS_INTERVAL_MS',
+    default: 2_000,
+    min: 1,
+    max: 60_000,
+    envRule: {
+      unit: 'milliseconds',
+      min: 100,
+      minMessage: 'must be at least 100',
+    },
+    doc: 'how often each instance publishes its numbers to the web console (only while `CONSOLE_TOKENS` or `CONSOLE_JWT_ROLE_CLAIM` is set); one silent for three intervals is shown as gone',
   },
   {
     kind: 'boolean',

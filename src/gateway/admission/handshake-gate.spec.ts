@@ -10,6 +10,7 @@ import {
   type GatewayOptions,
 } from '../gateway.options.js';
 import { TrafficStats } from '../connections/traffic-stats.js';
+import { ErrorJournal } from '../connections/error-journal.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import type { ClientConnection } from '../connections/connection.js';
 import { HandshakeGate } from './handshake-gate.js';
@@ -37,6 +38,7 @@ function setUp(options: GatewayOptions, verifier?: TokenVerifier) {
     'test-instance',
     new TrafficStats(),
     resolved,
+    new ErrorJournal(),
   );
   const authenticator = new HandshakeAuthenticator(
     verifier ?? new StaticTokenVerifier(resolved.auth.tokens),

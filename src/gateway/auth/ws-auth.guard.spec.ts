@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { WebSocket } from 'ws';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { TrafficStats } from '../connections/traffic-stats.js';
+import { ErrorJournal } from '../connections/error-journal.js';
 import { resolveGatewayOptions } from '../gateway.options.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { GatewayError } from '../../protocol/gateway-error.js';
@@ -73,6 +74,7 @@ describe('WsAuthGuard', () => {
       'test-instance',
       new TrafficStats(),
       resolveGatewayOptions(),
+      new ErrorJournal(),
     );
   });
 

@@ -4,6 +4,7 @@ import { ErrorCode } from '../../protocol/error-codes.js';
 import { GatewayError } from '../../protocol/gateway-error.js';
 import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
 import { TrafficStats } from '../connections/traffic-stats.js';
+import { ErrorJournal } from '../connections/error-journal.js';
 import { BusCounts } from '../telemetry/instrumented-message-bus.js';
 import { UnavailableBus } from '../../../test/support/unavailable-bus.js';
 import { FanOut } from './fan-out.js';
@@ -15,7 +16,12 @@ function metricsOn(bus: MessageBus, instanceId: string): GatewayMetrics {
   const traffic = new TrafficStats();
   return new GatewayMetrics(
     traffic,
-    new ConnectionRegistry(instanceId, traffic, resolveGatewayOptions()),
+    new ConnectionRegistry(
+      instanceId,
+      traffic,
+      resolveGatewayOptions(),
+      new ErrorJournal(),
+    ),
     bus,
     new BusCounts(),
   );

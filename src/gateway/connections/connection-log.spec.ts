@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { TrafficStats } from './traffic-stats.js';
+import { ErrorJournal } from './error-journal.js';
 import { ClientConnection } from './connection.js';
 import { ConnectionLog } from './connection-log.js';
 import { WriteCoalescer } from './write-coalescer.js';
@@ -16,6 +17,7 @@ function connection(): ClientConnection {
     '10.0.0.7',
     {
       traffic: new TrafficStats(),
+      errors: new ErrorJournal(),
       writes: new WriteCoalescer(),
       maxBufferedBytes: 1024,
       rateLimit: GATEWAY_DEFAULTS.rateLimit,

@@ -6,6 +6,7 @@ import { GATEWAY_OPTIONS } from '../gateway-options.token.js';
 import type { ResolvedGatewayOptions } from '../gateway.options.js';
 import { INSTANCE_ID } from '../instance-id.js';
 import { TrafficStats } from './traffic-stats.js';
+import { ErrorJournal } from './error-journal.js';
 import { KeyedCounter } from './keyed-counter.js';
 import { WriteCoalescer } from './write-coalescer.js';
 import {
@@ -37,9 +38,11 @@ export class ConnectionRegistry implements LocalDelivery {
     @Inject(INSTANCE_ID) private readonly instanceId: string,
     private readonly traffic: TrafficStats,
     @Inject(GATEWAY_OPTIONS) options: ResolvedGatewayOptions,
+    errors: ErrorJournal,
   ) {
     this.context = {
       traffic,
+      errors,
       writes: new WriteCoalescer(),
       maxBufferedBytes: options.maxBufferedBytes,
       rateLimit: options.rateLimit,
@@ -85,6 +88,26 @@ export class ConnectionRegistry implements LocalDelivery {
 
   get(id: string): ClientConnection | undefined {
     return this.connections.get(id);
+  }
+
+  /**
+   * Bytes waiting in the sockets' send buffers: the sum, and the fullest connection's. A walk
+   * over the connections, for the console's numbers every few seconds, not per message.
+   */
+  sendBuffers(): { total: number; max: number } {
+    let total = 0;
+    let max = 0;
+    for (const connection of this.connections.values()) {
+      const buffered = connection.socket.bufferedAmount;
+      total += buffered;
+      if (buffered > max) max = buffered;
+    }
+    return { total, max };
+  }
+
+  /** The open connections, live: not to be iterated across anything that may close one. */
+  values(): IterableIterator<ClientConnection> {
+    return this.connections.values();
   }
 
   /** A snapshot, safe to iterate while connections close. */

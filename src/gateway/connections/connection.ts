@@ -1,6 +1,7 @@
 import { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { TrafficStats } from './traffic-stats.js';
+import type { ErrorJournal } from './error-journal.js';
 import { CloseCode } from '../../protocol/close-codes.js';
 import {
   RateLimiter,
@@ -45,6 +46,7 @@ export type MessageCallback = (
 /** What every connection of an instance shares: counters and the limits it enforces. */
 export interface ConnectionContext {
   readonly traffic: TrafficStats;
+  readonly errors: ErrorJournal;
   readonly writes: WriteCoalescer;
   readonly maxBufferedBytes: number;
   readonly rateLimit: RateLimits;
@@ -78,6 +80,8 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
   messagesOut = 0;
   /** Heard from since the last heartbeat (a message or a pong). */
   alive = true;
+  /** When the client last answered a heartbeat ping (ms since the epoch); never: undefined. */
+  lastPongAt: number | undefined = undefined;
   /** Why the server is closing the connection, for the close log line. */
   closeCause: string | undefined = undefined;
   /**
@@ -158,18 +162,29 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
   }
 
   /**
-   * Sends an error frame (counted by code) answering request `id`, if any. Error frames are
-   * small, so they go out even to a client too slow to read: an answer is never dropped.
+   * Sends an error frame (counted by code, and kept in the error journal with `event`, the
+   * request's) answering request `id`, if any. Error frames are small, so they go out even to a
+   * client too slow to read: an answer is never dropped.
    */
-  sendError(payload: ErrorPayload, id: RequestId | undefined): boolean {
+  sendError(
+    payload: ErrorPayload,
+    id: RequestId | undefined,
+    event?: string,
+  ): boolean {
     this.context.traffic.error(payload.code);
+    this.context.errors.record(
+      payload.code,
+      event,
+      this.principal.subject,
+      this.id,
+    );
     const frame = errorFrame(payload, id);
     return this.send(frame, 'error') || this.force(frame, 'error');
   }
 
   /** Sends a request's reply, or an error frame in its place when the client is too slow. */
   sendReply(frame: string, event: string, id: RequestId | undefined): boolean {
-    return this.send(frame, event) || this.sendError(REPLY_DROPPED, id);
+    return this.send(frame, event) || this.sendError(REPLY_DROPPED, id, event);
   }
 
   /** A request was handed to its handler: a close waits for its answer (see {@link close}). */

@@ -101,7 +101,7 @@ export class MessageDispatcher {
       );
       if (!handler) {
         const { payload } = mapError(GatewayError.unknownEvent(envelope.event));
-        connection.sendError(payload, envelope.id);
+        connection.sendError(payload, envelope.id, envelope.event);
         return;
       }
       const request = new RequestContext(

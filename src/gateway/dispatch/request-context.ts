@@ -47,7 +47,7 @@ export class RequestContext {
   fail(payload: ErrorPayload): void {
     if (this.settled) return;
     this.settled = true;
-    this.connection.sendError(payload, this.id);
+    this.connection.sendError(payload, this.id, this.event);
     this.connection.answered(this);
   }
 }

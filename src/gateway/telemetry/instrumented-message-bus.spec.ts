@@ -1,6 +1,7 @@
 import { resolveGatewayOptions } from '../gateway.options.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { TrafficStats } from '../connections/traffic-stats.js';
+import { ErrorJournal } from '../connections/error-journal.js';
 import { UnavailableBus } from '../../../test/support/unavailable-bus.js';
 import { sample } from '../../../test/support/metrics.js';
 import {
@@ -161,7 +162,12 @@ describe('InstrumentedMessageBus', () => {
     const traffic = new TrafficStats();
     const metrics = new GatewayMetrics(
       traffic,
-      new ConnectionRegistry('i1', traffic, resolveGatewayOptions()),
+      new ConnectionRegistry(
+        'i1',
+        traffic,
+        resolveGatewayOptions(),
+        new ErrorJournal(),
+      ),
       bus,
       counts,
     );

@@ -1,0 +1,57 @@
+import { Injectable } from '@nestjs/common';
+
+/** One error frame an instance sent: what and to whom, never a payload or a token. */
+export interface ErrorEntry {
+  /** When it was sent, in ms since the epoch. */
+  readonly at: number;
+  readonly code: string;
+  /** The request's event, when the error answered one (cut to {@link MAX_EVENT_LENGTH}). */
+  readonly event?: string;
+  readonly principal: string;
+  readonly connectionId: string;
+}
+
+/** How many errors an instance keeps. */
+export const ERROR_JOURNAL_SIZE = 100;
+/** Clients choose event names, including unknown ones: a long one is cut. */
+const MAX_EVENT_LENGTH = 64;
+
+/**
+ * The last error frames of this instance, for the web console: a ring of fixed size, written
+ * only when an error frame is sent (never on a message's successful path).
+ */
+@Injectable()
+export class ErrorJournal {
+  private readonly ring: (ErrorEntry | undefined)[] = new Array<
+    ErrorEntry | undefined
+  >(ERROR_JOURNAL_SIZE);
+  private next = 0;
+
+  record(
+    code: string,
+    event: string | undefined,
+    principal: string,
+    connectionId: string,
+  ): void {
+    this.ring[this.next] = {
+      at: Date.now(),
+      code,
+      event: event?.slice(0, MAX_EVENT_LENGTH),
+      principal,
+      connectionId,
+    };
+    this.next = (this.next + 1) % ERROR_JOURNAL_SIZE;
+  }
+
+  /** The kept errors, newest first, at most `limit`. */
+  recent(limit = ERROR_JOURNAL_SIZE): ErrorEntry[] {
+    const entries: ErrorEntry[] = [];
+    for (let i = 1; i <= ERROR_JOURNAL_SIZE && entries.length < limit; i++) {
+      const entry =
+        this.ring[(this.next - i + ERROR_JOURNAL_SIZE) % ERROR_JOURNAL_SIZE];
+      if (!entry) break;
+      entries.push(entry);
+    }
+    return entries;
+  }
+}
