@@ -2,6 +2,7 @@
  * Import rules, checked by `npm run lint:imports` (dependency-cruiser) in CI. Imports point one
  * way, from the features down to the wire protocol:
  *
+ *   console (the web console: it plugs its WebSocket into the server, so it sits on top)
  *   composition (gateway.module, the adapter, the server, EventsGateway, the options)
  *     -> features (echo, broadcast, rooms) and admission
  *     -> history, presence -> telemetry -> dispatch -> auth -> bus -> connections -> protocol
@@ -27,6 +28,7 @@ const anyOf = (names) => `^src/gateway/(${names.join('|')})/`;
 /** What each folder may not import: every folder above it. */
 const ABOVE = {
   connections: [
+    'console',
     'admission',
     'auth',
     'broadcast',
@@ -39,6 +41,7 @@ const ABOVE = {
     'telemetry',
   ],
   bus: [
+    'console',
     'admission',
     'auth',
     'broadcast',
@@ -50,6 +53,7 @@ const ABOVE = {
     'telemetry',
   ],
   auth: [
+    'console',
     'admission',
     'broadcast',
     'dispatch',
@@ -60,6 +64,7 @@ const ABOVE = {
     'telemetry',
   ],
   dispatch: [
+    'console',
     'admission',
     'broadcast',
     'echo',
@@ -68,13 +73,21 @@ const ABOVE = {
     'rooms',
     'telemetry',
   ],
-  telemetry: ['admission', 'broadcast', 'echo', 'history', 'presence', 'rooms'],
-  history: ['admission', 'broadcast', 'echo', 'presence', 'rooms'],
-  presence: ['admission', 'broadcast', 'echo', 'history', 'rooms'],
-  admission: ['broadcast', 'dispatch', 'echo', 'rooms'],
-  echo: ['admission', 'broadcast', 'rooms'],
-  broadcast: ['admission', 'echo', 'rooms'],
-  rooms: ['admission', 'broadcast', 'echo'],
+  telemetry: [
+    'console',
+    'admission',
+    'broadcast',
+    'echo',
+    'history',
+    'presence',
+    'rooms',
+  ],
+  history: ['console', 'admission', 'broadcast', 'echo', 'presence', 'rooms'],
+  presence: ['console', 'admission', 'broadcast', 'echo', 'history', 'rooms'],
+  admission: ['console', 'broadcast', 'dispatch', 'echo', 'rooms'],
+  echo: ['console', 'admission', 'broadcast', 'rooms'],
+  broadcast: ['console', 'admission', 'echo', 'rooms'],
+  rooms: ['console', 'admission', 'broadcast', 'echo'],
 };
 
 module.exports = {
@@ -130,6 +143,14 @@ module.exports = {
       to: {
         path: '^src/gateway/(gateway\\.module|gateway\\.module-definition|gateway\\.adapter|gateway\\.server|events\\.gateway|gateway\\.options)\\.ts$',
       },
+    },
+    {
+      name: 'console-options-alone',
+      severity: 'error',
+      comment:
+        "The options import the console's option types and parsing: that file imports nothing of the gateway.",
+      from: { path: '^src/gateway/console/console-options\\.ts$' },
+      to: { path: '^src/' },
     },
     ...Object.entries(ABOVE).map(([name, above]) => ({
       name: `${name}-points-down`,

@@ -69,6 +69,12 @@ import {
   InstrumentedMessageBus,
 } from './telemetry/instrumented-message-bus.js';
 import { TrafficStats } from './connections/traffic-stats.js';
+import { ConsoleAccess } from './console/console-access.js';
+import { ConsoleActions } from './console/console-actions.js';
+import { ConsoleCluster } from './console/console-cluster.js';
+import { ConsoleSocket } from './console/console-socket.js';
+import { ConsoleController } from './console/console.controller.js';
+import { LocalConsole } from './console/local-console.js';
 import { ErrorJournal } from './connections/error-journal.js';
 
 /**
@@ -83,6 +89,8 @@ import { ErrorJournal } from './connections/error-journal.js';
 @Global()
 @Module({
   imports: [DiscoveryModule],
+  // Always declared (options may come asynchronously); every route is a 404 while it is off.
+  controllers: [ConsoleController],
   providers: [
     {
       provide: GATEWAY_OPTIONS,
@@ -198,6 +206,11 @@ import { ErrorJournal } from './connections/error-journal.js';
     RoomsService,
     RecoveryService,
     RoomAccess,
+    ConsoleAccess,
+    LocalConsole,
+    ConsoleCluster,
+    ConsoleActions,
+    ConsoleSocket,
   ],
   exports: [
     GATEWAY_OPTIONS,
@@ -239,6 +252,10 @@ export class GatewayModule
   }
 
   onApplicationBootstrap(): void {
+    if (this.options.console)
+      this.logger.log(
+        `web console on at /console (${this.options.console.credentials.length} login(s)${this.options.console.jwtRoleClaim ? `, JWTs with the ${this.options.console.jwtRoleClaim} claim` : ''})`,
+      );
     if (this.options.auth.disabled) {
       this.logger.warn(
         'authentication is DISABLED: every handshake is accepted without a token',

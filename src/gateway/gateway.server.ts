@@ -30,6 +30,16 @@ import { GATEWAY_OPTIONS } from './gateway-options.token.js';
 import type { ResolvedGatewayOptions } from './gateway.options.js';
 import { GatewayMetrics } from './telemetry/gateway-metrics.js';
 
+/**
+ * Answers the upgrade requests of a path that is not a gateway's (the console's WebSocket): it
+ * does its own admission, and its sockets are not clients of the gateway.
+ */
+export type UpgradeRoute = (
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+) => void;
+
 /** Nest's per-connection binding of one gateway: its hooks, its handlers bound to the client. */
 export type GatewayBinding = (client: WebSocket) => void;
 
@@ -60,6 +70,8 @@ export class GatewayServer {
   private connectionLog = new ConnectionLog(LOG_CONTEXT, this.logger);
   /** One `ws` server per path that gateways asked for. */
   private readonly servers = new Map<string, WebSocketServer>();
+  /** Paths answered by something other than a gateway, such as the console's WebSocket. */
+  private readonly routes = new Map<string, UpgradeRoute>();
   /** Nest's bindings of the gateways of each path, by the path's server. */
   private readonly bindings = new Map<WebSocketServer, GatewayBinding[]>();
   private heartbeat?: Heartbeat;
@@ -97,13 +109,12 @@ export class GatewayServer {
     // success when the gateway's filter, not Nest's, answers it.
     assertGatewaysDeclared(this.discovery);
     this.bindEagerly = gatewaysHaveConnectionHooks(this.discovery);
-    this.upgradeListener = (req, socket, head) =>
-      this.admission.upgrade(
-        req,
-        socket,
-        head,
-        this.servers.get(pathOf(req.url)),
-      );
+    this.upgradeListener = (req, socket, head) => {
+      const path = pathOf(req.url);
+      const route = this.routes.size > 0 ? this.routes.get(path) : undefined;
+      if (route) return route(req, socket, head);
+      this.admission.upgrade(req, socket, head, this.servers.get(path));
+    };
     httpServer.on('upgrade', this.upgradeListener);
     this.heartbeat = new Heartbeat(
       this.registry,
@@ -152,6 +163,14 @@ export class GatewayServer {
     this.servers.set(path, server);
     this.logger.debug(`gateways served at ${path}`);
     return server;
+  }
+
+  /**
+   * Hands the upgrade requests of `path` to `route` instead of the gateways: the route admits
+   * (or refuses) them itself, and its sockets are not the gateway's connections.
+   */
+  route(path: string, route: UpgradeRoute): void {
+    this.routes.set(path, route);
   }
 
   /** Adds a gateway's per-connection binding to the connections of `server`'s path. */

@@ -40,7 +40,7 @@ export function peerOf(req: IncomingMessage): string {
 function ignoreSocketError(): void {}
 
 /** Answers an upgrade request with a plain HTTP error and closes the TCP connection. */
-function refuse(
+export function refuseUpgrade(
   socket: Duplex,
   status: number,
   headers: OutgoingHttpHeaders = {},
@@ -88,18 +88,18 @@ export class UpgradeAdmission {
     try {
       if (!server) {
         this.metrics.handshakeRejected('path');
-        return refuse(socket, 404);
+        return refuseUpgrade(socket, 404);
       }
       if (this.drain.draining) {
         this.metrics.handshakeRejected('draining');
-        return refuse(socket, 503, { 'Retry-After': '1' });
+        return refuseUpgrade(socket, 503, { 'Retry-After': '1' });
       }
       server.handleUpgrade(req, socket, head, (ws) =>
         server.emit('connection', ws, req),
       );
     } catch (err) {
       this.logger.error({ err }, 'upgrade failed');
-      refuse(socket, 500);
+      refuseUpgrade(socket, 500);
     }
   }
 

@@ -58,10 +58,28 @@ interface RoomStream {
   starting?: Promise<void>;
 }
 
-/** A room with local members (or members joining). */
+/** Sees each message a room delivers at this instance, as its members get it (serialized). */
+export type RoomTap = (frame: string) => void;
+
+/** One room of this instance, as the web console lists it. */
+export interface RoomSnapshot {
+  readonly name: string;
+  /** Local members, joining ones included. */
+  readonly members: number;
+  /** Messages delivered here since the room's state was made. */
+  readonly messages: number;
+  /** Set when the room keeps history: its last offset (once known) and its retention. */
+  readonly history?: { offset?: number; size: number; ttlMs: number };
+}
+
+/** A room with local members (or members joining, or taps). */
 interface RoomState {
   /** Local members that receive the room's messages as they come. */
   readonly members: Set<string>;
+  /** Watchers of the room's messages that are not connections (the console's tail). */
+  taps?: Set<RoomTap>;
+  /** Messages delivered here: one increment per message, not per member. */
+  messages: number;
   /** Its bus subscription, while it is being made or held. */
   readonly subscription: Promise<void>;
   /** Set when the room keeps history. */
@@ -127,6 +145,46 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
   memberCount(room: string): number {
     const state = this.rooms.get(room);
     return state ? state.members.size + (state.stream?.joining.size ?? 0) : 0;
+  }
+
+  /** The rooms of this instance with their local numbers, for the console. */
+  snapshot(): RoomSnapshot[] {
+    const rooms: RoomSnapshot[] = [];
+    for (const [name, state] of this.rooms) {
+      const stream = state.stream;
+      rooms.push({
+        name,
+        members: state.members.size + (stream?.joining.size ?? 0),
+        messages: state.messages,
+        history: stream
+          ? {
+              offset: stream.sequencer.position?.offset,
+              size: stream.retention.size,
+              ttlMs: stream.retention.ttlMs,
+            }
+          : undefined,
+      });
+    }
+    return rooms;
+  }
+
+  /**
+   * Hands `tap` every message the room delivers at this instance from now on, as a member would
+   * get it, without being a member (no presence, no counts): the console's tail. The instance
+   * subscribes to the room as for a member. Returns the function that stops it.
+   */
+  watch(room: string, tap: RoomTap): () => void {
+    assertRoomName(room);
+    const state = this.roomState(room);
+    (state.taps ??= new Set()).add(tap);
+    // A room with history delivers in offset order once its sequencer knows where it is.
+    if (state.stream)
+      this.startStream(room, state.stream).catch(() => undefined);
+    return () => {
+      if (!state.taps?.delete(tap)) return;
+      if (state.taps.size === 0) state.taps = undefined;
+      this.releaseIfIdle(room, state);
+    };
   }
 
   /** The rooms a local connection is in. */
@@ -238,9 +296,16 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
       event: 'message',
       data: { room, from, data: data === undefined ? null : data },
     });
-    const recipients = state
-      ? this.local.sendToEach(state.members, frame, exceptId, 'message')
-      : 0;
+    let recipients = 0;
+    if (state) {
+      recipients = this.local.sendToEach(
+        state.members,
+        frame,
+        exceptId,
+        'message',
+      );
+      this.delivered(state, frame);
+    }
     this.metrics?.fannedOut('room', recipients);
     const remote = await this.fanOut.publish(
       roomChannel(room),
@@ -306,6 +371,7 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
         : undefined;
     state = {
       members: new Set(),
+      messages: 0,
       stream,
       subscription: this.fanOut.subscribe(roomChannel(room), (message) =>
         this.deliverRemote(room, message),
@@ -422,7 +488,18 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
     if (!wasMember) return;
     const connection = this.local.info(connectionId);
     if (connection) this.events.emit('left', connection, room);
-    if (state.members.size > 0 || (state.stream?.joining.size ?? 0) > 0) return;
+    this.releaseIfIdle(room, state);
+  }
+
+  /** Drops the room's state, and its subscription, once nobody here follows it. */
+  private releaseIfIdle(room: string, state: RoomState): void {
+    if (
+      state.members.size > 0 ||
+      (state.stream?.joining.size ?? 0) > 0 ||
+      state.taps ||
+      this.rooms.get(room) !== state
+    )
+      return;
     this.rooms.delete(room);
     state.stream?.sequencer.stop();
     this.fanOut.unsubscribe(roomChannel(room)).catch((err: unknown) => {
@@ -441,6 +518,7 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
         message.exceptId,
         'message',
       );
+    this.delivered(state, message.frame);
     const joining = state.stream?.joining;
     if (!joining?.size) return;
     for (const [connectionId, catchUp] of joining) {
@@ -476,5 +554,12 @@ export class RoomsService implements OnModuleInit, OnModuleDestroy {
       message.exceptId,
       'message',
     );
+    this.delivered(state, message.frame);
+  }
+
+  /** Counts a message the room delivered here, and shows it to the taps. */
+  private delivered(state: RoomState, frame: string): void {
+    state.messages++;
+    if (state.taps) for (const tap of state.taps) tap(frame);
   }
 }

@@ -1,0 +1,98 @@
+import type { InstanceStats } from './instance-stats.js';
+
+/** One instance as the console shows it: its last numbers, when they came, whether it is gone. */
+export interface InstanceView extends InstanceStats {
+  readonly lastSeen: number;
+  readonly gone: boolean;
+}
+
+/** A chart point: time, connections, messages in/s, messages out/s, errors/s. */
+export type SeriesPoint = [
+  at: number,
+  connections: number,
+  inPerSec: number,
+  outPerSec: number,
+  errorsPerSec: number,
+];
+
+/** Intervals an instance may stay silent before it is shown as gone. */
+export const GONE_AFTER_INTERVALS = 3;
+/** How long a gone instance stays listed. */
+export const FORGET_AFTER_MS = 5 * 60_000;
+/** How much of each instance's series is kept for a console that opens. */
+export const SERIES_MS = 10 * 60_000;
+
+interface Entry {
+  stats: InstanceStats;
+  lastSeen: number;
+  series: SeriesPoint[];
+}
+
+/**
+ * The instances of the cluster as one instance hears of them (its own numbers, and those the
+ * others publish): the last numbers of each, a few minutes of series, and who went silent.
+ */
+export class ClusterView {
+  private readonly entries = new Map<string, Entry>();
+  private readonly maxPoints: number;
+
+  constructor(private readonly intervalMs: number) {
+    this.maxPoints = Math.ceil(SERIES_MS / intervalMs) + 1;
+  }
+
+  /** Takes an instance's numbers, heard at `now`. */
+  update(stats: InstanceStats, now: number): void {
+    let entry = this.entries.get(stats.id);
+    if (!entry) {
+      entry = { stats, lastSeen: now, series: [] };
+      this.entries.set(stats.id, entry);
+    }
+    entry.stats = stats;
+    entry.lastSeen = now;
+    entry.series.push([
+      now,
+      stats.connections,
+      stats.messagesInPerSec,
+      stats.messagesOutPerSec,
+      stats.errorsPerSec,
+    ]);
+    if (entry.series.length > this.maxPoints)
+      entry.series.splice(0, entry.series.length - this.maxPoints);
+  }
+
+  /** Every instance heard of in the last {@link FORGET_AFTER_MS}, silent ones marked gone. */
+  list(now: number): InstanceView[] {
+    const views: InstanceView[] = [];
+    for (const [id, entry] of this.entries) {
+      if (now - entry.lastSeen > FORGET_AFTER_MS) {
+        this.entries.delete(id);
+        continue;
+      }
+      views.push({
+        ...entry.stats,
+        lastSeen: entry.lastSeen,
+        gone: this.isGone(entry, now),
+      });
+    }
+    return views.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** The ids of the instances not gone. */
+  live(now: number): string[] {
+    const ids: string[] = [];
+    for (const [id, entry] of this.entries)
+      if (!this.isGone(entry, now)) ids.push(id);
+    return ids;
+  }
+
+  /** The kept series of every instance. */
+  series(): Record<string, SeriesPoint[]> {
+    const all: Record<string, SeriesPoint[]> = {};
+    for (const [id, entry] of this.entries) all[id] = [...entry.series];
+    return all;
+  }
+
+  private isGone(entry: Entry, now: number): boolean {
+    return now - entry.lastSeen > GONE_AFTER_INTERVALS * this.intervalMs;
+  }
+}

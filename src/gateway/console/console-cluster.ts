@@ -1,0 +1,387 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { GatewayError } from '../../protocol/gateway-error.js';
+import {
+  MESSAGE_BUS,
+  type BusMessage,
+  type MessageBus,
+} from '../bus/message-bus.js';
+import { GATEWAY_OPTIONS } from '../gateway-options.token.js';
+import type { ResolvedGatewayOptions } from '../gateway.options.js';
+import { PresenceService } from '../presence/presence.service.js';
+import {
+  ClusterView,
+  type InstanceView,
+  type SeriesPoint,
+} from './cluster-view.js';
+import type { InstanceStats } from './instance-stats.js';
+import {
+  LocalConsole,
+  type ConnectionRow,
+  type ErrorRow,
+  type LocalRoomRow,
+  type Page,
+} from './local-console.js';
+
+/** The bus channel every instance publishes its numbers on. */
+const STATS_CHANNEL = 'console:stats';
+/** The bus channel of the console's questions to every instance. */
+const ASK_CHANNEL = 'console:ask';
+/** The bus channel of the answers to one instance's questions. */
+const answerChannel = (instanceId: string) => `console:answer:${instanceId}`;
+
+/** How long a question waits for the other instances' answers. */
+const ANSWER_TIMEOUT_MS = 1_000;
+/** Rooms whose presence count a rooms page looks up (a store read each). */
+const PRESENCE_LOOKUPS = 50;
+
+/** What the console asks every instance (or one), and what each answers. */
+interface Questions {
+  rooms: { args: { q: string }; answer: LocalRoomRow[] };
+  connections: {
+    args: { q: string; limit: number };
+    answer: Page<ConnectionRow>;
+  };
+  errors: { args: { limit: number }; answer: ErrorRow[] };
+  disconnect: {
+    args: { connectionId: string; code: number; reason: string };
+    answer: boolean;
+  };
+}
+type Kind = keyof Questions;
+
+interface Question<K extends Kind = Kind> {
+  id: string;
+  kind: K;
+  args: Questions[K]['args'];
+  /** Set: only that instance answers. */
+  target?: string;
+}
+
+interface Pending {
+  expected: Set<string>;
+  answers: unknown[];
+  done: () => void;
+}
+
+/** A room as the console shows it, merged over the instances. */
+export interface RoomRow extends LocalRoomRow {
+  /** Instances with members. */
+  instances: number;
+  /** Members by principal over the cluster, when presence is on and could be read. */
+  presence?: number;
+}
+
+/** Answers merged from every instance; `partial` when one the console knows of did not answer. */
+export interface Gathered<T> {
+  rows: T[];
+  total: number;
+  partial: boolean;
+}
+
+/**
+ * The console's view of the whole cluster, over the message bus: each instance publishes its
+ * numbers every `statsIntervalMs` (only while the console is on; nothing on a message's path),
+ * and answers the console's questions (rooms, connections, errors, a disconnect) for its own
+ * part. Without Redis there is one instance and the same code answers itself.
+ */
+@Injectable()
+export class ConsoleCluster implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('Console');
+  private readonly view?: ClusterView;
+  private timer?: NodeJS.Timeout;
+  private readonly pending = new Map<string, Pending>();
+  private readonly listeners = new Set<(instances: InstanceView[]) => void>();
+  private readonly intervalMs: number;
+
+  constructor(
+    @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
+    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+    private readonly local: LocalConsole,
+    private readonly presence: PresenceService,
+  ) {
+    this.intervalMs = options.console?.statsIntervalMs ?? 0;
+    if (options.console) this.view = new ClusterView(this.intervalMs);
+  }
+
+  get instanceId(): string {
+    return this.local.instanceId;
+  }
+
+  get statsIntervalMs(): number {
+    return this.intervalMs;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.view) return;
+    const subscriptions = [
+      this.bus.subscribe(STATS_CHANNEL, (message) => this.heard(message)),
+      this.bus.subscribe(ASK_CHANNEL, (message) => this.asked(message)),
+      this.bus.subscribe(answerChannel(this.instanceId), (message) =>
+        this.answered(message),
+      ),
+    ];
+    // A bus that is down now subscribes when it returns; the console works locally meanwhile.
+    await Promise.all(subscriptions).catch((err: unknown) =>
+      this.logger.warn({ err }, 'console channels not subscribed yet'),
+    );
+    this.tick();
+    this.timer = setInterval(() => this.tick(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    for (const pending of this.pending.values()) pending.done();
+    if (!this.view) return;
+    await Promise.allSettled([
+      this.bus.unsubscribe(STATS_CHANNEL),
+      this.bus.unsubscribe(ASK_CHANNEL),
+      this.bus.unsubscribe(answerChannel(this.instanceId)),
+    ]);
+  }
+
+  /** Every instance known, and the kept series when `withSeries`. */
+  instances(now = Date.now()): InstanceView[] {
+    return this.view?.list(now) ?? [];
+  }
+
+  series(): Record<string, SeriesPoint[]> {
+    return this.view?.series() ?? {};
+  }
+
+  /** Calls `listener` with every instance each time this instance has published its numbers. */
+  onStats(listener: (instances: InstanceView[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The rooms whose name contains `q`, merged over the instances, most members first. */
+  async rooms(q: string, limit: number): Promise<Gathered<RoomRow>> {
+    const { answers, partial } = await this.ask('rooms', { q });
+    const merged = new Map<string, RoomRow>();
+    for (const rows of answers)
+      for (const row of rows) {
+        const room = merged.get(row.name);
+        if (!room) {
+          merged.set(row.name, { ...row, instances: 1 });
+          continue;
+        }
+        room.members += row.members;
+        room.instances++;
+        // Every instance with members delivers every message: the rate is one of theirs.
+        room.messagesPerSec = Math.max(room.messagesPerSec, row.messagesPerSec);
+        if ((row.history?.offset ?? 0) > (room.history?.offset ?? 0))
+          room.history = row.history;
+      }
+    const rows = [...merged.values()]
+      .sort((a, b) => b.members - a.members || a.name.localeCompare(b.name))
+      .slice(0, limit);
+    if (this.options.presence.enabled)
+      await Promise.all(
+        rows.slice(0, PRESENCE_LOOKUPS).map(async (row) => {
+          try {
+            row.presence = (await this.presence.view(row.name, true)).count;
+          } catch {
+            // The store is away: the row goes without its presence count.
+          }
+        }),
+      );
+    return { rows, total: merged.size, partial };
+  }
+
+  /** Connections matching `q` over the instances, at most `limit`. */
+  async connections(
+    q: string,
+    limit: number,
+  ): Promise<Gathered<ConnectionRow>> {
+    const { answers, partial } = await this.ask('connections', { q, limit });
+    const rows: ConnectionRow[] = [];
+    let total = 0;
+    for (const page of answers) {
+      total += page.total;
+      rows.push(...page.rows);
+    }
+    rows.sort((a, b) => b.openedAt - a.openedAt);
+    return { rows: rows.slice(0, limit), total, partial };
+  }
+
+  /** The last errors of every instance, newest first. */
+  async errors(limit: number): Promise<Gathered<ErrorRow>> {
+    const { answers, partial } = await this.ask('errors', { limit });
+    const rows = answers.flat().sort((a, b) => b.at - a.at);
+    return { rows: rows.slice(0, limit), total: rows.length, partial };
+  }
+
+  /**
+   * Closes a connection on whichever instance holds it; false when that instance has no such
+   * connection. Rejects with `UNAVAILABLE` when the instance does not answer.
+   */
+  async disconnect(
+    connectionId: string,
+    code: number,
+    reason: string,
+  ): Promise<boolean> {
+    const dash = connectionId.lastIndexOf('-');
+    const target = dash > 0 ? connectionId.slice(0, dash) : undefined;
+    if (!target) return false;
+    if (target === this.instanceId)
+      return this.local.disconnect(connectionId, code, reason);
+    const { answers } = await this.ask(
+      'disconnect',
+      { connectionId, code, reason },
+      target,
+    );
+    if (answers.length === 0)
+      throw GatewayError.unavailable(
+        `instance ${target} did not answer; it may be gone`,
+      );
+    return answers[0];
+  }
+
+  private answerLocally<K extends Kind>(
+    kind: K,
+    args: Questions[K]['args'],
+  ): Questions[K]['answer'] {
+    switch (kind) {
+      case 'rooms':
+        return this.local.roomRows(
+          (args as Questions['rooms']['args']).q,
+        ) as Questions[K]['answer'];
+      case 'connections': {
+        const { q, limit } = args as Questions['connections']['args'];
+        return this.local.connectionRows(q, limit) as Questions[K]['answer'];
+      }
+      case 'errors':
+        return this.local.errorRows(
+          (args as Questions['errors']['args']).limit,
+        ) as Questions[K]['answer'];
+      case 'disconnect': {
+        const { connectionId, code, reason } =
+          args as Questions['disconnect']['args'];
+        return this.local.disconnect(
+          connectionId,
+          code,
+          reason,
+        ) as Questions[K]['answer'];
+      }
+      default:
+        throw new Error(`unknown console question ${String(kind)}`);
+    }
+  }
+
+  /**
+   * Asks the instances (or `target` alone), this one answering for itself, and waits at most
+   * {@link ANSWER_TIMEOUT_MS} for the others the view knows of.
+   */
+  private async ask<K extends Kind>(
+    kind: K,
+    args: Questions[K]['args'],
+    target?: string,
+  ): Promise<{ answers: Questions[K]['answer'][]; partial: boolean }> {
+    const answers: Questions[K]['answer'][] = [];
+    if (!target) answers.push(this.answerLocally(kind, args));
+    const now = Date.now();
+    const expected = new Set(
+      target
+        ? [target]
+        : (this.view?.live(now) ?? []).filter((id) => id !== this.instanceId),
+    );
+    if (expected.size === 0) return { answers, partial: false };
+    const question: Question<K> = { id: randomUUID(), kind, args, target };
+    const collected: unknown[] = [];
+    const finished = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => done(), ANSWER_TIMEOUT_MS);
+      const done = () => {
+        clearTimeout(timer);
+        this.pending.delete(question.id);
+        resolve();
+      };
+      this.pending.set(question.id, { expected, answers: collected, done });
+    });
+    try {
+      await this.bus.publish(ASK_CHANNEL, {
+        origin: this.instanceId,
+        frame: JSON.stringify(question),
+      });
+    } catch {
+      this.pending.get(question.id)?.done();
+    }
+    await finished;
+    answers.push(...(collected as Questions[K]['answer'][]));
+    return { answers, partial: expected.size > 0 };
+  }
+
+  /** Publishes this instance's numbers, and hands every instance to the listeners. */
+  private tick(): void {
+    const view = this.view;
+    if (!view) return;
+    const now = Date.now();
+    let stats: InstanceStats;
+    try {
+      stats = this.local.stats(now);
+    } catch (err) {
+      this.logger.error({ err }, 'console stats failed');
+      return;
+    }
+    view.update(stats, now);
+    this.bus
+      .publish(STATS_CHANNEL, {
+        origin: this.instanceId,
+        frame: JSON.stringify(stats),
+      })
+      .catch(() => undefined);
+    if (this.listeners.size === 0) return;
+    const instances = view.list(now);
+    for (const listener of this.listeners) listener(instances);
+  }
+
+  private heard(message: BusMessage): void {
+    const stats = parse<InstanceStats>(message.frame);
+    if (stats && typeof stats.id === 'string' && stats.id === message.origin)
+      this.view?.update(stats, Date.now());
+  }
+
+  private asked(message: BusMessage): void {
+    const question = parse<Question>(message.frame);
+    if (!question || typeof question.id !== 'string') return;
+    if (question.target !== undefined && question.target !== this.instanceId)
+      return;
+    let answer: unknown;
+    try {
+      answer = this.answerLocally(question.kind, question.args);
+    } catch (err) {
+      this.logger.warn({ err, kind: question.kind }, 'console question failed');
+      return;
+    }
+    this.bus
+      .publish(answerChannel(message.origin), {
+        origin: this.instanceId,
+        frame: JSON.stringify({ id: question.id, answer }),
+      })
+      .catch(() => undefined);
+  }
+
+  private answered(message: BusMessage): void {
+    const reply = parse<{ id: string; answer: unknown }>(message.frame);
+    const pending = reply && this.pending.get(reply.id);
+    if (!pending || !pending.expected.delete(message.origin)) return;
+    pending.answers.push(reply.answer);
+    if (pending.expected.size === 0) pending.done();
+  }
+}
+
+function parse<T>(frame: string): T | undefined {
+  try {
+    return JSON.parse(frame) as T;
+  } catch {
+    return undefined;
+  }
+}
