@@ -18,6 +18,14 @@ export {
   type GatewayRoomAclOptions,
   type ResolvedGatewayOptions,
 } from './gateway/gateway.options.js';
+export type {
+  ConsoleRole,
+  GatewayConsoleOptions,
+} from './gateway/console/console-options.js';
+export {
+  ErrorJournal,
+  type ErrorEntry,
+} from './gateway/connections/error-journal.js';
 export { GATEWAY_OPTIONS } from './gateway/gateway-options.token.js';
 export {
   GatewayAdapter,

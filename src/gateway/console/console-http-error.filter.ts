@@ -50,13 +50,17 @@ export class ConsoleHttpErrorFilter implements ExceptionFilter {
       message = err.message;
       if (err instanceof LoginThrottledError)
         res.setHeader('Retry-After', String(err.retryAfterSec));
+    } else if (err instanceof HttpException && err.getStatus() === 404) {
+      // What any unknown path answers: a console that is off cannot be told from none.
+      res.statusCode = 404;
+      res.setHeader('Content-Type', 'application/json; charset=utf-8');
+      res.end(JSON.stringify({ message: 'Not Found', statusCode: 404 }));
+      return;
     } else if (err instanceof HttpException) {
       status = err.getStatus();
-      code =
-        CODE_OF_STATUS[status] ??
-        (status === 404 ? 'NOT_FOUND' : ErrorCode.INTERNAL);
-      // Nest's messages are generic ("Not Found"); none of them quotes the request.
-      message = status === 404 ? 'Not Found' : err.message;
+      code = CODE_OF_STATUS[status] ?? ErrorCode.INTERNAL;
+      // Nest's messages are generic ("Bad Request"); none of them quotes the request.
+      message = err.message;
     } else {
       this.logger.error({ err }, 'console request failed');
       status = 500;
