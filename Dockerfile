@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # Two stages: the build stage has the whole toolchain (nest CLI, TypeScript); the runtime stage
-# gets production dependencies and the compiled dist/ only, so no compiler or test tool ships.
+# gets production dependencies, the compiled dist/ and the console's static dist-console/ only, so
+# no compiler, bundler or test tool ships.
 # Node 24 is the current LTS; the code itself also runs on Node 20 (package.json "engines").
 ARG NODE_IMAGE=node:24-slim
 
@@ -15,6 +16,8 @@ RUN npm ci
 
 COPY nest-cli.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The web console's page (Vite): `npm run build` makes dist-console/ after dist/.
+COPY console ./console
 RUN npm run build
 
 # --- runtime -----------------------------------------------------------------------------------
@@ -43,6 +46,7 @@ RUN node -e "const fs = require('node:fs'); \
  && npm install --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist-console ./dist-console
 
 # The official image ships an unprivileged `node` user (uid 1000).
 USER node
