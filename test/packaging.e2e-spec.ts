@@ -56,6 +56,9 @@ const SERVICE_ONLY = [
  * examples/chat-host next to nothing but Nest's own packages, the host compiled against the
  * package's types with `strict`, started, and talked to over real sockets.
  */
+const CONSOLE_SECRET = 'packaged-console-secret';
+const CONSOLE_LOGIN = `ops:admin:${CONSOLE_SECRET}`;
+
 describe('the npm package in a host application (e2e)', () => {
   let workdir: string;
   let tarball: string;
@@ -110,7 +113,12 @@ describe('the npm package in a host application (e2e)', () => {
 
     host = spawn(process.execPath, ['dist/main.js'], {
       cwd: app,
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
+      env: {
+        ...process.env,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        CHAT_CONSOLE_TOKENS: CONSOLE_LOGIN,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     port = await new Promise<number>((resolvePort, reject) => {
@@ -140,12 +148,38 @@ describe('the npm package in a host application (e2e)', () => {
     if (workdir) rmSync(workdir, { recursive: true, force: true });
   });
 
+  it('serves the web console from the installed package, turned on by one option', async () => {
+    const base = `http://127.0.0.1:${port}/console`;
+    const page = await fetch(base);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(`http://127.0.0.1:${port}${script!}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('content-type')).toMatch(/javascript/);
+    const login = await fetch(`${base}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: CONSOLE_SECRET }),
+    });
+    expect(await login.json()).toMatchObject({ user: 'ops', role: 'admin' });
+    const instances = await fetch(`${base}/api/instances`, {
+      headers: { authorization: `Bearer ${CONSOLE_SECRET}` },
+    });
+    expect(await instances.json()).toMatchObject({
+      instances: [expect.objectContaining({ gone: false })],
+    });
+  });
+
   it('ships the built library and nothing of the sources or tests', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball]);
     const entries = stdout.trim().split('\n');
     expect(entries).toContain('package/dist/index.js');
     expect(entries).toContain('package/dist/index.d.ts');
     expect(entries).toContain('package/dist/client/index.js');
+    // The web console's page, built by `npm run build:console`.
+    expect(entries).toContain('package/dist-console/index.html');
     expect(
       entries.filter(
         (e) =>

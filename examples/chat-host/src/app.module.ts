@@ -15,6 +15,8 @@ class KeysModule {}
       useFactory: (store: ApiKeyStore) => ({
         path: '/ws',
         auth: { verifier: new ApiKeyVerifier(store) },
+        // The web console at /console: one option. Off while CHAT_CONSOLE_TOKENS is unset.
+        console: { tokens: process.env.CHAT_CONSOLE_TOKENS },
       }),
     }),
   ],
