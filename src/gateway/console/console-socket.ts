@@ -37,6 +37,8 @@ const MAX_CONSOLE_PAYLOAD = 16 * 1024;
 const TAIL_BACKLOG_BYTES = 1024 * 1024;
 const PING_MS = 30_000;
 
+function ignoreSocketError(): void {}
+
 /** One console's socket: who, and the room it tails. */
 interface ConsoleSession {
   readonly socket: WebSocket;
@@ -94,6 +96,8 @@ export class ConsoleSocket implements OnModuleInit, OnModuleDestroy {
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // The peer may reset while its credentials are checked; ws listens from handleUpgrade on.
+    socket.on('error', ignoreSocketError);
     const request = new ConsoleRequest(req, this.options.trustedProxies);
     if (this.drain.draining)
       return refuseUpgrade(socket, 503, { 'Retry-After': '1' });
@@ -104,6 +108,7 @@ export class ConsoleSocket implements OnModuleInit, OnModuleDestroy {
     this.access.authenticate(request.headers).then(
       (user) => {
         if (!user) return refuseUpgrade(socket, 401);
+        if (socket.destroyed) return;
         this.server.handleUpgrade(req, socket, head, (ws) =>
           this.opened(ws, user),
         );
