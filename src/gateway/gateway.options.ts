@@ -357,6 +357,8 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
     ...(TABLE_DEFAULTS.auth as object),
     tokens: Object.freeze([]) as readonly string[],
   }),
+  // Off by default: its settings' defaults apply once it has logins.
+  console: undefined,
 } as unknown as ResolvedGatewayOptions);
 
 export { MAX_DEPTH_LIMIT };
