@@ -41,6 +41,14 @@ function translucent(color: string, alpha: number): string {
   return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
 }
 
+const pad = (n: number) => String(n).padStart(2, '0');
+
+function clockTick(seconds: number, step: number): string {
+  const d = new Date(seconds * 1000);
+  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return step < 60 ? `${hm}:${pad(d.getSeconds())}` : hm;
+}
+
 /** The newest row's value: an instance gone by then shows none, not its last number. */
 function latest(column: uPlot.AlignedData[number] | undefined): number | null {
   const v = column?.[column.length - 1];
@@ -83,7 +91,13 @@ export function Chart({
         y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
       },
       axes: [
-        { ...axis },
+        {
+          ...axis,
+          // Clock times only: the window is ten minutes, the date would just crowd the axis.
+          space: 70,
+          values: (_u, ticks, _axis, _space, step) =>
+            ticks.map((v) => clockTick(v, step)),
+        },
         {
           ...axis,
           size: 50,

@@ -58,7 +58,11 @@ export function ConsoleView({ session, onLogout }: Props) {
     const offHello = s.on('hello', (data) => {
       const hello = data as Hello;
       setSelf(hello.self);
-      timeline.current = Timeline.fromSeries(hello.series, hello.intervalMs);
+      timeline.current = Timeline.continued(
+        timeline.current,
+        Timeline.fromSeries(hello.series, hello.intervalMs),
+        hello.intervalMs,
+      );
       setVersion((v) => v + 1);
       // The hello has no instance list and the first frame is an interval away: ask for it.
       const mine = ++loaded;

@@ -79,6 +79,56 @@ export class Timeline {
     return line;
   }
 
+  /**
+   * The page's own rows from before `next` begins, then `next`: a console that reconnects to an
+   * instance that has just started (a restart, another instance behind the balancer) keeps the
+   * minutes it had already drawn. A gap longer than two intervals stays a gap in the lines.
+   */
+  static continued(
+    previous: Timeline,
+    next: Timeline,
+    intervalMs: number,
+  ): Timeline {
+    if (previous.length === 0) return next;
+    if (next.length === 0) return previous;
+    const first = next.t[0];
+    let kept = 0;
+    while (kept < previous.length && previous.t[kept] < first) kept++;
+    if (kept === 0) return next;
+    const merged = new Timeline();
+    const ids = new Set([
+      ...previous.perInstance.keys(),
+      ...next.perInstance.keys(),
+    ]);
+    for (const id of ids) merged.perInstance.set(id, []);
+    const copy = (from: Timeline, k: number) => {
+      merged.t.push(from.t[k]);
+      merged.connections.push(from.connections[k]);
+      merged.inRate.push(from.inRate[k]);
+      merged.outRate.push(from.outRate[k]);
+      for (const [id, column] of merged.perInstance)
+        column.push(from.perInstance.get(id)?.[k] ?? null);
+    };
+    for (let k = 0; k < kept; k++) copy(previous, k);
+    const stepSec = (intervalMs > 0 ? intervalMs : 2_000) / 1000;
+    const lastKept = previous.t[kept - 1];
+    if (first - lastKept > 2 * stepSec) {
+      merged.t.push(lastKept + stepSec);
+      for (const column of [
+        merged.connections,
+        merged.inRate,
+        merged.outRate,
+        ...merged.perInstance.values(),
+      ]) {
+        column.push(null);
+      }
+    }
+    for (let k = 0; k < next.length; k++) copy(next, k);
+    merged.trim();
+    merged.forgetEmpty();
+    return merged;
+  }
+
   get length(): number {
     return this.t.length;
   }
