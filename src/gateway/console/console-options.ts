@@ -50,11 +50,26 @@ function entryProblem(entry: string): string | undefined {
   const secret = entry.slice(second + 1);
   if (!NAME.test(name))
     return 'has a name that is not 1-64 letters, digits, ".", "_", "@" or "-"';
+  // The role is not quoted: a role that is not one may be a secret written in its place.
   if (!CONSOLE_ROLES.includes(role as ConsoleRole))
-    return `has role ${JSON.stringify(role)}: admin or viewer`;
+    return 'has a role that is not admin or viewer';
   if (secret.length < MIN_CONSOLE_SECRET_LENGTH)
     return `has a secret shorter than ${MIN_CONSOLE_SECRET_LENGTH} characters`;
   return undefined;
+}
+
+/**
+ * Whether an entry's first field is in a name's place, so that a problem may quote it: the entry
+ * has a name, a role and a secret, in that order. Otherwise the first field may be a secret
+ * (`secret:role`), or a piece of one that a comma split.
+ */
+function namesItself(entry: string): boolean {
+  const [name, role, ...secret] = entry.split(':');
+  return (
+    secret.length > 0 &&
+    NAME.test(name) &&
+    CONSOLE_ROLES.includes(role as ConsoleRole)
+  );
 }
 
 /**
@@ -89,7 +104,7 @@ export function parseConsoleCredentials(tokens: unknown): {
     const name = entry.slice(0, Math.max(0, entry.indexOf(':')));
     if (problem) {
       problems.push(
-        `console.tokens: entry ${index + 1}${NAME.test(name) ? ` (${name})` : ''} ${problem}`,
+        `console.tokens: entry ${index + 1}${namesItself(entry) ? ` (${name})` : ''} ${problem}`,
       );
       return;
     }
