@@ -94,10 +94,10 @@ describe('ConsoleAccess', () => {
 
     it('refuses a wrong or empty secret, and one that is not a string, with UNAUTHORIZED', async () => {
       const access = withTokens(TOKENS);
-      for (const token of [`${ADMIN}x`, '', undefined, 42, { token: ADMIN }])
+      const tokens = [`${ADMIN}x`, '', undefined, 42, { token: ADMIN }];
+      for (const [i, token] of tokens.entries())
         expect(
-          (await refusal(access.login(token, `10.0.1.${String(token)}`, T0)))
-            .code,
+          (await refusal(access.login(token, `10.0.1.${i}`, T0))).code,
         ).toBe(ErrorCode.UNAUTHORIZED);
     });
 
