@@ -42,6 +42,9 @@ export class ClusterView {
 
   /** Takes an instance's numbers, heard at `now`. */
   update(stats: InstanceStats, now: number): void {
+    // Here, not only when listed: nobody lists the view while no console is open, and every
+    // restart of an instance is a new id.
+    this.forget(now);
     let entry = this.entries.get(stats.id);
     if (!entry) {
       entry = { stats, lastSeen: now, series: [] };
@@ -62,12 +65,9 @@ export class ClusterView {
 
   /** Every instance heard of in the last {@link FORGET_AFTER_MS}, silent ones marked gone. */
   list(now: number): InstanceView[] {
+    this.forget(now);
     const views: InstanceView[] = [];
-    for (const [id, entry] of this.entries) {
-      if (now - entry.lastSeen > FORGET_AFTER_MS) {
-        this.entries.delete(id);
-        continue;
-      }
+    for (const entry of this.entries.values()) {
       views.push({
         ...entry.stats,
         lastSeen: entry.lastSeen,
@@ -90,6 +90,12 @@ export class ClusterView {
     const all: Record<string, SeriesPoint[]> = {};
     for (const [id, entry] of this.entries) all[id] = [...entry.series];
     return all;
+  }
+
+  /** Drops the instances silent for longer than {@link FORGET_AFTER_MS}. */
+  private forget(now: number): void {
+    for (const [id, entry] of this.entries)
+      if (now - entry.lastSeen > FORGET_AFTER_MS) this.entries.delete(id);
   }
 
   private isGone(entry: Entry, now: number): boolean {
