@@ -98,7 +98,11 @@ export function Tail({ socket, admin, request }: Props) {
       }
     });
     // A new console socket starts with no tail: the room followed before the drop is asked again.
+    // The first hello is no reconnect: a room chosen while the page was still connecting is
+    // asked for here for the first time.
+    let hellos = 0;
     const offHello = socket.on('hello', () => {
+      const reconnected = ++hellos > 1;
       const again = roomRef.current;
       if (!again) return;
       socket.request('tail', { room: again }).then(
@@ -106,7 +110,9 @@ export function Tail({ socket, admin, request }: Props) {
           if (roomRef.current === again)
             setStatus({
               ok: true,
-              text: `Following ${again} (again, after a reconnect)`,
+              text: reconnected
+                ? `Following ${again} (again, after a reconnect)`
+                : `Following ${again}`,
             });
         },
         (err: unknown) => {
