@@ -22,9 +22,10 @@ const MAX_EVENT_LENGTH = 64;
  */
 @Injectable()
 export class ErrorJournal {
-  private readonly ring: (ErrorEntry | undefined)[] = new Array<
-    ErrorEntry | undefined
-  >(ERROR_JOURNAL_SIZE);
+  private readonly ring: (ErrorEntry | undefined)[] = Array.from(
+    { length: ERROR_JOURNAL_SIZE },
+    () => undefined,
+  );
   private next = 0;
 
   record(
