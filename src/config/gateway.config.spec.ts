@@ -226,3 +226,72 @@ describe('gatewayConfig', () => {
     expect(() => gatewayConfig()).toThrow(ConfigValidationError);
   });
 });
+
+describe('gatewayConfig: the web console', () => {
+  const CONSOLE_KEYS = [
+    'AUTH_TOKENS',
+    'AUTH_JWT_SECRET',
+    'CONSOLE_TOKENS',
+    'CONSOLE_JWT_ROLE_CLAIM',
+    'CONSOLE_SESSION_TTL_MS',
+    'CONSOLE_STATS_INTERVAL_MS',
+  ] as const;
+  const saved: Record<string, string | undefined> = {};
+  const SECRET = 'correct-horse-battery-staple';
+
+  beforeEach(() => {
+    for (const key of CONSOLE_KEYS) {
+      saved[key] = process.env[key];
+      delete process.env[key];
+    }
+    process.env.AUTH_TOKENS = 't';
+  });
+  afterEach(() => {
+    for (const key of CONSOLE_KEYS) {
+      if (saved[key] === undefined) delete process.env[key];
+      else process.env[key] = saved[key];
+    }
+  });
+
+  it('leaves the console off without CONSOLE_TOKENS or CONSOLE_JWT_ROLE_CLAIM', () => {
+    process.env.CONSOLE_STATS_INTERVAL_MS = '500';
+    expect(resolveGatewayOptions(gatewayConfig()).console).toBeUndefined();
+    process.env.CONSOLE_TOKENS = '';
+    expect(resolveGatewayOptions(gatewayConfig()).console).toBeUndefined();
+  });
+
+  it('maps CONSOLE_TOKENS, CONSOLE_SESSION_TTL_MS and CONSOLE_STATS_INTERVAL_MS to the console options', () => {
+    process.env.CONSOLE_TOKENS = `alice:admin:${SECRET}`;
+    process.env.CONSOLE_SESSION_TTL_MS = '120000';
+    process.env.CONSOLE_STATS_INTERVAL_MS = '200';
+    const config = gatewayConfig();
+    expect(config.console).toMatchObject({
+      tokens: `alice:admin:${SECRET}`,
+      sessionTtlMs: 120_000,
+      statsIntervalMs: 200,
+    });
+    expect(resolveGatewayOptions(config).console).toEqual({
+      credentials: [{ name: 'alice', role: 'admin', secret: SECRET }],
+      jwtRoleClaim: undefined,
+      sessionTtlMs: 120_000,
+      statsIntervalMs: 200,
+    });
+  });
+
+  it('maps CONSOLE_JWT_ROLE_CLAIM, which needs AUTH_JWT_* to boot', () => {
+    process.env.CONSOLE_JWT_ROLE_CLAIM = 'console_role';
+    expect(() => resolveGatewayOptions(gatewayConfig())).toThrow(
+      /console\.jwtRoleClaim: needs JWT authentication/,
+    );
+    process.env.AUTH_JWT_SECRET = 'an-hs256-secret-of-at-least-32-bytes!!';
+    expect(resolveGatewayOptions(gatewayConfig()).console).toMatchObject({
+      credentials: [],
+      jwtRoleClaim: 'console_role',
+    });
+  });
+
+  it('refuses a bad CONSOLE_TOKENS at boot', () => {
+    process.env.CONSOLE_TOKENS = 'alice:admin:short';
+    expect(() => gatewayConfig()).toThrow(ConfigValidationError);
+  });
+});

@@ -358,3 +358,61 @@ describe('validateEnvironment', () => {
     );
   });
 });
+
+describe('validateEnvironment: the web console', () => {
+  const SECRET = 'correct-horse-battery-staple';
+
+  it('accepts console logins, a JWT role claim, a session length and a stats interval', () => {
+    const env = validateEnvironment({
+      CONSOLE_TOKENS: `alice:admin:${SECRET},bob:viewer:${SECRET}-2`,
+      CONSOLE_JWT_ROLE_CLAIM: 'https://example.com/console_role',
+      CONSOLE_SESSION_TTL_MS: '60000',
+      CONSOLE_STATS_INTERVAL_MS: '100',
+    });
+    expect(env).toMatchObject({
+      CONSOLE_TOKENS: `alice:admin:${SECRET},bob:viewer:${SECRET}-2`,
+      CONSOLE_JWT_ROLE_CLAIM: 'https://example.com/console_role',
+      CONSOLE_SESSION_TTL_MS: 60_000,
+      CONSOLE_STATS_INTERVAL_MS: 100,
+    });
+  });
+
+  it.each([
+    [
+      'CONSOLE_TOKENS',
+      'alice:admin:short',
+      'entry 1 (alice) has a secret shorter than 16 characters',
+    ],
+    [
+      'CONSOLE_TOKENS',
+      `alice:root:${SECRET}`,
+      'entry 1 has a role that is not admin or viewer',
+    ],
+    [
+      'CONSOLE_TOKENS',
+      `alice:admin:${SECRET},alice:viewer:${SECRET}-2`,
+      'the name alice is given twice',
+    ],
+    ['CONSOLE_JWT_ROLE_CLAIM', 'two claims', 'must be one claim name'],
+    ['CONSOLE_JWT_ROLE_CLAIM', 'a,b', 'must be one claim name'],
+    ['CONSOLE_SESSION_TTL_MS', '59999', 'must be at least 60000 (a minute)'],
+    ['CONSOLE_STATS_INTERVAL_MS', '99', 'must be at least 100'],
+    ['CONSOLE_STATS_INTERVAL_MS', '60001', 'must be between 100 and 60000'],
+    ['CONSOLE_STATS_INTERVAL_MS', 'often', 'must be an integer'],
+  ])('refuses %s=%j', (key, value, reason) => {
+    const err = errorFor({ [key]: value });
+    expect(named(err)).toEqual([key]);
+    expect(err.problems[0]).toContain(reason);
+  });
+
+  // KNOWN BUG, outside src/gateway/console: every problem ends with `(got <the value>)`, so one
+  // bad entry of CONSOLE_TOKENS puts every console secret, the good entries' too, in the boot
+  // error that is logged. The console's own problems name no secret (console-options.spec.ts).
+  it.fails('never puts a console secret in the error', () => {
+    const err = errorFor({
+      CONSOLE_TOKENS: `alice:admin:${SECRET},bob:viewer:short`,
+    });
+    expect(named(err)).toEqual(['CONSOLE_TOKENS']);
+    expect(err.message).not.toContain(SECRET);
+  });
+});

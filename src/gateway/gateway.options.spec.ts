@@ -528,3 +528,128 @@ describe('resolveGatewayOptions', () => {
     for (const problem of problems) expect(message).toContain(`  - ${problem}`);
   });
 });
+
+describe('resolveGatewayOptions: the web console', () => {
+  const SECRET = 'correct-horse-battery-staple';
+  const JWT = { secret: 'an-hs256-secret-of-at-least-32-bytes!!' };
+
+  it('is off without logins or a JWT role claim', () => {
+    expect(resolveGatewayOptions().console).toBeUndefined();
+    expect(resolveGatewayOptions({ console: {} }).console).toBeUndefined();
+    expect(
+      resolveGatewayOptions({ console: { statsIntervalMs: 500 } }).console,
+    ).toBeUndefined();
+    expect(
+      resolveGatewayOptions({ console: { tokens: [] } }).console,
+    ).toBeUndefined();
+  });
+
+  it('is on with logins, with an 8 h session and a 2 s interval by default', () => {
+    expect(
+      resolveGatewayOptions({ console: { tokens: `alice:admin:${SECRET}` } })
+        .console,
+    ).toEqual({
+      credentials: [{ name: 'alice', role: 'admin', secret: SECRET }],
+      jwtRoleClaim: undefined,
+      sessionTtlMs: 8 * 3_600_000,
+      statsIntervalMs: 2_000,
+    });
+    expect(
+      resolveGatewayOptions({
+        console: {
+          tokens: [`bob:viewer:${SECRET}`],
+          sessionTtlMs: 60_000,
+          statsIntervalMs: 200,
+        },
+      }).console,
+    ).toMatchObject({ sessionTtlMs: 60_000, statsIntervalMs: 200 });
+  });
+
+  it('is on with a JWT role claim and JWT authentication, without logins', () => {
+    expect(
+      resolveGatewayOptions({
+        auth: { jwt: JWT },
+        console: { jwtRoleClaim: 'console_role' },
+      }).console,
+    ).toMatchObject({ credentials: [], jwtRoleClaim: 'console_role' });
+    expect(
+      resolveGatewayOptions({
+        auth: { verifier: { verify: () => null } },
+        console: { jwtRoleClaim: 'console_role' },
+      }).console?.jwtRoleClaim,
+    ).toBe('console_role');
+  });
+
+  it('refuses a JWT role claim without JWT authentication to verify the JWTs', () => {
+    expect(
+      problemsOf({
+        auth: { tokens: ['client-token'] },
+        console: {
+          jwtRoleClaim: 'console_role',
+          tokens: `alice:admin:${SECRET}`,
+        },
+      }),
+    ).toEqual([
+      'console.jwtRoleClaim: needs JWT authentication (auth.jwt or auth.verifier) to verify the JWTs',
+    ]);
+  });
+
+  it.each([
+    [
+      'an empty JWT role claim',
+      { jwtRoleClaim: '' },
+      /^console\.jwtRoleClaim: /,
+    ],
+    [
+      'a session of 0 ms',
+      { tokens: `alice:admin:${SECRET}`, sessionTtlMs: 0 },
+      /^console\.sessionTtlMs: /,
+    ],
+    [
+      'a stats interval of 0',
+      { tokens: `alice:admin:${SECRET}`, statsIntervalMs: 0 },
+      /^console\.statsIntervalMs: /,
+    ],
+    [
+      'a stats interval over a minute',
+      { tokens: `alice:admin:${SECRET}`, statsIntervalMs: 60_001 },
+      /^console\.statsIntervalMs: /,
+    ],
+    [
+      'a login with a bad role',
+      { tokens: `alice:root:${SECRET}` },
+      /^console\.tokens: /,
+    ],
+    ['a short secret', { tokens: 'alice:admin:short' }, /^console\.tokens: /],
+    [
+      'a name given twice',
+      { tokens: `alice:admin:${SECRET},alice:viewer:${SECRET}-2` },
+      /^console\.tokens: /,
+    ],
+  ])('refuses %s', (_, console_, pattern) => {
+    const problems = problemsOf({
+      auth: { jwt: JWT },
+      console: console_ as GatewayOptions['console'],
+    });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(pattern);
+  });
+
+  it('never puts a console secret in the boot error', () => {
+    let error: unknown;
+    try {
+      resolveGatewayOptions({
+        console: {
+          tokens: `alice:admin:${SECRET},bob:viewer:short-secret,carol:${SECRET}-2:admin`,
+        },
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(GatewayOptionsError);
+    const { message, problems } = error as GatewayOptionsError;
+    expect(problems).toHaveLength(2);
+    expect(message).not.toContain(SECRET);
+    expect(message).not.toContain('short-secret');
+  });
+});
