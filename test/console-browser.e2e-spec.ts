@@ -76,7 +76,7 @@ afterAll(async () => {
 interface ConsolePage {
   context: BrowserContext;
   page: Page;
-  /** Uncaught exceptions of the page's scripts. */
+  /** Uncaught exceptions of the page's scripts, and what its CSP refused. */
   errors: string[];
 }
 
@@ -89,6 +89,14 @@ async function openConsole(
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(String(err)));
+  // A style or script the page's Content-Security-Policy refuses breaks it quietly: that counts.
+  page.on('console', (message) => {
+    if (
+      message.type() === 'error' &&
+      message.text().includes('Content Security Policy')
+    )
+      errors.push(message.text());
+  });
   await page.goto(`http://127.0.0.1:${port}/console`);
   await page.locator('#token').waitFor();
   return { context, page, errors };
