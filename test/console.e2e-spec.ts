@@ -269,15 +269,20 @@ describe('the web console on one instance (e2e)', () => {
         { session: forged },
         { headers: { Cookie: 'gw_console=' } },
       ];
+      // Each from its own address: wrong bearer credentials count as failed logins.
+      const from = (options: CallOptions): CallOptions => ({
+        ...options,
+        headers: { ...options.headers, 'X-Forwarded-For': freshAddress() },
+      });
       for (const options of attempts) {
         for (const path of READS) {
-          const res = await api(base, 'GET', path, options);
+          const res = await api(base, 'GET', path, from(options));
           expect(res.status, `GET ${path}`).toBe(401);
           expect(res.body.error.code).toBe('UNAUTHORIZED');
         }
         for (const action of ACTIONS) {
           const res = await api(base, 'POST', `/${action}`, {
-            ...options,
+            ...from(options),
             body: { room: 'r', connectionId: 'x-1', data: 1 },
           });
           expect(res.status, `POST /${action}`).toBe(401);
@@ -361,6 +366,56 @@ describe('the web console on one instance (e2e)', () => {
       expect(right.headers.getSetCookie()).toEqual([]);
       // Another address is not affected.
       await login(base, ADMIN_SECRET, { 'X-Forwarded-For': freshAddress() });
+    });
+
+    it('throttles guessed bearer secrets as failed logins: after five, every bearer credential and login from that address is 429, not its cookie sessions', async () => {
+      const address = freshAddress();
+      const from = { 'X-Forwarded-For': address };
+      const session = await login(base, VIEWER_SECRET, from);
+      for (let i = 1; i <= 5; i++) {
+        const res = await api(base, 'GET', READS[i % READS.length], {
+          bearer: `guessed-secret-number-${i}-xxxxx`,
+          headers: from,
+        });
+        expect(res.status, `guess ${i}`).toBe(401);
+      }
+      for (const bearer of ['guessed-secret-number-6-xxxxx', ADMIN_SECRET]) {
+        const res = await api(base, 'GET', '/session', {
+          bearer,
+          headers: from,
+        });
+        expect(res.status).toBe(429);
+        expect(res.body.error.code).toBe('RATE_LIMITED');
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      }
+      const posted = await api(base, 'POST', '/broadcast', {
+        bearer: ADMIN_SECRET,
+        headers: from,
+        body: { data: 'guessed' },
+      });
+      expect(posted.status).toBe(429);
+      const form = await api(base, 'POST', '/login', {
+        body: { token: ADMIN_SECRET },
+        headers: from,
+      });
+      expect(form.status).toBe(429);
+      const socket = await handshakeStatus(consoleUrl, {
+        headers: { Authorization: `Bearer ${ADMIN_SECRET}`, ...from },
+      });
+      expect((socket as HandshakeRefused).status).toBe(429);
+      expect((socket as HandshakeRefused).headers['retry-after']).toBeDefined();
+      // A session made before goes on; another address is not touched.
+      expect(
+        (await api(base, 'GET', '/session', { session, headers: from })).status,
+      ).toBe(200);
+      expect(
+        (
+          await api(base, 'GET', '/session', {
+            bearer: ADMIN_SECRET,
+            headers: { 'X-Forwarded-For': freshAddress() },
+          })
+        ).status,
+      ).toBe(200);
     });
 
     it('never logs a client token into the console, nor lets a console secret open a client WebSocket', async () => {
@@ -896,7 +951,9 @@ describe('the web console on one instance (e2e)', () => {
         ],
       ];
       for (const [status, headers] of cases) {
-        const refused = await handshakeStatus(consoleUrl, { headers });
+        const refused = await handshakeStatus(consoleUrl, {
+          headers: { ...headers, 'X-Forwarded-For': freshAddress() },
+        });
         expect(refused, JSON.stringify(headers)).toBeInstanceOf(
           HandshakeRefused,
         );

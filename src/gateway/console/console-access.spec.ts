@@ -28,6 +28,8 @@ const CLIENT_DOTTED = 'client.token.dotted';
 const JWT_SECRET = 'an-hs256-secret-of-at-least-32-bytes!!';
 const TTL = 8 * 3_600_000;
 const T0 = 1_900_000_000_000;
+/** The address of the requests whose failures are not counted here. */
+const ADDRESS = '10.0.0.1';
 
 /** ConsoleAccess as the module builds it: the options resolved, the module's verifier. */
 function accessOf(options: GatewayOptions): ConsoleAccess {
@@ -84,9 +86,9 @@ describe('ConsoleAccess', () => {
       expect(login.cookie).toMatch(/^[\w-]+\.[\w-]+$/);
       expect(login.cookie).not.toContain(ADMIN);
       expect(login.csrf).toBe(access.csrfOf(login.cookie));
-      expect(await access.authenticate(cookieOf(login.cookie), T0 + 1)).toEqual(
-        login.user,
-      );
+      expect(
+        await access.authenticate(cookieOf(login.cookie), ADDRESS, T0 + 1),
+      ).toEqual(login.user);
       const viewer = await access.login(VIEWER, '10.0.0.1', T0);
       expect(viewer.user).toMatchObject({ name: 'bob', role: 'viewer' });
       expect(viewer.csrf).not.toBe(login.csrf);
@@ -137,12 +139,16 @@ describe('ConsoleAccess', () => {
       ];
       for (const value of tampered)
         expect(
-          await access.authenticate(cookieOf(value), T0 + 1),
+          await access.authenticate(cookieOf(value), ADDRESS, T0 + 1),
           value,
         ).toBeUndefined();
-      expect(await access.authenticate({}, T0 + 1)).toBeUndefined();
+      expect(await access.authenticate({}, ADDRESS, T0 + 1)).toBeUndefined();
       expect(
-        await access.authenticate({ cookie: `other=${cookie}` }, T0 + 1),
+        await access.authenticate(
+          { cookie: `other=${cookie}` },
+          ADDRESS,
+          T0 + 1,
+        ),
       ).toBeUndefined();
     });
 
@@ -153,13 +159,13 @@ describe('ConsoleAccess', () => {
       const { cookie, expiresAt } = await access.login(ADMIN, '10.0.0.1', T0);
       expect(expiresAt).toBe(T0 + 60_000);
       expect(
-        await access.authenticate(cookieOf(cookie), T0 + 59_999),
+        await access.authenticate(cookieOf(cookie), ADDRESS, T0 + 59_999),
       ).toMatchObject({ name: 'alice' });
       expect(
-        await access.authenticate(cookieOf(cookie), T0 + 60_000),
+        await access.authenticate(cookieOf(cookie), ADDRESS, T0 + 60_000),
       ).toBeUndefined();
       expect(
-        await access.authenticate(cookieOf(cookie), T0 + TTL),
+        await access.authenticate(cookieOf(cookie), ADDRESS, T0 + TTL),
       ).toBeUndefined();
     });
 
@@ -171,7 +177,11 @@ describe('ConsoleAccess', () => {
         withTokens(`bob:viewer:${VIEWER},alice:admin:${ADMIN}`),
       ];
       for (const there of same) {
-        const found = await there.authenticate(cookieOf(cookie), T0 + 1);
+        const found = await there.authenticate(
+          cookieOf(cookie),
+          ADDRESS,
+          T0 + 1,
+        );
         expect(found).toEqual(user);
         expect(there.csrfValid(found!, csrf)).toBe(true);
       }
@@ -187,7 +197,7 @@ describe('ConsoleAccess', () => {
       ];
       for (const there of changed)
         expect(
-          await there.authenticate(cookieOf(cookie), T0 + 1),
+          await there.authenticate(cookieOf(cookie), ADDRESS, T0 + 1),
         ).toBeUndefined();
     });
 
@@ -208,7 +218,11 @@ describe('ConsoleAccess', () => {
       const admin = await access.login(ADMIN, '10.0.0.1', T0);
       const other = await access.login(ADMIN, '10.0.0.1', T0 + 1);
       const viewer = await access.login(VIEWER, '10.0.0.1', T0);
-      const user = (await access.authenticate(cookieOf(admin.cookie), T0 + 2))!;
+      const user = (await access.authenticate(
+        cookieOf(admin.cookie),
+        ADDRESS,
+        T0 + 2,
+      ))!;
       expect(access.csrfValid(user, admin.csrf)).toBe(true);
       expect(access.csrfValid(user, undefined)).toBe(false);
       expect(access.csrfValid(user, '')).toBe(false);
@@ -227,9 +241,12 @@ describe('ConsoleAccess', () => {
 
     it('is not needed with a bearer credential', async () => {
       const access = withTokens(TOKENS);
-      const user = (await access.authenticate({
-        authorization: `Bearer ${ADMIN}`,
-      }))!;
+      const user = (await access.authenticate(
+        {
+          authorization: `Bearer ${ADMIN}`,
+        },
+        ADDRESS,
+      ))!;
       expect(user.via).toBe('bearer');
       expect(access.csrfValid(user, undefined)).toBe(true);
     });
@@ -243,30 +260,37 @@ describe('ConsoleAccess', () => {
         `bearer ${ADMIN}`,
         `BEARER   ${ADMIN} `,
       ])
-        expect(await access.authenticate({ authorization })).toEqual({
+        expect(await access.authenticate({ authorization }, ADDRESS)).toEqual({
           name: 'alice',
           role: 'admin',
           via: 'bearer',
           expiresAt: undefined,
         });
       expect(
-        await access.authenticate({ authorization: `Bearer ${VIEWER}` }),
+        await access.authenticate(
+          { authorization: `Bearer ${VIEWER}` },
+          ADDRESS,
+        ),
       ).toMatchObject({ name: 'bob', role: 'viewer', via: 'bearer' });
     });
 
     it('refuses a wrong secret, another scheme, a client token, and does not fall back to the cookie', async () => {
       const access = withTokens(TOKENS);
       const { cookie } = await access.login(ADMIN, '10.0.0.1', Date.now());
-      for (const authorization of [
+      const refused = [
         `Bearer ${ADMIN}x`,
         `Basic ${ADMIN}`,
         ADMIN,
         'Bearer',
         `Bearer ${CLIENT}`,
         `Bearer ${CLIENT_DOTTED}`,
-      ])
+      ];
+      for (const [i, authorization] of refused.entries())
         expect(
-          await access.authenticate({ authorization, ...cookieOf(cookie) }),
+          await access.authenticate(
+            { authorization, ...cookieOf(cookie) },
+            `10.0.5.${i}`,
+          ),
           authorization,
         ).toBeUndefined();
     });
@@ -293,7 +317,7 @@ describe('ConsoleAccess', () => {
         ErrorCode.FORBIDDEN,
       );
       expect(
-        await off.authenticate({ authorization: `Bearer ${ADMIN}` }),
+        await off.authenticate({ authorization: `Bearer ${ADMIN}` }, ADDRESS),
       ).toBeUndefined();
     });
   });
@@ -317,15 +341,22 @@ describe('ConsoleAccess', () => {
       expect(login.expiresAt).toBeGreaterThanOrEqual(exp * 1000);
       expect(login.expiresAt).toBeLessThan(now + TTL);
       expect(
-        await access.authenticate(cookieOf(login.cookie), now + 1),
+        await access.authenticate(cookieOf(login.cookie), ADDRESS, now + 1),
       ).toMatchObject({ name: 'carol', role: 'admin', via: 'cookie' });
       expect(
-        await access.authenticate(cookieOf(login.cookie), login.expiresAt),
+        await access.authenticate(
+          cookieOf(login.cookie),
+          ADDRESS,
+          login.expiresAt,
+        ),
       ).toBeUndefined();
 
       const viewer = await sign({ sub: 'dave', console_role: 'viewer' });
       expect(
-        await access.authenticate({ authorization: `Bearer ${viewer}` }),
+        await access.authenticate(
+          { authorization: `Bearer ${viewer}` },
+          ADDRESS,
+        ),
       ).toMatchObject({ name: 'dave', role: 'viewer', via: 'bearer' });
     });
 
@@ -352,7 +383,10 @@ describe('ConsoleAccess', () => {
           `token ${i}`,
         ).toBe(ErrorCode.UNAUTHORIZED);
         expect(
-          await access.authenticate({ authorization: `Bearer ${token}` }),
+          await access.authenticate(
+            { authorization: `Bearer ${token}` },
+            `10.0.3.${i}`,
+          ),
         ).toBeUndefined();
       }
       // The static secrets still work beside JWTs.
@@ -372,7 +406,9 @@ describe('ConsoleAccess', () => {
     it('accepts the session of a JWT login on another instance with the same JWT secret', async () => {
       const token = await sign({ sub: 'carol', console_role: 'viewer' });
       const { cookie } = await jwtAccess().login(token, '10.0.0.1');
-      expect(await jwtAccess().authenticate(cookieOf(cookie))).toMatchObject({
+      expect(
+        await jwtAccess().authenticate(cookieOf(cookie), ADDRESS),
+      ).toMatchObject({
         name: 'carol',
         role: 'viewer',
       });
@@ -396,6 +432,54 @@ describe('ConsoleAccess', () => {
       expect(
         (await access.login(ADMIN, '10.0.9.1', T0 + LOGIN_WINDOW_MS)).user.name,
       ).toBe('alice');
+    });
+
+    it('counts a wrong bearer credential as a failed login, and then refuses every bearer credential and login of the address, not its sessions', async () => {
+      const access = withTokens(TOKENS);
+      const { cookie } = await access.login(VIEWER, '10.0.9.4', T0);
+      for (let i = 0; i < MAX_FAILED_LOGINS; i++)
+        expect(
+          await access.authenticate(
+            { authorization: `Bearer guess-${i}-xxxxxxxxxxxxxxx` },
+            '10.0.9.4',
+            T0 + i,
+          ),
+        ).toBeUndefined();
+      for (const authorization of [`Bearer ${ADMIN}`, 'Bearer guess-again'])
+        await expect(
+          access.authenticate({ authorization }, '10.0.9.4', T0 + 10),
+        ).rejects.toBeInstanceOf(LoginThrottledError);
+      expect(
+        await refusal(access.login(ADMIN, '10.0.9.4', T0 + 10)),
+      ).toBeInstanceOf(LoginThrottledError);
+      expect(
+        await access.authenticate(cookieOf(cookie), '10.0.9.4', T0 + 10),
+      ).toMatchObject({ name: 'bob', via: 'cookie' });
+      expect(
+        await access.authenticate(
+          { authorization: `Bearer ${ADMIN}` },
+          '10.0.9.5',
+          T0 + 10,
+        ),
+      ).toMatchObject({ name: 'alice', via: 'bearer' });
+      expect(
+        await access.authenticate(
+          { authorization: `Bearer ${ADMIN}` },
+          '10.0.9.4',
+          T0 + LOGIN_WINDOW_MS,
+        ),
+      ).toMatchObject({ name: 'alice' });
+    });
+
+    it('does not count a wrong or stale session cookie', async () => {
+      const access = withTokens(TOKENS);
+      for (let i = 0; i < MAX_FAILED_LOGINS * 2; i++)
+        expect(
+          await access.authenticate(cookieOf(`stale.${i}`), '10.0.9.6', T0 + i),
+        ).toBeUndefined();
+      expect((await access.login(ADMIN, '10.0.9.6', T0 + 20)).user.name).toBe(
+        'alice',
+      );
     });
 
     it('does not reset the count on a success', async () => {

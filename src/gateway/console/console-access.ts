@@ -160,26 +160,33 @@ export class ConsoleAccess {
   }
 
   /**
-   * The user of a request: its session cookie, or `Authorization: Bearer <secret or JWT>`;
-   * undefined when neither proves anyone.
+   * The user of a request from `address`: its session cookie, or `Authorization: Bearer <secret
+   * or JWT>`; undefined when neither proves anyone. A bearer credential is a login at every
+   * request: a wrong one counts as a failed login of the address, and while the address is
+   * throttled every bearer credential from it is refused with {@link LoginThrottledError}, or
+   * guessing secrets would cost nothing through the API. A session cookie is never throttled.
    */
   async authenticate(
     headers: { cookie?: string; authorization?: string },
+    address: string,
     now = Date.now(),
   ): Promise<ConsoleUser | undefined> {
     if (!this.enabled) return undefined;
     const authorization = headers.authorization;
     if (authorization !== undefined) {
+      const wait = this.throttle.retryAfterSec(address, now);
+      if (wait > 0) throw new LoginThrottledError(wait);
       const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
       const found = match ? await this.identify(match[1]) : undefined;
-      return found && (found.expiresAt ?? Infinity) > now
-        ? {
-            name: found.name,
-            role: found.role,
-            via: 'bearer',
-            expiresAt: found.expiresAt,
-          }
-        : undefined;
+      if (found && (found.expiresAt ?? Infinity) > now)
+        return {
+          name: found.name,
+          role: found.role,
+          via: 'bearer',
+          expiresAt: found.expiresAt,
+        };
+      this.throttle.failed(address, now);
+      return undefined;
     }
     const session = cookieValue(headers.cookie, SESSION_COOKIE);
     return session ? this.fromSession(session, now) : undefined;

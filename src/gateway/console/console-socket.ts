@@ -23,7 +23,11 @@ import { GATEWAY_OPTIONS } from '../gateway-options.token.js';
 import type { ResolvedGatewayOptions } from '../gateway.options.js';
 import { GatewayServer } from '../gateway.server.js';
 import { RoomsService } from '../rooms/rooms.service.js';
-import { ConsoleAccess, type ConsoleUser } from './console-access.js';
+import {
+  ConsoleAccess,
+  LoginThrottledError,
+  type ConsoleUser,
+} from './console-access.js';
 import { ConsoleCluster } from './console-cluster.js';
 import { ConsoleRequest } from './console-request.js';
 
@@ -105,7 +109,7 @@ export class ConsoleSocket implements OnModuleInit, OnModuleDestroy {
     if (!request.sameOrigin) return refuseUpgrade(socket, 403);
     if (this.sessions.size >= MAX_CONSOLE_SOCKETS)
       return refuseUpgrade(socket, 503, { 'Retry-After': '5' });
-    this.access.authenticate(request.headers).then(
+    this.access.authenticate(request.headers, request.address).then(
       (user) => {
         if (!user) return refuseUpgrade(socket, 401);
         if (socket.destroyed) return;
@@ -114,6 +118,10 @@ export class ConsoleSocket implements OnModuleInit, OnModuleDestroy {
         );
       },
       (err: unknown) => {
+        if (err instanceof LoginThrottledError)
+          return refuseUpgrade(socket, 429, {
+            'Retry-After': String(err.retryAfterSec),
+          });
         this.logger.error({ err }, 'console handshake failed');
         refuseUpgrade(socket, 500);
       },

@@ -264,7 +264,10 @@ export class ConsoleController {
   /** The request's user, of either role; 401 without one. */
   private async user(req: IncomingMessage): Promise<ConsoleUser> {
     const request = this.request(req);
-    const user = await this.access.authenticate(request.headers);
+    const user = await this.access.authenticate(
+      request.headers,
+      request.address,
+    );
     if (!user) throw GatewayError.unauthorized('log in to the console first');
     return user;
   }
@@ -279,7 +282,10 @@ export class ConsoleController {
     target: unknown,
   ): Promise<Actor> {
     const request = this.request(req);
-    const user = await this.access.authenticate(request.headers);
+    const user = await this.access.authenticate(
+      request.headers,
+      request.address,
+    );
     if (!user) throw GatewayError.unauthorized('log in to the console first');
     const actor = { user, address: request.address };
     const csrf = req.headers[CSRF_HEADER];
