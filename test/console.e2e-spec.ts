@@ -500,15 +500,17 @@ describe('the web console on one instance (e2e)', () => {
         });
         expect(line).toMatchObject({ role: 'viewer', msg: 'console action' });
       }
-      const refused = gw
-        .lines()
-        .filter(
-          (l) =>
-            l.context === 'ConsoleAudit' &&
-            l.user === 'bob' &&
-            l.result === 'refused: not an admin',
-        );
-      expect(refused.length).toBeGreaterThanOrEqual(8);
+      // Eight refusals: four actions, with the cookie and with the bearer secret.
+      const refusedLines = () =>
+        gw
+          .lines()
+          .filter(
+            (l) =>
+              l.context === 'ConsoleAudit' &&
+              l.user === 'bob' &&
+              l.result === 'refused: not an admin',
+          ).length;
+      await eventually(() => refusedLines() >= 8, 'eight audit lines');
       await member.expectSilence(200);
       expect(await member.request('echo', 'still here', 2)).toMatchObject({
         data: 'still here',
@@ -1157,7 +1159,8 @@ describe('the web console, off and in process (e2e)', () => {
           console: {
             tokens: CONSOLE_TOKENS,
             jwtRoleClaim: undefined,
-            sessionTtlMs: undefined,
+            // Short, so that a session's end is seen.
+            sessionTtlMs: 1_500,
             statsIntervalMs: STATS_MS,
           },
         },
@@ -1169,6 +1172,8 @@ describe('the web console, off and in process (e2e)', () => {
   });
 
   it('answers 404 on every /console path and refuses the /console/ws upgrade when no CONSOLE_TOKENS is set', async () => {
+    const unknown = await fetch(`${off.httpUrl}/no-such-path`);
+    const unknownBody = await unknown.text();
     for (const path of [
       '/console',
       '/console/',
@@ -1179,6 +1184,13 @@ describe('the web console, off and in process (e2e)', () => {
         headers: { Authorization: `Bearer ${ADMIN_SECRET}` },
       });
       expect(res.status, path).toBe(404);
+      // As any unknown path: nothing says that a console exists.
+      expect(res.headers.get('content-type')).toBe(
+        unknown.headers.get('content-type'),
+      );
+      expect((await res.text()).replace(path, '/no-such-path')).toBe(
+        unknownBody,
+      );
     }
     for (const path of ['/login', '/logout', ...ACTIONS.map((a) => `/${a}`)]) {
       const res = await api(off.httpUrl, 'POST', path, {
@@ -1202,6 +1214,23 @@ describe('the web console, off and in process (e2e)', () => {
     expect(cookieAttributes(session.setCookie).has('secure')).toBe(false);
   });
 
+  it('ends a session at its TTL: its socket is closed with 4401, its cookie refused', async () => {
+    const session = await login(on.httpUrl, VIEWER_SECRET);
+    expect(session.expiresAt - Date.now()).toBeLessThanOrEqual(1_500);
+    const socket = await connect(`ws://127.0.0.1:${on.port}/console/ws`, {
+      headers: { Cookie: session.cookie },
+    });
+    expect((await socket.nextJson()).event).toBe('hello');
+    expect(await socket.closed).toEqual({
+      code: 4401,
+      reason: 'console session expired',
+    });
+    expect(Date.now()).toBeGreaterThanOrEqual(session.expiresAt);
+    const res = await api(on.httpUrl, 'GET', '/session', { session });
+    expect(res.status).toBe(401);
+  });
+
+  // Last: it throttles 127.0.0.1 on this app.
   it('counts failed logins by the peer, not by an X-Forwarded-For of an untrusted peer', async () => {
     for (let i = 0; i < 5; i++) {
       const res = await api(on.httpUrl, 'POST', '/login', {
