@@ -1109,6 +1109,37 @@ describe('the web console on one instance (e2e)', () => {
     });
   });
 
+  describe('the log', () => {
+    it('holds no console secret, CSRF token or message payload', async () => {
+      // After every test above: logins, bearer credentials, actions, refusals, tails.
+      await auditLine({ user: 'alice', action: 'broadcast', result: 'ok' });
+      const output = gw.output();
+      expect(output).toContain('"context":"ConsoleAudit"');
+      for (const secret of [
+        ADMIN_SECRET,
+        VIEWER_SECRET,
+        admin.csrf,
+        viewer.csrf,
+        'hello from the console',
+        'maintenance at noon',
+        'exactly this',
+        'payload-secret-do-not-show',
+      ])
+        expect(output).not.toContain(secret);
+    });
+
+    // KNOWN BUG, outside src/gateway/console: the access log (pino-http's default `res`
+    // serializer, src/logging/logger-options.ts) writes the response headers, so the login's
+    // Set-Cookie, a session good for CONSOLE_SESSION_TTL_MS, is in the log for anyone who reads
+    // it. Redacting `res.headers["set-cookie"]` (or logging only the status) would fix it.
+    it.fails('KNOWN BUG: holds no session cookie', async () => {
+      await gw.waitForLine((l) => l.msg === 'request completed');
+      expect(gw.output()).not.toContain(
+        admin.cookie.slice('gw_console='.length),
+      );
+    });
+  });
+
   describe('the page', () => {
     it('GET /console serves index.html with a Content-Security-Policy, and its assets load', async () => {
       const res = await fetch(`${base}/console`);
