@@ -1053,6 +1053,31 @@ describe('the web console on one instance (e2e)', () => {
       await expectOnlyInstances(viewerSocket);
     });
 
+    it('a tail does not make a room: a tailed room without members is not listed', async () => {
+      const socket = await consoleSocket({
+        Authorization: `Bearer ${ADMIN_SECRET}`,
+      });
+      await nextOf(socket, 'hello');
+      socket.sendJson({ event: 'tail', data: { room: 'only-watched' }, id: 1 });
+      await nextOf(socket, 'tail');
+      const member = await client(0);
+      await member.request('join', { room: 'watched-and-joined' }, 1);
+      const res = await api(base, 'GET', '/rooms?q=watched', {
+        bearer: VIEWER_SECRET,
+      });
+      expect(res.body).toEqual({
+        rooms: [
+          expect.objectContaining({
+            name: 'watched-and-joined',
+            members: 1,
+            instances: 1,
+          }),
+        ],
+        total: 1,
+        partial: false,
+      });
+    });
+
     it('answers bad frames with error frames and stays open', async () => {
       const socket = await consoleSocket({
         Authorization: `Bearer ${ADMIN_SECRET}`,

@@ -104,13 +104,14 @@ export class LocalConsole {
     );
   }
 
-  /** This instance's rooms whose name contains `q`. */
+  /** This instance's rooms with members whose name contains `q`. */
   roomRows(q: string, now = Date.now()): LocalRoomRow[] {
     const counts = new Map<string, { messages: number; at: number }>();
     const rows: LocalRoomRow[] = [];
     for (const room of this.rooms.snapshot()) {
       counts.set(room.name, { messages: room.messages, at: now });
-      if (q && !room.name.includes(q)) continue;
+      // A room without members here is one a console tails: the tail is not a member.
+      if (room.members === 0 || (q && !room.name.includes(q))) continue;
       const last = this.roomCounts.get(room.name);
       const ms = last ? now - last.at : 0;
       rows.push({
