@@ -820,7 +820,7 @@ describe('the web console on one instance (e2e)', () => {
       await one.request('join', { room: 'other-stats' }, 2);
       // The rate is over the time since the previous question.
       await api(base, 'GET', '/rooms', { bearer: VIEWER_SECRET });
-      let last: any;
+      let last: Frame | undefined;
       for (let i = 0; i < 5; i++) {
         last = await publisher.request(
           'publish',
@@ -844,14 +844,16 @@ describe('the web console on one instance (e2e)', () => {
           presence: 2,
           messagesPerSec: expect.any(Number),
           history: {
-            offset: last.data.offset,
+            offset: (last!.data as { offset: number }).offset,
             size: expect.any(Number),
             ttlMs: expect.any(Number),
           },
         },
       ]);
       expect(res.body.rooms[0].messagesPerSec).toBeGreaterThan(0);
-      expect(last.data.offset).toBeGreaterThanOrEqual(4);
+      expect((last!.data as { offset: number }).offset).toBeGreaterThanOrEqual(
+        4,
+      );
       const both = await api(base, 'GET', '/rooms?q=stats', {
         session: viewer,
       });
@@ -859,11 +861,11 @@ describe('the web console on one instance (e2e)', () => {
         'stats-room',
         'other-stats',
       ]);
-      const one_ = await api(base, 'GET', '/rooms?q=stats&limit=1', {
+      const first = await api(base, 'GET', '/rooms?q=stats&limit=1', {
         session: viewer,
       });
-      expect(one_.body.rooms).toHaveLength(1);
-      expect(one_.body.total).toBe(2);
+      expect(first.body.rooms).toHaveLength(1);
+      expect(first.body.total).toBe(2);
     });
 
     it('/errors shows an error frame a client caused (code, event, principal), never its token or payload', async () => {
