@@ -28,6 +28,16 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set(
     .map((m) => m.propertyName),
 );
 
+/**
+ * Variables that hold credentials: their problems never quote the value, since the boot error
+ * is logged (and one bad entry would show the good ones with it).
+ */
+const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  'AUTH_TOKENS',
+  'AUTH_JWT_SECRET',
+  'CONSOLE_TOKENS',
+]);
+
 function describe(
   error: ValidationError,
   raw: Record<string, unknown>,
@@ -36,6 +46,8 @@ function describe(
   const reasons = [...new Set(Object.values(error.constraints ?? {}))].join(
     '; ',
   );
+  if (SECRET_VARIABLES.has(error.property))
+    return `${error.property}: ${reasons} (value not shown: it holds secrets)`;
   return `${error.property}: ${reasons} (got ${JSON.stringify(raw[error.property])})`;
 }
 

@@ -652,4 +652,20 @@ describe('resolveGatewayOptions: the web console', () => {
     expect(message).not.toContain(SECRET);
     expect(message).not.toContain('short-secret');
   });
+
+  it('refuses a console secret that is also a client token, without quoting it', () => {
+    let error: unknown;
+    try {
+      resolveGatewayOptions({
+        auth: { tokens: [SECRET] },
+        console: { tokens: `alice:admin:${SECRET}` },
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(GatewayOptionsError);
+    const message = (error as GatewayOptionsError).message;
+    expect(message).toContain("alice's secret is also a client token");
+    expect(message).not.toContain(SECRET);
+  });
 });

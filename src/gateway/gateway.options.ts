@@ -599,6 +599,12 @@ export function resolveGatewayOptions(
   );
   const consoleCredentials = parseConsoleCredentials(options.console?.tokens);
   for (const problem of consoleCredentials.problems) checker.report(problem);
+  const clientTokens = new Set(Array.isArray(tokens) ? tokens : []);
+  for (const { name, secret } of consoleCredentials.credentials)
+    checker.check(
+      !clientTokens.has(secret),
+      `console.tokens: ${name}'s secret is also a client token (auth.tokens); a console secret must never open a client connection`,
+    );
   const jwtRoleClaim = options.console?.jwtRoleClaim;
   checker.check(
     jwtRoleClaim === undefined ||

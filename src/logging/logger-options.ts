@@ -74,6 +74,8 @@ export function accessLogOptions(): Options {
         remoteAddress: req.remoteAddress,
         userAgent: bounded(req.headers?.['user-agent']),
       }),
+      // The status only: response headers carry the console's Set-Cookie, a live session.
+      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
     },
     autoLogging: {
       ignore: (req: IncomingMessage) => QUIET_PATHS.has(pathOf(req.url)),
