@@ -133,6 +133,29 @@ describe('the web console over two instances sharing one Redis (e2e)', () => {
     });
   });
 
+  it('ends a session on every instance when it logs out on one', async () => {
+    const login = await fetch(`http://127.0.0.1:${a.port}/console/api/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ token: VIEWER_SECRET }),
+    });
+    const cookie = login.headers.getSetCookie()[0].split(';')[0];
+    const session = { Cookie: cookie };
+    expect((await api(b, 'GET', '/session', undefined, session)).status).toBe(
+      200,
+    );
+    const out = await fetch(`http://127.0.0.1:${a.port}/console/api/logout`, {
+      method: 'POST',
+      headers: session,
+    });
+    expect(out.status).toBe(204);
+    await eventually(
+      async () =>
+        (await api(b, 'GET', '/session', undefined, session)).status === 401,
+      'B to refuse the session A logged out',
+    );
+  });
+
   it("finds a connection held by B from A's console, with B's connection count", async () => {
     const held = await client(b, '198.51.100.21', 1);
     await held.request('join', { room: 'cluster-found' }, 1);

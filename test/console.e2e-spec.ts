@@ -327,14 +327,36 @@ describe('the web console on one instance (e2e)', () => {
       expect(cookieAttributes(session.setCookie).has('secure')).toBe(true);
     });
 
-    it('logout answers 204 and clears the cookie', async () => {
-      const res = await api(base, 'POST', '/logout', { session: viewer });
+    it('logout answers 204, clears the cookie, and ends that session only, its console sockets too', async () => {
+      const [leaving, staying] = await Promise.all([
+        login(base, VIEWER_SECRET),
+        login(base, VIEWER_SECRET),
+      ]);
+      const socket = await consoleSocket({
+        Cookie: leaving.cookie,
+        Origin: base,
+      });
+      expect((await socket.nextJson()).event).toBe('hello');
+      const res = await api(base, 'POST', '/logout', { session: leaving });
       expect(res.status).toBe(204);
       const setCookie = res.headers.getSetCookie().join('\n');
       expect(setCookie).toMatch(/^gw_console=;/);
       const attributes = cookieAttributes(setCookie);
       expect(attributes.get('max-age')).toBe('0');
       expect(attributes.get('path')).toBe('/console');
+      // A copy of the cookie kept elsewhere no longer works; the other session still does.
+      expect(
+        (await api(base, 'GET', '/session', { session: leaving })).status,
+      ).toBe(401);
+      expect(
+        (await api(base, 'GET', '/session', { session: staying })).status,
+      ).toBe(200);
+      expect((await socket.closed).code).toBe(4401);
+      expect(
+        await handshakeStatus(consoleUrl, {
+          headers: { Cookie: leaving.cookie, Origin: base },
+        }),
+      ).toMatchObject({ status: 401 });
     });
 
     it('refuses a wrong secret with 401, the sixth failure within a minute with 429 and Retry-After, then even the right secret, from that address only', async () => {

@@ -52,6 +52,9 @@ export class LoginThrottledError extends GatewayError {
   }
 }
 
+/** Logged-out sessions remembered at once. */
+const MAX_REVOKED = 10_000;
+
 const digest = (value: string): Buffer =>
   createHash('sha256').update(value).digest();
 
@@ -91,6 +94,8 @@ export class ConsoleAccess {
   >();
   private readonly key: Buffer;
   private readonly throttle = new LoginThrottle();
+  /** Sessions logged out before they expired, by {@link sessionId}, until they expire. */
+  private readonly revoked = new Map<string, number>();
   readonly options?: ResolvedConsoleOptions;
 
   constructor(
@@ -144,7 +149,13 @@ export class ConsoleAccess {
       now + options.sessionTtlMs,
       found.expiresAt ?? Infinity,
     );
-    const cookie = this.sign({ u: found.name, r: found.role, e: expiresAt });
+    // The nonce tells two sessions of one user apart: a logout ends only its own.
+    const cookie = this.sign({
+      u: found.name,
+      r: found.role,
+      e: expiresAt,
+      n: randomBytes(9).toString('base64url'),
+    });
     return {
       user: {
         name: found.name,
@@ -242,7 +253,34 @@ export class ConsoleAccess {
     }
   }
 
-  private sign(payload: { u: string; r: ConsoleRole; e: number }): string {
+  /**
+   * What a session is known by once it is logged out: a digest, so that no live credential is
+   * kept, logged or published.
+   */
+  sessionId(session: string): string {
+    return createHash('sha256').update(session).digest('base64url');
+  }
+
+  /** Refuses the session `id` from now until `expiresAt` (a logout, here or elsewhere). */
+  revoke(id: string, expiresAt: number, now = Date.now()): void {
+    for (const [known, until] of this.revoked)
+      if (until <= now) this.revoked.delete(known);
+    if (expiresAt <= now) return;
+    // Bounded: past it the oldest logout is forgotten (its session may work again until it
+    // expires), rather than memory growing with every logout.
+    if (this.revoked.size >= MAX_REVOKED) {
+      const oldest = this.revoked.keys().next().value;
+      if (oldest !== undefined) this.revoked.delete(oldest);
+    }
+    this.revoked.set(id, expiresAt);
+  }
+
+  private sign(payload: {
+    u: string;
+    r: ConsoleRole;
+    e: number;
+    n: string;
+  }): string {
     const body = base64url(JSON.stringify(payload));
     return `${body}.${base64url(createHmac('sha256', this.key).update(body).digest())}`;
   }
@@ -268,7 +306,8 @@ export class ConsoleAccess {
       typeof u !== 'string' ||
       !CONSOLE_ROLES.includes(r as ConsoleRole) ||
       typeof e !== 'number' ||
-      e <= now
+      e <= now ||
+      (this.revoked.size > 0 && this.revoked.has(this.sessionId(session)))
     )
       return undefined;
     return {

@@ -15,6 +15,7 @@ import {
 import { GATEWAY_OPTIONS } from '../gateway-options.token.js';
 import type { ResolvedGatewayOptions } from '../gateway.options.js';
 import { PresenceService } from '../presence/presence.service.js';
+import { ConsoleAccess, type ConsoleUser } from './console-access.js';
 import {
   ClusterView,
   type InstanceView,
@@ -31,6 +32,8 @@ import {
 
 /** The bus channel every instance publishes its numbers on. */
 const STATS_CHANNEL = 'console:stats';
+/** The bus channel of logouts, so that every instance refuses the session from then on. */
+const REVOKE_CHANNEL = 'console:revoke';
 /** The bus channel of the console's questions to every instance. */
 const ASK_CHANNEL = 'console:ask';
 /** The bus channel of the answers to one instance's questions. */
@@ -98,6 +101,7 @@ export class ConsoleCluster implements OnApplicationBootstrap, OnModuleDestroy {
   private timer?: NodeJS.Timeout;
   private readonly pending = new Map<string, Pending>();
   private readonly listeners = new Set<(instances: InstanceView[]) => void>();
+  private readonly endings = new Set<(sessionId: string) => void>();
   private readonly intervalMs: number;
 
   constructor(
@@ -105,6 +109,7 @@ export class ConsoleCluster implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     private readonly local: LocalConsole,
     private readonly presence: PresenceService,
+    private readonly access: ConsoleAccess,
   ) {
     this.intervalMs = options.console?.statsIntervalMs ?? 0;
     if (options.console) this.view = new ClusterView(this.intervalMs);
@@ -123,6 +128,7 @@ export class ConsoleCluster implements OnApplicationBootstrap, OnModuleDestroy {
     const subscriptions = [
       this.bus.subscribe(STATS_CHANNEL, (message) => this.heard(message)),
       this.bus.subscribe(ASK_CHANNEL, (message) => this.asked(message)),
+      this.bus.subscribe(REVOKE_CHANNEL, (message) => this.revoked(message)),
       this.bus.subscribe(answerChannel(this.instanceId), (message) =>
         this.answered(message),
       ),
@@ -144,6 +150,7 @@ export class ConsoleCluster implements OnApplicationBootstrap, OnModuleDestroy {
     await Promise.allSettled([
       this.bus.unsubscribe(STATS_CHANNEL),
       this.bus.unsubscribe(ASK_CHANNEL),
+      this.bus.unsubscribe(REVOKE_CHANNEL),
       this.bus.unsubscribe(answerChannel(this.instanceId)),
     ]);
   }
@@ -161,6 +168,33 @@ export class ConsoleCluster implements OnApplicationBootstrap, OnModuleDestroy {
   onStats(listener: (instances: InstanceView[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Ends a cookie session on every instance (a logout): its cookie is refused from now on, and
+   * the console sockets it opened are closed.
+   */
+  async endSession(user: ConsoleUser): Promise<void> {
+    if (!user.session || user.expiresAt === undefined) return;
+    const id = this.access.sessionId(user.session);
+    this.sessionEnded(id, user.expiresAt);
+    await this.bus
+      .publish(REVOKE_CHANNEL, {
+        origin: this.instanceId,
+        frame: JSON.stringify({ id, expiresAt: user.expiresAt }),
+      })
+      .catch((err: unknown) =>
+        this.logger.warn(
+          { err },
+          'logout not published: other instances accept the session until it expires',
+        ),
+      );
+  }
+
+  /** Calls `listener` with the id of each session that ends, here or on another instance. */
+  onSessionEnded(listener: (sessionId: string) => void): () => void {
+    this.endings.add(listener);
+    return () => this.endings.delete(listener);
   }
 
   /** The rooms whose name contains `q`, merged over the instances, most members first. */
@@ -341,6 +375,17 @@ export class ConsoleCluster implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.listeners.size === 0) return;
     const instances = view.list(now);
     for (const listener of this.listeners) listener(instances);
+  }
+
+  private sessionEnded(id: string, expiresAt: number): void {
+    this.access.revoke(id, expiresAt);
+    for (const listener of this.endings) listener(id);
+  }
+
+  private revoked(message: BusMessage): void {
+    const ended = parse<{ id?: unknown; expiresAt?: unknown }>(message.frame);
+    if (typeof ended?.id === 'string' && typeof ended.expiresAt === 'number')
+      this.sessionEnded(ended.id, ended.expiresAt);
   }
 
   private heard(message: BusMessage): void {

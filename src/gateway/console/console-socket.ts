@@ -47,6 +47,8 @@ function ignoreSocketError(): void {}
 interface ConsoleSession {
   readonly socket: WebSocket;
   readonly user: ConsoleUser;
+  /** The cookie session's id, which a logout ends. */
+  readonly sessionId?: string;
   alive: boolean;
   untail?: () => void;
   tailedRoom?: string;
@@ -91,6 +93,14 @@ export class ConsoleSocket implements OnModuleInit, OnModuleDestroy {
     );
     this.ping = setInterval(() => this.heartbeat(), PING_MS);
     this.ping.unref();
+    this.cluster.onSessionEnded((id) => {
+      for (const session of this.sessions)
+        if (session.sessionId === id)
+          session.socket.close(
+            CloseCode.TOKEN_EXPIRED,
+            'console session ended',
+          );
+    });
   }
 
   onModuleDestroy(): void {
@@ -132,6 +142,7 @@ export class ConsoleSocket implements OnModuleInit, OnModuleDestroy {
     const session: ConsoleSession = {
       socket,
       user,
+      sessionId: user.session ? this.access.sessionId(user.session) : undefined,
       alive: true,
       dropped: 0,
       stopStats: this.cluster.onStats((instances) =>

@@ -132,13 +132,19 @@ export class ConsoleController {
 
   @Post('api/logout')
   @HttpCode(204)
-  logout(
+  async logout(
     @Req() req: IncomingMessage,
     @Res({ passthrough: true }) res: ServerResponse,
-  ): void {
+  ): Promise<void> {
     const request = this.request(req);
     if (!request.sameOrigin)
       throw GatewayError.forbidden('cross-site request refused');
+    const user = await this.access.authenticate(
+      request.headers,
+      request.address,
+    );
+    // The cookie is signed, not stored: every instance is told to refuse it from now on.
+    if (user?.via === 'cookie') await this.cluster.endSession(user);
     res.setHeader('Set-Cookie', cookie('', 0, request.secure));
   }
 
