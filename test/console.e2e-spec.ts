@@ -659,6 +659,12 @@ describe('the web console on one instance (e2e)', () => {
       });
       expect(again.body).toEqual({ closed: false });
       await auditLine({ action: 'disconnect', target: a.id, result: 'ok' });
+      // An id of an instance nobody has heard of: nothing to close, and nobody to wait for.
+      const elsewhere = await api(base, 'POST', '/disconnect', {
+        bearer: ADMIN_SECRET,
+        body: { connectionId: 'no-such-instance-1' },
+      });
+      expect(elsewhere).toMatchObject({ status: 200, body: { closed: false } });
     });
 
     it('refuses a cookie POST without the CSRF token, with a wrong one, or from a foreign Origin: 403, audited, nothing done', async () => {

@@ -26,6 +26,7 @@ function stats(id: string, more: Partial<InstanceStats> = {}): InstanceStats {
     maxBufferedRatio: 0,
     bus: 'ready',
     draining: false,
+    intervalMs: INTERVAL,
     ...more,
   };
 }
@@ -60,9 +61,10 @@ describe('ClusterView', () => {
     });
   });
 
-  it('measures silence in its own interval', () => {
+  it("measures silence in its own interval when an instance's numbers do not say theirs", () => {
     const view = new ClusterView(200);
-    view.update(stats('aaaa'), T0);
+    const { intervalMs: _, ...older } = stats('aaaa');
+    view.update(older as InstanceStats, T0);
     expect(view.list(T0 + 600)[0].gone).toBe(false);
     expect(view.list(T0 + 601)[0].gone).toBe(true);
   });
@@ -124,5 +126,16 @@ describe('ClusterView', () => {
     view.update(stats('aaaa'), T0);
     view.series().aaaa.push([0, 0, 0, 0, 0]);
     expect(view.series().aaaa).toHaveLength(1);
+  });
+
+  it("judges an instance's silence by the interval it publishes at", () => {
+    const view = new ClusterView(INTERVAL);
+    view.update(stats('slow', { intervalMs: 10 * INTERVAL }), T0);
+    view.update(stats('fast', { intervalMs: INTERVAL }), T0);
+    const later = T0 + GONE_AFTER_INTERVALS * INTERVAL + 1;
+    expect(view.live(later)).toEqual(['slow']);
+    expect(view.live(T0 + GONE_AFTER_INTERVALS * 10 * INTERVAL + 1)).toEqual(
+      [],
+    );
   });
 });

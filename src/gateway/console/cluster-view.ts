@@ -99,6 +99,11 @@ export class ClusterView {
   }
 
   private isGone(entry: Entry, now: number): boolean {
-    return now - entry.lastSeen > GONE_AFTER_INTERVALS * this.intervalMs;
+    // By the instance's own interval: instances configured apart still judge each other right.
+    const interval =
+      typeof entry.stats.intervalMs === 'number' && entry.stats.intervalMs > 0
+        ? entry.stats.intervalMs
+        : this.intervalMs;
+    return now - entry.lastSeen > GONE_AFTER_INTERVALS * interval;
   }
 }

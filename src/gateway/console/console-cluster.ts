@@ -268,6 +268,14 @@ export class ConsoleCluster implements OnApplicationBootstrap, OnModuleDestroy {
     if (!target) return false;
     if (target === this.instanceId)
       return this.local.disconnect(connectionId, code, reason);
+    // No need to wait for an instance that is silent: one never heard of holds no such
+    // connection; one gone silent may still hold it, cut off from the bus.
+    const known = this.instances().find((instance) => instance.id === target);
+    if (!known) return false;
+    if (known.gone)
+      throw GatewayError.unavailable(
+        `instance ${target} is gone: it has not been heard from since ${new Date(known.lastSeen).toISOString()}`,
+      );
     const { answers } = await this.ask(
       'disconnect',
       { connectionId, code, reason },

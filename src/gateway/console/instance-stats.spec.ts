@@ -17,6 +17,7 @@ const gauges: Gauges = {
   maxBufferedRatio: 0.5,
   bus: 'memory',
   draining: false,
+  intervalMs: 2_000,
 };
 
 const totals = (n: Partial<Totals> = {}): Totals => ({

@@ -17,6 +17,8 @@ export interface InstanceStats {
   readonly maxBufferedRatio: number;
   readonly bus: 'ready' | 'down' | 'memory';
   readonly draining: boolean;
+  /** How often the instance publishes these: the others judge its silence by it. */
+  readonly intervalMs: number;
 }
 
 /** The running totals an instance's rates are computed from. */

@@ -100,6 +100,7 @@ export class LocalConsole {
           1000,
         bus: clustered ? (this.bus.isReady() ? 'ready' : 'down') : 'memory',
         draining: this.drain.draining,
+        intervalMs: this.options.console?.statsIntervalMs ?? 0,
       },
     );
   }
