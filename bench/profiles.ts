@@ -1,6 +1,7 @@
 /**
- * How big and how long each scenario is. `full` is `npm run bench` (under 5 minutes on 2 cores,
- * builds included); `smoke` runs the same code with tiny counts, for CI.
+ * How big and how long each scenario is. `full` is `npm run bench` (about 8 minutes on 2 cores,
+ * builds included, 2 of them the console's idle windows); `smoke` runs the same code with tiny
+ * counts, for CI.
  */
 export interface Profile {
   name: 'full' | 'smoke';
@@ -72,6 +73,28 @@ export interface Profile {
     members: number;
     requestWarmupMs: number;
     requestMeasureMs: number;
+  };
+  /**
+   * The web console's cost: two gateways with the console on (one Redis, each hearing the
+   * other's numbers every stats interval) and two with it off (the same Redis, a prefix of
+   * their own), `clients` idle clients on each; `rounds` alternating idle windows of `idleMs` per
+   * variant, CPU read from /proc. Then echo at `echo.connections` × 1 in flight on one of each,
+   * `echo.rounds` alternating windows each, after one per server (`firstWindowMs`) not counted.
+   */
+  console: {
+    clients: number;
+    /** Quiet time after the clients connected and a full GC, before the first window. */
+    settleMs: number;
+    idleMs: number;
+    rounds: number;
+    echo: {
+      connections: number;
+      warmupMs: number;
+      measureMs: number;
+      rounds: number;
+      /** The window each server runs first, not counted: the JIT's warm-up (0: none). */
+      firstWindowMs: number;
+    };
   };
   /**
    * Memory per kept message: `rooms` rooms × `perRoom` messages of each payload size, on a
@@ -169,6 +192,20 @@ export const FULL: Profile = {
     requestWarmupMs: 300,
     requestMeasureMs: 1500,
   },
+  console: {
+    clients: 100,
+    settleMs: 2500,
+    idleMs: 20_000,
+    rounds: 3,
+    echo: {
+      connections: 100,
+      warmupMs: 500,
+      measureMs: 2000,
+      // Five, as handshakes: on a shared machine one window's rate swings by a third.
+      rounds: 5,
+      firstWindowMs: 1000,
+    },
+  },
   historyMemory: {
     rooms: 100,
     perRoom: 1000,
@@ -235,6 +272,19 @@ export const SMOKE: Profile = {
     members: 20,
     requestWarmupMs: 100,
     requestMeasureMs: 300,
+  },
+  console: {
+    clients: 4,
+    settleMs: 200,
+    idleMs: 1000,
+    rounds: 1,
+    echo: {
+      connections: 4,
+      warmupMs: 100,
+      measureMs: 300,
+      rounds: 1,
+      firstWindowMs: 0,
+    },
   },
   historyMemory: {
     rooms: 4,

@@ -37,8 +37,12 @@ function format(value: number | undefined, spec: MetricSpec): string {
     minimumFractionDigits: decimals,
     maximumFractionDigits: decimals,
   });
-  return spec.unit === '/s' ? text : `${text} ${spec.unit}`;
+  return withUnit(text, spec);
 }
+
+/** Rates and plain numbers (ratios) bare, anything else with its unit. */
+const withUnit = (text: string, spec: MetricSpec) =>
+  spec.unit === '/s' || spec.unit === '' ? text : `${text} ${spec.unit}`;
 
 /** gateway / plain, whatever the metric; the target column says which way is good. */
 export function ratioOf(c: CaseResult, spec: MetricSpec): number | undefined {
@@ -47,6 +51,21 @@ export function ratioOf(c: CaseResult, spec: MetricSpec): number | undefined {
   if (spec.noRatio || g === undefined || p === undefined || !(p > 0))
     return undefined;
   return g / p;
+}
+
+/** A target on the gateway's own value (`limit`): met or not. */
+function limitMet(value: number | undefined, spec: MetricSpec): string {
+  if (!spec.limit || value === undefined || Number.isNaN(value)) return '';
+  const ok =
+    spec.limit.op === '<' ? value < spec.limit.value : value > spec.limit.value;
+  return ok ? 'yes' : 'NO';
+}
+
+function targetOf(spec: MetricSpec): string {
+  if (spec.target) return `${spec.target.op} ${spec.target.ratio}`;
+  if (spec.limit)
+    return `${spec.limit.op} ${withUnit(String(spec.limit.value), spec)}`;
+  return '';
 }
 
 function metOf(ratio: number | undefined, spec: MetricSpec): string {
@@ -118,8 +137,10 @@ export function rowsOf(c: CaseResult): Row[] {
       gateway: format(c.gateway?.values[spec.key], spec),
       plain: c.plain ? format(c.plain.values[spec.key], spec) : 'n/a',
       ratio: ratio === undefined ? '' : ratio.toFixed(2),
-      target: spec.target ? `${spec.target.op} ${spec.target.ratio}` : '',
-      met: metOf(ratio, spec),
+      target: targetOf(spec),
+      met: spec.limit
+        ? limitMet(c.gateway?.values[spec.key], spec)
+        : metOf(ratio, spec),
     };
   });
 }

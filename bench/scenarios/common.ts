@@ -14,6 +14,11 @@ export interface MetricSpec {
   better: 'higher' | 'lower';
   /** Issue 6's target on gateway / plain: `>=` for throughput, `<=` for latency and memory. */
   target?: { op: '>=' | '<='; ratio: number };
+  /**
+   * A target on the gateway's value itself, where there is no plain counterpart to divide by
+   * (the console's idle cost: `<` 1 % of a core).
+   */
+  limit?: { op: '<' | '>'; value: number };
   /** No gateway/plain ratio: the values are small differences, not rates (heap after close). */
   noRatio?: boolean;
   /** Printed with this many decimals. */
@@ -166,7 +171,7 @@ export interface WindowSample {
 }
 
 /** Busy fraction of a core between two readings of /proc/stat. */
-function busyBetween(
+export function busyBetween(
   before: { busy: number; total: number } | undefined,
   core: number | undefined,
 ): number | undefined {

@@ -45,12 +45,17 @@ const metrics = (inFlight: number): MetricSpec[] => {
   ];
 };
 
-async function measure(
+/**
+ * One echo window on `server`: `connections` clients (opened here, closed after), each keeping
+ * `inFlight` requests outstanding; the window's lengths are echo's unless `timing` says otherwise.
+ */
+export async function measureEcho(
   ctx: Context,
   fleet: Fleet,
   server: RunningServer,
   connections: number,
   inFlight: number,
+  timing: { warmupMs: number; measureMs: number } = ctx.profile.echo,
 ): Promise<Measurement> {
   const { profile, machine } = ctx;
   const shares = split(connections, fleet.size);
@@ -69,10 +74,7 @@ async function measure(
         handshakeTimeoutMs: 10_000,
       })),
     );
-    const { startUs, endUs } = windowOf(
-      profile.echo.warmupMs,
-      profile.echo.measureMs,
-    );
+    const { startUs, endUs } = windowOf(timing.warmupMs, timing.measureMs);
     const [results, sample] = await Promise.all([
       fleet.all({ type: 'echo', inFlight, startUs, endUs, drainMs: 3000 }),
       sampleWindow([server], startUs, endUs, machine.pinning),
@@ -80,7 +82,7 @@ async function measure(
     const latency = new Histogram();
     for (const r of results) latency.merge(r.latency);
     const completed = results.reduce((n, r) => n + r.completed, 0);
-    const rps = completed / (profile.echo.measureMs / 1000);
+    const rps = completed / (timing.measureMs / 1000);
     const errors = results.reduce((n, r) => n + r.errors, 0);
     const unanswered = results.reduce((n, r) => n + r.unanswered, 0);
     const notes: string[] = [];
@@ -134,7 +136,7 @@ export async function echoScenario(ctx: Context): Promise<CaseResult[]> {
         result,
         ctx.profile.echo.rounds,
         'rps',
-        (kind) => measure(ctx, fleet, pair[kind], connections, inFlight),
+        (kind) => measureEcho(ctx, fleet, pair[kind], connections, inFlight),
       );
       out.push(result);
     }

@@ -102,6 +102,11 @@ const ENV_CONTRACT = [
   'WS_MAX_PAYLOAD',
   'WS_MAX_DEPTH',
   'SHUTDOWN_DRAIN_MS',
+  // The console is on only where a scenario turns it on (console.ts), whatever this shell has.
+  'CONSOLE_TOKENS',
+  'CONSOLE_JWT_ROLE_CLAIM',
+  'CONSOLE_SESSION_TTL_MS',
+  'CONSOLE_STATS_INTERVAL_MS',
   'NODE_OPTIONS',
 ];
 

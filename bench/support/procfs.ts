@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Resident set size of a process in bytes (VmRSS of /proc/<pid>/status). */
 export function rssBytes(pid: number): number {
@@ -19,8 +19,36 @@ export function cpuSeconds(pid: number): number {
   return ticks / CLOCK_TICKS;
 }
 
+/**
+ * Time a process's threads have spent on a CPU so far, in seconds, to the nanosecond: the sum of
+ * the first field of /proc/<pid>/task/<tid>/schedstat over its threads. For what ticks are too
+ * coarse for ({@link cpuSeconds} counts in 10 ms ticks: an idle process uses a few per second).
+ * A thread that ends between two readings takes its time with it. Undefined where the kernel
+ * has no schedstat.
+ */
+export function runSeconds(pid: number): number | undefined {
+  let ns = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(
+          readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(
+            ' ',
+          )[0],
+        );
+      } catch (err) {
+        // A thread that ended since the listing; anything else means no schedstat here.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return ns / 1e9;
+}
+
 /** USER_HZ, the unit of /proc's CPU times (sysconf is not reachable from Node: ask getconf). */
-const CLOCK_TICKS = (() => {
+export const CLOCK_TICKS = (() => {
   try {
     return (
       Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100
