@@ -68,6 +68,8 @@ describe('the benchmark, smoke profile (e2e)', () => {
       'join/leave cycles/s',
       'PRESENCE_ENABLED=false',
       'presence requests/s',
+      // The console: what its stats publishing adds at idle.
+      'added by the console',
     ]) {
       expect(smoke.output).toContain(row);
     }
