@@ -18,6 +18,7 @@ export const DEFAULT_DISCONNECT = {
 } as const;
 /** A close frame's reason fits in 123 bytes. */
 const MAX_REASON_BYTES = 123;
+const MAX_CONNECTION_ID_LENGTH = 128;
 /** Event names an operator may push to one connection. */
 const EVENT_NAME = /^[\w.:/-]{1,64}$/;
 
@@ -43,16 +44,11 @@ export class ConsoleActions {
   ) {}
 
   publish(actor: Actor, room: unknown, data: unknown): Promise<PublishReceipt> {
-    return this.act(
-      actor,
-      'publish',
-      typeof room === 'string' ? room : '',
-      () => {
-        if (typeof room !== 'string')
-          throw GatewayError.badRequest('room: must be a room name');
-        return this.rooms.publish({ room, from: sender(actor), data });
-      },
-    );
+    return this.act(actor, 'publish', textOf(room), () => {
+      if (typeof room !== 'string')
+        throw GatewayError.badRequest('room: must be a room name');
+      return this.rooms.publish({ room, from: sender(actor), data });
+    });
   }
 
   broadcast(actor: Actor, data: unknown): Promise<BroadcastReceipt> {
@@ -67,10 +63,9 @@ export class ConsoleActions {
     event: unknown,
     data: unknown,
   ): Promise<{ sent: boolean }> {
-    const target = typeof connectionId === 'string' ? connectionId : '';
+    const target = textOf(connectionId);
     return this.act(actor, 'send', target, async () => {
-      if (!target)
-        throw GatewayError.badRequest('connectionId: must be a connection id');
+      requireConnectionId(target);
       const name = event ?? 'message';
       if (
         typeof name !== 'string' ||
@@ -92,10 +87,9 @@ export class ConsoleActions {
     code: unknown,
     reason: unknown,
   ): Promise<{ closed: boolean }> {
-    const target = typeof connectionId === 'string' ? connectionId : '';
+    const target = textOf(connectionId);
     return this.act(actor, 'disconnect', target, async () => {
-      if (!target)
-        throw GatewayError.badRequest('connectionId: must be a connection id');
+      requireConnectionId(target);
       const closeCode = code ?? DEFAULT_DISCONNECT.code;
       if (!isOperatorCloseCode(closeCode))
         throw GatewayError.badRequest(
@@ -158,3 +152,13 @@ export class ConsoleActions {
 }
 
 const sender = (actor: Actor): string => `console:${actor.user.name}`;
+
+/** A text field of a request, or '' (an audit line names what was asked, checked or not). */
+const textOf = (value: unknown): string =>
+  typeof value === 'string' ? value : '';
+
+/** Connection ids are `<instance>-<n>`: short, never empty. */
+function requireConnectionId(id: string): void {
+  if (id.length === 0 || id.length > MAX_CONNECTION_ID_LENGTH)
+    throw GatewayError.badRequest('connectionId: must be a connection id');
+}

@@ -2,6 +2,7 @@ import {
   Body,
   Controller,
   Get,
+  Header,
   HttpCode,
   Inject,
   NotFoundException,
@@ -106,6 +107,7 @@ export class ConsoleController {
   }
 
   @Post('api/login')
+  @Header('Cache-Control', 'no-store')
   @HttpCode(200)
   async login(
     @Req() req: IncomingMessage,
@@ -121,7 +123,6 @@ export class ConsoleController {
       Math.floor((login.expiresAt - Date.now()) / 1000),
     );
     res.setHeader('Set-Cookie', cookie(login.cookie, maxAge, request.secure));
-    noStore(res);
     return {
       user: login.user.name,
       role: login.user.role,
@@ -131,6 +132,7 @@ export class ConsoleController {
   }
 
   @Post('api/logout')
+  @Header('Cache-Control', 'no-store')
   @HttpCode(204)
   async logout(
     @Req() req: IncomingMessage,
@@ -149,12 +151,9 @@ export class ConsoleController {
   }
 
   @Get('api/session')
-  async session(
-    @Req() req: IncomingMessage,
-    @Res({ passthrough: true }) res: ServerResponse,
-  ) {
+  @Header('Cache-Control', 'no-store')
+  async session(@Req() req: IncomingMessage) {
     const user = await this.user(req);
-    noStore(res);
     return {
       user: user.name,
       role: user.role,
@@ -164,13 +163,12 @@ export class ConsoleController {
   }
 
   @Get('api/instances')
+  @Header('Cache-Control', 'no-store')
   async instances(
     @Req() req: IncomingMessage,
-    @Res({ passthrough: true }) res: ServerResponse,
     @Query('series') series?: string,
   ) {
     await this.user(req);
-    noStore(res);
     return {
       self: this.cluster.instanceId,
       intervalMs: this.cluster.statsIntervalMs,
@@ -181,9 +179,9 @@ export class ConsoleController {
   }
 
   @Get('api/rooms')
+  @Header('Cache-Control', 'no-store')
   async rooms(
     @Req() req: IncomingMessage,
-    @Res({ passthrough: true }) res: ServerResponse,
     @Query('q') q?: unknown,
     @Query('limit') limit?: string,
   ) {
@@ -192,14 +190,13 @@ export class ConsoleController {
       queryOf(q),
       limitOf(limit),
     );
-    noStore(res);
     return { rooms: rows, total, partial };
   }
 
   @Get('api/connections')
+  @Header('Cache-Control', 'no-store')
   async connections(
     @Req() req: IncomingMessage,
-    @Res({ passthrough: true }) res: ServerResponse,
     @Query('q') q?: unknown,
     @Query('limit') limit?: string,
   ) {
@@ -208,23 +205,19 @@ export class ConsoleController {
       queryOf(q),
       limitOf(limit),
     );
-    noStore(res);
     return { connections: rows, total, partial };
   }
 
   @Get('api/errors')
-  async errors(
-    @Req() req: IncomingMessage,
-    @Res({ passthrough: true }) res: ServerResponse,
-    @Query('limit') limit?: string,
-  ) {
+  @Header('Cache-Control', 'no-store')
+  async errors(@Req() req: IncomingMessage, @Query('limit') limit?: string) {
     await this.user(req);
     const { rows, partial } = await this.cluster.errors(limitOf(limit));
-    noStore(res);
     return { errors: rows, partial };
   }
 
   @Post('api/publish')
+  @Header('Cache-Control', 'no-store')
   @HttpCode(200)
   async publish(@Req() req: IncomingMessage, @Body() body: Body_) {
     const actor = await this.actor(req, 'publish', body?.room);
@@ -232,6 +225,7 @@ export class ConsoleController {
   }
 
   @Post('api/broadcast')
+  @Header('Cache-Control', 'no-store')
   @HttpCode(200)
   async broadcast(@Req() req: IncomingMessage, @Body() body: Body_) {
     const actor = await this.actor(req, 'broadcast', '*');
@@ -239,6 +233,7 @@ export class ConsoleController {
   }
 
   @Post('api/send')
+  @Header('Cache-Control', 'no-store')
   @HttpCode(200)
   async send(@Req() req: IncomingMessage, @Body() body: Body_) {
     const actor = await this.actor(req, 'send', body?.connectionId);
@@ -251,6 +246,7 @@ export class ConsoleController {
   }
 
   @Post('api/disconnect')
+  @Header('Cache-Control', 'no-store')
   @HttpCode(200)
   async disconnect(@Req() req: IncomingMessage, @Body() body: Body_) {
     const actor = await this.actor(req, 'disconnect', body?.connectionId);
@@ -332,10 +328,6 @@ function cookie(value: string, maxAgeSec: number, secure: boolean): string {
     `Max-Age=${maxAgeSec}`,
     ...(secure ? ['Secure'] : []),
   ].join('; ');
-}
-
-function noStore(res: ServerResponse): void {
-  res.setHeader('Cache-Control', 'no-store');
 }
 
 function send(res: ServerResponse, asset: Asset): void {
