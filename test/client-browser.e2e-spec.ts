@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './support/chromium.js';
 import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
 
 // The built client as a browser gets it: dist/client/*.js and the wire protocol it shares with
@@ -11,7 +11,6 @@ import { startApp, TEST_TOKEN, type RunningApp } from './support/start-app.js';
 // own WebSocket, the token in ?token=. Chromium is Debian's
 // (test/prepare.sh installs it); playwright-core only drives it.
 
-const CHROMIUM = '/usr/bin/chromium';
 const DIST = resolve(import.meta.dirname, '../dist');
 
 const PAGE = `<!doctype html>
@@ -99,26 +98,11 @@ describe('GatewayClient in a browser (e2e, Chromium)', () => {
   let site: Awaited<ReturnType<typeof servePage>>;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} is missing: run "bash test/prepare.sh" (npm test does), or apt-get install chromium`,
-      );
-    }
-    [gateway, site, browser] = await Promise.all([
+    // Chromium first: a missing one throws before the gateway and the page server start.
+    [browser, gateway, site] = await Promise.all([
+      launchChromium(),
       startApp(),
       servePage(),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      }),
     ]);
   });
   afterAll(async () => {

@@ -1,15 +1,14 @@
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import {
-  chromium,
-  type Browser,
-  type BrowserContext,
-  type BrowserContextOptions,
-  type Locator,
-  type Page,
+import type {
+  Browser,
+  BrowserContext,
+  BrowserContextOptions,
+  Locator,
+  Page,
 } from 'playwright-core';
+import { launchChromium } from './support/chromium.js';
 import {
   SHARED_REDIS_URL,
   uniqueChannelPrefix,
@@ -24,7 +23,6 @@ import { connect, type Frame, type TestClient } from './support/ws-client.js';
 // The screenshots of docs/console.md are made here: into docs/images with UPDATE_SCREENSHOTS=1,
 // into a temporary directory otherwise (they are taken either way).
 
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN_SECRET = 'correct-horse-battery-staple';
 const VIEWER_SECRET = 'a-long-viewer-secret';
 const CONSOLE_TOKENS = `alice:admin:${ADMIN_SECRET},bob:viewer:${VIEWER_SECRET}`;
@@ -50,23 +48,7 @@ const MAX_PNG_BYTES = 250 * 1024;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: run "bash test/prepare.sh" (npm test does), or apt-get install chromium`,
-    );
-  }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
