@@ -18,14 +18,9 @@ export {
   type GatewayRoomAclOptions,
   type ResolvedGatewayOptions,
 } from './gateway/gateway.options.js';
-export type {
-  ConsoleRole,
-  GatewayConsoleOptions,
-} from './gateway/console/console-options.js';
-export {
-  ErrorJournal,
-  type ErrorEntry,
-} from './gateway/connections/error-journal.js';
+export type { GatewayConsoleOptions } from './gateway/console/console-options.js';
+export type { ConsoleRole, ErrorEntry } from './protocol/console.js';
+export { ErrorJournal } from './gateway/connections/error-journal.js';
 export { GATEWAY_OPTIONS } from './gateway/gateway-options.token.js';
 export {
   GatewayAdapter,

@@ -1,9 +1,35 @@
 /**
  * The wire protocol v1, shared by the server and the client: envelopes and frames, error codes,
- * close codes. It depends on nothing (no Nest, no `ws`, no Node-only API), so the client loads it
- * in a browser as it is.
+ * close codes; and the web console's shapes, shared by the server and the console's page. It
+ * depends on nothing (no Nest, no `ws`, no Node-only API), so the client loads it in a browser as
+ * it is.
  */
 export { CloseCode } from './close-codes.js';
+export type {
+  BroadcastAnswer,
+  ConnectionRow,
+  ConnectionsAnswer,
+  ConsolePushes,
+  ConsoleRole,
+  DisconnectAnswer,
+  ErrorEntry,
+  ErrorRow,
+  ErrorsAnswer,
+  HelloFrame,
+  InstanceStats,
+  InstancesAnswer,
+  InstancesFrame,
+  InstanceView,
+  LoginAnswer,
+  PublishAnswer,
+  RoomRow,
+  RoomsAnswer,
+  SendAnswer,
+  Series,
+  SeriesPoint,
+  SessionAnswer,
+  TailFrame,
+} from './console.js';
 export {
   DEFAULT_MAX_DEPTH,
   InvalidEnvelopeError,

@@ -1,15 +1,5 @@
 import { Injectable } from '@nestjs/common';
-
-/** One error frame an instance sent: what and to whom, never a payload or a token. */
-export interface ErrorEntry {
-  /** When it was sent, in ms since the epoch. */
-  readonly at: number;
-  readonly code: string;
-  /** The request's event, when the error answered one (cut to {@link MAX_EVENT_LENGTH}). */
-  readonly event?: string;
-  readonly principal: string;
-  readonly connectionId: string;
-}
+import type { ErrorEntry } from '../../protocol/console.js';
 
 /** How many errors an instance keeps. */
 export const ERROR_JOURNAL_SIZE = 100;

@@ -4,7 +4,7 @@ import {
   GONE_AFTER_INTERVALS,
   SERIES_MS,
 } from './cluster-view.js';
-import type { InstanceStats } from './instance-stats.js';
+import type { InstanceStats } from '../../protocol/console.js';
 
 const INTERVAL = 2_000;
 const T0 = 1_900_000_000_000;

@@ -1,19 +1,9 @@
-import type { InstanceStats } from './instance-stats.js';
-
-/** One instance as the console shows it: its last numbers, when they came, whether it is gone. */
-export interface InstanceView extends InstanceStats {
-  readonly lastSeen: number;
-  readonly gone: boolean;
-}
-
-/** A chart point: time, connections, messages in/s, messages out/s, errors/s. */
-export type SeriesPoint = [
-  at: number,
-  connections: number,
-  inPerSec: number,
-  outPerSec: number,
-  errorsPerSec: number,
-];
+import type {
+  InstanceStats,
+  InstanceView,
+  Series,
+  SeriesPoint,
+} from '../../protocol/console.js';
 
 /** Intervals an instance may stay silent before it is shown as gone. */
 export const GONE_AFTER_INTERVALS = 3;
@@ -86,8 +76,8 @@ export class ClusterView {
   }
 
   /** The kept series of every instance. */
-  series(): Record<string, SeriesPoint[]> {
-    const all: Record<string, SeriesPoint[]> = {};
+  series(): Series {
+    const all: Series = {};
     for (const [id, entry] of this.entries) all[id] = [...entry.series];
     return all;
   }

@@ -5,6 +5,7 @@ import {
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
+import type { ConsoleRole } from '../../protocol/console.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { GatewayError } from '../../protocol/gateway-error.js';
 import { TOKEN_VERIFIER, type TokenVerifier } from '../auth/token-verifier.js';
@@ -12,7 +13,6 @@ import { GATEWAY_OPTIONS } from '../gateway-options.token.js';
 import type { ResolvedGatewayOptions } from '../gateway.options.js';
 import {
   CONSOLE_ROLES,
-  type ConsoleRole,
   type ResolvedConsoleOptions,
 } from './console-options.js';
 import { LoginThrottle } from './login-throttle.js';

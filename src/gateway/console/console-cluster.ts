@@ -6,6 +6,14 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import type {
+  ConnectionRow,
+  ErrorRow,
+  InstanceStats,
+  InstanceView,
+  RoomRow,
+  Series,
+} from '../../protocol/console.js';
 import { GatewayError } from '../../protocol/gateway-error.js';
 import {
   MESSAGE_BUS,
@@ -16,19 +24,8 @@ import { GATEWAY_OPTIONS } from '../gateway-options.token.js';
 import type { ResolvedGatewayOptions } from '../gateway.options.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { ConsoleAccess, type ConsoleUser } from './console-access.js';
-import {
-  ClusterView,
-  type InstanceView,
-  type SeriesPoint,
-} from './cluster-view.js';
-import type { InstanceStats } from './instance-stats.js';
-import {
-  LocalConsole,
-  type ConnectionRow,
-  type ErrorRow,
-  type LocalRoomRow,
-  type Page,
-} from './local-console.js';
+import { ClusterView } from './cluster-view.js';
+import { LocalConsole, type LocalRoomRow, type Page } from './local-console.js';
 
 /** The bus channel every instance publishes its numbers on. */
 const STATS_CHANNEL = 'console:stats';
@@ -71,14 +68,6 @@ interface Pending {
   expected: Set<string>;
   answers: unknown[];
   done: () => void;
-}
-
-/** A room as the console shows it, merged over the instances. */
-export interface RoomRow extends LocalRoomRow {
-  /** Instances with members. */
-  instances: number;
-  /** Members by principal over the cluster, when presence is on and could be read. */
-  presence?: number;
 }
 
 /** Answers merged from every instance; `partial` when one the console knows of did not answer. */
@@ -160,7 +149,7 @@ export class ConsoleCluster implements OnApplicationBootstrap, OnModuleDestroy {
     return this.view?.list(now) ?? [];
   }
 
-  series(): Record<string, SeriesPoint[]> {
+  series(): Series {
     return this.view?.series() ?? {};
   }
 

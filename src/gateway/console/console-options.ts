@@ -1,5 +1,4 @@
-/** What a console user may do: `viewer` sees, `admin` also acts and sees message payloads. */
-export type ConsoleRole = 'admin' | 'viewer';
+import type { ConsoleRole } from '../../protocol/console.js';
 
 export const CONSOLE_ROLES: readonly ConsoleRole[] = ['admin', 'viewer'];
 

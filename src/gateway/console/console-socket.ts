@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { CloseCode } from '../../protocol/close-codes.js';
+import type { ConsolePushes } from '../../protocol/console.js';
 import { parseEnvelope } from '../../protocol/envelope.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import {
@@ -250,18 +251,23 @@ export class ConsoleSocket implements OnModuleInit, OnModuleDestroy {
       return;
     }
     const body = message.data ?? {};
+    // The room's own `message` frame: `from` always set, `offset` when the room keeps history.
     this.push(session, 'tail', {
       room,
       at: Date.now(),
-      from: body.from,
-      offset: body.offset,
+      from: body.from as string,
+      offset: body.offset as number | undefined,
       bytes: Buffer.byteLength(frame),
       dropped: session.dropped,
       ...(session.user.role === 'admin' ? { data: body.data } : {}),
     });
   }
 
-  private push(session: ConsoleSession, event: string, data: unknown): void {
+  private push<E extends keyof ConsolePushes>(
+    session: ConsoleSession,
+    event: E,
+    data: ConsolePushes[E],
+  ): void {
     if (session.socket.readyState !== WebSocket.OPEN) return;
     session.socket.send(JSON.stringify({ event, data }));
   }

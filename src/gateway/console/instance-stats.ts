@@ -1,25 +1,4 @@
-/** One instance's numbers, as it publishes them every stats interval. */
-export interface InstanceStats {
-  readonly id: string;
-  readonly version: string;
-  readonly startedAt: number;
-  readonly uptimeSec: number;
-  readonly connections: number;
-  readonly rooms: number;
-  readonly messagesInPerSec: number;
-  readonly messagesOutPerSec: number;
-  readonly errorsPerSec: number;
-  readonly bytesInPerSec: number;
-  readonly bytesOutPerSec: number;
-  /** Bytes queued in every socket's send buffer. */
-  readonly bufferedBytes: number;
-  /** The fullest connection's send buffer over `maxBufferedBytes`, from 0 to 1. */
-  readonly maxBufferedRatio: number;
-  readonly bus: 'ready' | 'down' | 'memory';
-  readonly draining: boolean;
-  /** How often the instance publishes these: the others judge its silence by it. */
-  readonly intervalMs: number;
-}
+import type { InstanceStats } from '../../protocol/console.js';
 
 /** The running totals an instance's rates are computed from. */
 export interface Totals {

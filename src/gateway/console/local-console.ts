@@ -1,42 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type {
+  ConnectionRow,
+  ErrorRow,
+  InstanceStats,
+  RoomRow,
+} from '../../protocol/console.js';
 import { MESSAGE_BUS, type MessageBus } from '../bus/message-bus.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DrainState } from '../connections/drain-state.js';
-import { ErrorJournal, type ErrorEntry } from '../connections/error-journal.js';
+import { ErrorJournal } from '../connections/error-journal.js';
 import { TrafficStats } from '../connections/traffic-stats.js';
 import { GATEWAY_OPTIONS } from '../gateway-options.token.js';
 import type { ResolvedGatewayOptions } from '../gateway.options.js';
 import { INSTANCE_ID } from '../instance-id.js';
 import { RoomsService } from '../rooms/rooms.service.js';
-import { RateSampler, sumOf, type InstanceStats } from './instance-stats.js';
+import { RateSampler, sumOf } from './instance-stats.js';
 import { packageInfo } from './package-root.js';
 
-/** One connection as the console lists it. */
-export interface ConnectionRow {
-  id: string;
-  instance: string;
-  principal: string;
-  remoteAddress: string;
-  openedAt: number;
-  rooms: string[];
-  messagesIn: number;
-  messagesOut: number;
-  bufferedBytes: number;
-  lastHeartbeatAt?: number;
-}
-
-/** One room at one instance, as the console merges it over the instances. */
-export interface LocalRoomRow {
-  name: string;
-  members: number;
-  messagesPerSec: number;
-  history?: { offset?: number; size: number; ttlMs: number };
-}
-
-/** An error of the journal, with the instance that sent it. */
-export interface ErrorRow extends ErrorEntry {
-  instance: string;
-}
+/** One room at one instance, as the console merges it over the instances into a {@link RoomRow}. */
+export type LocalRoomRow = Omit<RoomRow, 'instances' | 'presence'>;
 
 /** A page of matches and how many matched in all. */
 export interface Page<T> {
