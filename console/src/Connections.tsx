@@ -6,14 +6,14 @@ import * as fmt from './format';
 import { useDebounced, useNow, usePoll } from './hooks';
 import { parseJson } from './json';
 import { Summary } from './Rooms';
-import type { Connection, ConnectionsAnswer } from './types';
+import type { ConnectionRow, ConnectionsAnswer } from './types';
 
 interface Props {
   admin: boolean;
   onResult: (r: ActionResult) => void;
 }
 
-type Open = { kind: 'send' | 'disconnect'; connection: Connection } | null;
+type Open = { kind: 'send' | 'disconnect'; connection: ConnectionRow } | null;
 
 export function Connections({ admin, onResult }: Props) {
   const [search, setSearch] = useState('');
@@ -159,7 +159,7 @@ export function Connections({ admin, onResult }: Props) {
 }
 
 interface DialogProps {
-  connection: Connection;
+  connection: ConnectionRow;
   onClose: () => void;
   onDone: (r: ActionResult) => void;
 }

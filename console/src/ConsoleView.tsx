@@ -13,10 +13,10 @@ import { ConsoleSocket, consoleSocketUrl, type SocketStatus } from './socket';
 import { Tail } from './Tail';
 import { Timeline } from './timeline';
 import type {
-  Hello,
-  Instance,
+  HelloFrame,
   InstancesAnswer,
   InstancesFrame,
+  InstanceView,
   Session,
 } from './types';
 
@@ -37,7 +37,7 @@ export function ConsoleView({ session, onLogout }: Props) {
   });
   const [socket, setSocket] = useState<ConsoleSocket | null>(null);
   const [self, setSelf] = useState('');
-  const [instances, setInstances] = useState<Instance[]>([]);
+  const [instances, setInstances] = useState<InstanceView[]>([]);
   const timeline = useRef(new Timeline());
   const [version, setVersion] = useState(0);
   const [tailRoom, setTailRoom] = useState<{
@@ -56,7 +56,7 @@ export function ConsoleView({ session, onLogout }: Props) {
     const s = new ConsoleSocket(consoleSocketUrl(), setStatus, stillLoggedIn);
     let loaded = 0;
     const offHello = s.on('hello', (data) => {
-      const hello = data as Hello;
+      const hello = data as HelloFrame;
       setSelf(hello.self);
       timeline.current = Timeline.continued(
         timeline.current,

@@ -1,5 +1,5 @@
 import * as fmt from './format';
-import type { Instance } from './types';
+import type { InstanceView } from './types';
 
 function BufferBar({ bytes, ratio }: { bytes: number; ratio: number }) {
   const r = Math.min(1, Math.max(0, Number.isFinite(ratio) ? ratio : 0));
@@ -29,7 +29,7 @@ export function Instances({
   instances,
   self,
 }: {
-  instances: Instance[];
+  instances: InstanceView[];
   self: string;
 }) {
   // Live ones first, each group in a stable order, so rows do not jump between frames.

@@ -2,9 +2,9 @@ import { useState } from 'preact/hooks';
 import { get, query } from './api';
 import * as fmt from './format';
 import { useDebounced, usePoll } from './hooks';
-import type { Room, RoomsAnswer } from './types';
+import type { RoomRow, RoomsAnswer } from './types';
 
-function history(h: Room['history']): string {
+function history(h: RoomRow['history']): string {
   if (!h) return '–';
   return `${h.offset === undefined ? '–' : fmt.count(h.offset)} / ${fmt.count(h.size)}`;
 }

@@ -1,4 +1,4 @@
-import type { Instance, Series } from './types';
+import type { InstanceView, Series } from './types';
 
 /** What the charts keep: the last ten minutes. */
 export const WINDOW_SEC = 600;
@@ -133,7 +133,7 @@ export class Timeline {
     return this.t.length;
   }
 
-  append(atMs: number, instances: Instance[]): void {
+  append(atMs: number, instances: InstanceView[]): void {
     const t = atMs / 1000;
     if (!Number.isFinite(t)) return;
     const live = instances.filter((x) => !x.gone);

@@ -1,134 +1,46 @@
-// The shapes of docs/console.md, as the server sends them.
+// The shapes of docs/console.md, as the server sends them, are src/protocol/console.ts: the
+// server and this page are checked against that one file. Type-only imports: Vite drops them,
+// nothing of the server lands in the bundle.
+import type {
+  BroadcastAnswer,
+  ConnectionRow,
+  ConnectionsAnswer,
+  ErrorsAnswer,
+  HelloFrame,
+  InstancesAnswer,
+  InstancesFrame,
+  InstanceView,
+  LoginAnswer,
+  PublishAnswer,
+  RoomRow,
+  RoomsAnswer,
+  Series,
+  TailFrame,
+} from '../../src/protocol/console';
 
-export type Role = 'admin' | 'viewer';
+export type {
+  BroadcastAnswer,
+  ConnectionRow,
+  ConnectionsAnswer,
+  ErrorsAnswer,
+  HelloFrame,
+  InstancesAnswer,
+  InstancesFrame,
+  InstanceView,
+  PublishAnswer,
+  RoomRow,
+  RoomsAnswer,
+  Series,
+  TailFrame,
+};
 
-export interface Session {
-  user: string;
-  role: Role;
-  csrf: string;
-  expiresAt: number;
-}
+/**
+ * The page's session: a cookie session, as `POST /login` answers it and `GET /session` answers
+ * for a cookie (its CSRF token and its end are always there).
+ */
+export type Session = LoginAnswer;
 
-export interface Instance {
-  id: string;
-  version: string;
-  startedAt: number;
-  uptimeSec: number;
-  connections: number;
-  rooms: number;
-  messagesInPerSec: number;
-  messagesOutPerSec: number;
-  errorsPerSec: number;
-  bytesInPerSec: number;
-  bytesOutPerSec: number;
-  bufferedBytes: number;
-  maxBufferedRatio: number;
-  bus: 'ready' | 'down' | 'memory';
-  draining: boolean;
-  lastSeen: number;
-  gone: boolean;
-}
-
-export type Point = [
-  at: number,
-  connections: number,
-  inPerSec: number,
-  outPerSec: number,
-  errorsPerSec: number,
-];
-
-export type Series = Record<string, Point[]>;
-
-export interface InstancesAnswer {
-  self: string;
-  intervalMs: number;
-  instances: Instance[];
-  series?: Series;
-}
-
-export interface Room {
-  name: string;
-  members: number;
-  instances: number;
-  presence?: number;
-  messagesPerSec: number;
-  history?: { offset?: number; size: number; ttlMs: number };
-}
-
-export interface RoomsAnswer {
-  rooms: Room[];
-  total: number;
-  partial: boolean;
-}
-
-export interface Connection {
-  id: string;
-  instance: string;
-  principal: string;
-  remoteAddress: string;
-  openedAt: number;
-  rooms: string[];
-  messagesIn: number;
-  messagesOut: number;
-  bufferedBytes: number;
-  lastHeartbeatAt?: number;
-  path: string;
-}
-
-export interface ConnectionsAnswer {
-  connections: Connection[];
-  total: number;
-  partial: boolean;
-}
-
-export interface ErrorEntry {
-  at: number;
-  instance: string;
-  code: string;
-  event?: string;
-  principal?: string;
-  connectionId?: string;
-}
-
-export interface ErrorsAnswer {
-  errors: ErrorEntry[];
-  partial: boolean;
-}
-
-export interface PublishAnswer {
-  room: string;
-  recipients: number;
-  instances: number;
-  offset?: number;
-  epoch?: string | number;
-}
-
-export interface BroadcastAnswer {
-  recipients: number;
-  instances: number;
-}
-
-export interface Hello {
-  user: string;
-  role: Role;
-  self: string;
-  intervalMs: number;
-  series: Series;
-}
-
-export interface InstancesFrame {
-  at: number;
-  instances: Instance[];
-}
-
-export interface TailFrame {
-  room: string;
-  at: number;
-  from: string;
-  offset?: number;
-  bytes: number;
-  data?: unknown;
-}
+// The page's own reading of the protocol's frames and of the API's errors.
 
 export interface Envelope {
   event: string;
