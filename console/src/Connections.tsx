@@ -1,11 +1,11 @@
 import { useState } from 'preact/hooks';
-import { get, messageOf, post, query } from './api';
+import { messageOf, post } from './api';
 import type { ActionResult } from './Actions';
 import { Dialog } from './Dialog';
 import * as fmt from './format';
-import { useDebounced, useNow, usePoll } from './hooks';
+import { useNow } from './hooks';
 import { parseJson } from './json';
-import { Summary } from './Rooms';
+import { ListTable, SearchToolbar, useSearchedList } from './List';
 import type { ConnectionRow, ConnectionsAnswer } from './types';
 
 interface Props {
@@ -16,14 +16,8 @@ interface Props {
 type Open = { kind: 'send' | 'disconnect'; connection: ConnectionRow } | null;
 
 export function Connections({ admin, onResult }: Props) {
-  const [search, setSearch] = useState('');
-  const q = useDebounced(search.trim(), 300);
-  const poll = usePoll(
-    (signal) =>
-      get<ConnectionsAnswer>(`/connections${query({ q, limit: 100 })}`, signal),
-    2_000,
-    q,
-  );
+  const list = useSearchedList<ConnectionsAnswer>('/connections', 300);
+  const { q, poll } = list;
   const now = useNow();
   const [open, setOpen] = useState<Open>(null);
   const rows = poll.data?.connections ?? [];
@@ -39,107 +33,89 @@ export function Connections({ admin, onResult }: Props) {
 
   return (
     <>
-      <div class="toolbar">
-        <input
-          type="search"
-          placeholder="Principal, connection id, room or address"
-          aria-label="Search connections"
-          data-testid="connection-search"
-          value={search}
-          onInput={(e) => setSearch(e.currentTarget.value)}
-        />
-        <Summary
-          shown={rows.length}
-          total={poll.data?.total}
-          partial={poll.data?.partial}
-          error={poll.error}
-        />
-      </div>
-      <div class="scroll tall">
-        <table data-testid="connections">
-          <thead>
-            <tr>
-              <th>id</th>
-              <th>principal</th>
-              <th>address</th>
-              <th>instance</th>
-              <th class="num">age</th>
-              <th>rooms</th>
-              <th class="num">in</th>
-              <th class="num">out</th>
-              <th class="num">buffered</th>
-              <th class="num">heartbeat</th>
-              {admin && <th />}
-            </tr>
-          </thead>
-          <tbody>
-            {poll.data && rows.length === 0 && (
-              <tr>
-                <td colSpan={columns} class="empty">
-                  {q ? 'No connection matches.' : 'No connections.'}
-                </td>
-              </tr>
-            )}
-            {rows.map((c) => (
-              <tr
-                key={c.id}
-                data-testid="connection-row"
-                data-connection={c.id}
-              >
-                <td class="mono">{c.id}</td>
-                <td class="mono">{c.principal}</td>
-                <td class="mono">{c.remoteAddress}</td>
-                <td class="mono">{c.instance}</td>
-                <td class="num">{fmt.duration((now - c.openedAt) / 1000)}</td>
-                <td class="rooms" title={c.rooms.join(', ')}>
-                  {c.rooms.length === 0 ? (
-                    <span class="muted">–</span>
-                  ) : c.rooms.length <= 3 ? (
-                    c.rooms.join(', ')
-                  ) : (
-                    `${c.rooms.slice(0, 3).join(', ')} +${c.rooms.length - 3}`
-                  )}
-                </td>
-                <td class="num">{fmt.count(c.messagesIn)}</td>
-                <td class="num">{fmt.count(c.messagesOut)}</td>
-                <td class="num">{fmt.bytes(c.bufferedBytes)}</td>
-                <td
-                  class="num"
-                  title={
-                    c.lastHeartbeatAt
-                      ? fmt.isoTime(c.lastHeartbeatAt)
-                      : 'none answered yet'
-                  }
+      <SearchToolbar
+        list={list}
+        shown={rows.length}
+        placeholder="Principal, connection id, room or address"
+        label="Search connections"
+        testId="connection-search"
+      />
+      <ListTable
+        testId="connections"
+        columns={columns}
+        empty={
+          poll.data !== undefined &&
+          rows.length === 0 &&
+          (q ? 'No connection matches.' : 'No connections.')
+        }
+        head={
+          <>
+            <th>id</th>
+            <th>principal</th>
+            <th>address</th>
+            <th>instance</th>
+            <th class="num">age</th>
+            <th>rooms</th>
+            <th class="num">in</th>
+            <th class="num">out</th>
+            <th class="num">buffered</th>
+            <th class="num">heartbeat</th>
+            {admin && <th />}
+          </>
+        }
+      >
+        {rows.map((c) => (
+          <tr key={c.id} data-testid="connection-row" data-connection={c.id}>
+            <td class="mono">{c.id}</td>
+            <td class="mono">{c.principal}</td>
+            <td class="mono">{c.remoteAddress}</td>
+            <td class="mono">{c.instance}</td>
+            <td class="num">{fmt.duration((now - c.openedAt) / 1000)}</td>
+            <td class="rooms" title={c.rooms.join(', ')}>
+              {c.rooms.length === 0 ? (
+                <span class="muted">–</span>
+              ) : c.rooms.length <= 3 ? (
+                c.rooms.join(', ')
+              ) : (
+                `${c.rooms.slice(0, 3).join(', ')} +${c.rooms.length - 3}`
+              )}
+            </td>
+            <td class="num">{fmt.count(c.messagesIn)}</td>
+            <td class="num">{fmt.count(c.messagesOut)}</td>
+            <td class="num">{fmt.bytes(c.bufferedBytes)}</td>
+            <td
+              class="num"
+              title={
+                c.lastHeartbeatAt
+                  ? fmt.isoTime(c.lastHeartbeatAt)
+                  : 'none answered yet'
+              }
+            >
+              {fmt.ago(c.lastHeartbeatAt, now)}
+            </td>
+            {admin && (
+              <td class="actions">
+                <button
+                  type="button"
+                  class="small"
+                  data-testid="send"
+                  onClick={() => setOpen({ kind: 'send', connection: c })}
                 >
-                  {fmt.ago(c.lastHeartbeatAt, now)}
-                </td>
-                {admin && (
-                  <td class="actions">
-                    <button
-                      type="button"
-                      class="small"
-                      data-testid="send"
-                      onClick={() => setOpen({ kind: 'send', connection: c })}
-                    >
-                      Send
-                    </button>
-                    <button
-                      type="button"
-                      class="small danger"
-                      data-testid="disconnect"
-                      onClick={() =>
-                        setOpen({ kind: 'disconnect', connection: c })
-                      }
-                    >
-                      Disconnect
-                    </button>
-                  </td>
-                )}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+                  Send
+                </button>
+                <button
+                  type="button"
+                  class="small danger"
+                  data-testid="disconnect"
+                  onClick={() => setOpen({ kind: 'disconnect', connection: c })}
+                >
+                  Disconnect
+                </button>
+              </td>
+            )}
+          </tr>
+        ))}
+      </ListTable>
       {open?.kind === 'disconnect' && (
         <DisconnectDialog
           connection={open.connection}

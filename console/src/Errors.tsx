@@ -1,7 +1,7 @@
 import { get, query } from './api';
 import * as fmt from './format';
 import { usePoll } from './hooks';
-import { Summary } from './Rooms';
+import { ListTable, Summary } from './List';
 import type { ErrorsAnswer } from './types';
 
 export function Errors() {
@@ -23,43 +23,36 @@ export function Errors() {
           error={poll.error}
         />
       </div>
-      <div class="scroll tall">
-        <table data-testid="errors">
-          <thead>
-            <tr>
-              <th>time</th>
-              <th>instance</th>
-              <th>code</th>
-              <th>event</th>
-              <th>principal</th>
-              <th>connection</th>
-            </tr>
-          </thead>
-          <tbody>
-            {poll.data && rows.length === 0 && (
-              <tr>
-                <td colSpan={6} class="empty">
-                  No errors.
-                </td>
-              </tr>
-            )}
-            {rows.map((x, k) => (
-              <tr key={`${x.at}-${x.instance}-${k}`} data-testid="error-row">
-                <td class="mono" title={fmt.isoTime(x.at)}>
-                  {fmt.clock(x.at)}
-                </td>
-                <td class="mono">{x.instance}</td>
-                <td>
-                  <span class="badge bad">{x.code}</span>
-                </td>
-                <td class="mono">{x.event ?? '–'}</td>
-                <td class="mono">{x.principal ?? '–'}</td>
-                <td class="mono">{x.connectionId ?? '–'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ListTable
+        testId="errors"
+        columns={6}
+        empty={poll.data !== undefined && rows.length === 0 && 'No errors.'}
+        head={
+          <>
+            <th>time</th>
+            <th>instance</th>
+            <th>code</th>
+            <th>event</th>
+            <th>principal</th>
+            <th>connection</th>
+          </>
+        }
+      >
+        {rows.map((x, k) => (
+          <tr key={`${x.at}-${x.instance}-${k}`} data-testid="error-row">
+            <td class="mono" title={fmt.isoTime(x.at)}>
+              {fmt.clock(x.at)}
+            </td>
+            <td class="mono">{x.instance}</td>
+            <td>
+              <span class="badge bad">{x.code}</span>
+            </td>
+            <td class="mono">{x.event ?? '–'}</td>
+            <td class="mono">{x.principal ?? '–'}</td>
+            <td class="mono">{x.connectionId ?? '–'}</td>
+          </tr>
+        ))}
+      </ListTable>
     </>
   );
 }

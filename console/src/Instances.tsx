@@ -1,4 +1,5 @@
 import * as fmt from './format';
+import { ListTable } from './List';
 import type { InstanceView } from './types';
 
 function BufferBar({ bytes, ratio }: { bytes: number; ratio: number }) {
@@ -37,87 +38,77 @@ export function Instances({
     (a, b) => Number(a.gone) - Number(b.gone) || a.id.localeCompare(b.id),
   );
   return (
-    <div class="scroll">
-      <table data-testid="instances">
-        <thead>
-          <tr>
-            <th>id</th>
-            <th>version</th>
-            <th class="num">uptime</th>
-            <th class="num">connections</th>
-            <th class="num">in /s</th>
-            <th class="num">out /s</th>
-            <th class="num">errors /s</th>
-            <th>buffered</th>
-            <th>bus</th>
-            <th>draining</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.length === 0 && (
-            <tr>
-              <td colSpan={10} class="empty">
-                Waiting for the instances…
-              </td>
-            </tr>
-          )}
-          {rows.map((x) => (
-            <tr
-              key={x.id}
-              data-testid="instance-row"
-              data-instance={x.id}
-              data-gone={String(x.gone)}
-              class={x.gone ? 'gone' : undefined}
-            >
-              <td class="mono">
-                {x.id}
-                {x.id === self && (
-                  <span
-                    class="badge accent after"
-                    data-testid="serving"
-                    title="This instance serves the console"
-                  >
-                    serving
-                  </span>
-                )}
-                {x.gone && (
-                  <span
-                    class="badge after"
-                    title={`Not heard from since ${fmt.clock(x.lastSeen)}`}
-                  >
-                    gone
-                  </span>
-                )}
-              </td>
-              <td>{x.version}</td>
-              <td class="num">{fmt.duration(x.uptimeSec)}</td>
-              <td class="num">{fmt.count(x.connections)}</td>
-              <td class="num">{fmt.rate(x.messagesInPerSec)}</td>
-              <td class="num">{fmt.rate(x.messagesOutPerSec)}</td>
-              <td
-                class={`num${x.errorsPerSec > 0 && !x.gone ? ' bad-text' : ''}`}
+    <ListTable
+      testId="instances"
+      short
+      columns={10}
+      empty={rows.length === 0 && 'Waiting for the instances…'}
+      head={
+        <>
+          <th>id</th>
+          <th>version</th>
+          <th class="num">uptime</th>
+          <th class="num">connections</th>
+          <th class="num">in /s</th>
+          <th class="num">out /s</th>
+          <th class="num">errors /s</th>
+          <th>buffered</th>
+          <th>bus</th>
+          <th>draining</th>
+        </>
+      }
+    >
+      {rows.map((x) => (
+        <tr
+          key={x.id}
+          data-testid="instance-row"
+          data-instance={x.id}
+          data-gone={String(x.gone)}
+          class={x.gone ? 'gone' : undefined}
+        >
+          <td class="mono">
+            {x.id}
+            {x.id === self && (
+              <span
+                class="badge accent after"
+                data-testid="serving"
+                title="This instance serves the console"
               >
-                {fmt.rate(x.errorsPerSec)}
-              </td>
-              <td>
-                <BufferBar bytes={x.bufferedBytes} ratio={x.maxBufferedRatio} />
-              </td>
-              <td>
-                <span class={`badge ${busLevel[x.bus] ?? 'neutral'}`}>
-                  {x.bus}
-                </span>
-              </td>
-              <td>
-                {x.draining ? (
-                  <span class="badge warn">draining</span>
-                ) : (
-                  <span class="muted">no</span>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+                serving
+              </span>
+            )}
+            {x.gone && (
+              <span
+                class="badge after"
+                title={`Not heard from since ${fmt.clock(x.lastSeen)}`}
+              >
+                gone
+              </span>
+            )}
+          </td>
+          <td>{x.version}</td>
+          <td class="num">{fmt.duration(x.uptimeSec)}</td>
+          <td class="num">{fmt.count(x.connections)}</td>
+          <td class="num">{fmt.rate(x.messagesInPerSec)}</td>
+          <td class="num">{fmt.rate(x.messagesOutPerSec)}</td>
+          <td class={`num${x.errorsPerSec > 0 && !x.gone ? ' bad-text' : ''}`}>
+            {fmt.rate(x.errorsPerSec)}
+          </td>
+          <td>
+            <BufferBar bytes={x.bufferedBytes} ratio={x.maxBufferedRatio} />
+          </td>
+          <td>
+            <span class={`badge ${busLevel[x.bus] ?? 'neutral'}`}>{x.bus}</span>
+          </td>
+          <td>
+            {x.draining ? (
+              <span class="badge warn">draining</span>
+            ) : (
+              <span class="muted">no</span>
+            )}
+          </td>
+        </tr>
+      ))}
+    </ListTable>
   );
 }
