@@ -1,22 +1,7 @@
 // The shapes of docs/console.md, as the server sends them, are src/protocol/console.ts: the
-// server and this page are checked against that one file. Type-only imports: Vite drops them,
-// nothing of the server lands in the bundle.
-import type {
-  BroadcastAnswer,
-  ConnectionRow,
-  ConnectionsAnswer,
-  ErrorsAnswer,
-  HelloFrame,
-  InstancesAnswer,
-  InstancesFrame,
-  InstanceView,
-  LoginAnswer,
-  PublishAnswer,
-  RoomRow,
-  RoomsAnswer,
-  Series,
-  TailFrame,
-} from '../../src/protocol/console';
+// server and this page are checked against that one file. Type-only imports and re-exports: Vite
+// drops them, nothing of the server lands in the bundle.
+import type { LoginAnswer } from '../../src/protocol/console';
 
 export type {
   BroadcastAnswer,
@@ -32,7 +17,7 @@ export type {
   RoomsAnswer,
   Series,
   TailFrame,
-};
+} from '../../src/protocol/console';
 
 /**
  * The page's session: a cookie session, as `POST /login` answers it and `GET /session` answers
