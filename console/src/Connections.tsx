@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { messageOf, post } from './api';
 import type { ActionResult } from './Actions';
@@ -5,8 +6,14 @@ import { Dialog } from './Dialog';
 import * as fmt from './format';
 import { useNow } from './hooks';
 import { parseJson } from './json';
+import { JsonField } from './JsonField';
 import { ListTable, SearchToolbar, useSearchedList } from './List';
-import type { ConnectionRow, ConnectionsAnswer } from './types';
+import type {
+  ConnectionRow,
+  ConnectionsAnswer,
+  DisconnectAnswer,
+  SendAnswer,
+} from './types';
 
 interface Props {
   admin: boolean;
@@ -140,6 +147,91 @@ interface DialogProps {
   onDone: (r: ActionResult) => void;
 }
 
+/**
+ * What a dialog's action on a connection is at: its error, whether it runs. `run` sends the
+ * request; its answer goes to the result line, and closes the dialog when no instance holds the
+ * connection any more (a success closes it from the list); a refusal goes to the result line,
+ * prefixed with `failed`, and stays in the dialog.
+ */
+function useConnectionAction(
+  failed: string,
+  { onClose, onDone }: Omit<DialogProps, 'connection'>,
+) {
+  const [error, setError] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+
+  const run = async (request: () => Promise<ActionResult>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const r = await request();
+      onDone(r);
+      if (!r.ok) onClose();
+    } catch (err) {
+      setError(messageOf(err));
+      onDone({ ok: false, text: `${failed}: ${messageOf(err)}` });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return { error, setError, busy, run };
+}
+
+/**
+ * A dialog's frame: whose connection, its fields, the action's error, Cancel and the action's
+ * button (off while the action runs).
+ */
+function ConnectionDialog({
+  testId,
+  title,
+  connection,
+  action,
+  submit,
+  onSubmit,
+  onClose,
+  children,
+}: {
+  testId: string;
+  title: string;
+  connection: ConnectionRow;
+  action: { error?: string; busy: boolean };
+  submit: { label: string; class: 'primary' | 'danger'; testId: string };
+  onSubmit: (e: Event) => void;
+  onClose: () => void;
+  children: ComponentChildren;
+}) {
+  return (
+    <Dialog testId={testId} title={title} onClose={onClose}>
+      <form onSubmit={onSubmit} class="form">
+        <p class="muted">
+          {connection.principal} from {connection.remoteAddress}, on{' '}
+          {connection.instance}
+        </p>
+        {children}
+        {action.error && (
+          <p class="error" data-testid="dialog-error" role="alert">
+            {action.error}
+          </p>
+        )}
+        <div class="buttons">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button
+            type="submit"
+            class={submit.class}
+            data-testid={submit.testId}
+            disabled={action.busy}
+          >
+            {submit.label}
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
 function validCloseCode(code: number): boolean {
   return (
     Number.isInteger(code) && (code === 1000 || (code >= 3000 && code <= 4999))
@@ -149,192 +241,128 @@ function validCloseCode(code: number): boolean {
 function DisconnectDialog({ connection, onClose, onDone }: DialogProps) {
   const [code, setCode] = useState('4000');
   const [reason, setReason] = useState('');
-  const [error, setError] = useState<string | undefined>();
-  const [busy, setBusy] = useState(false);
+  const action = useConnectionAction(`Disconnect ${connection.id}`, {
+    onClose,
+    onDone,
+  });
 
   const submit = async (e: Event) => {
     e.preventDefault();
     const n = Number(code);
     if (!validCloseCode(n))
-      return setError('The close code is 1000 or 3000 to 4999');
+      return action.setError('The close code is 1000 or 3000 to 4999');
     // A close frame has room for 123 bytes of reason.
     if (new TextEncoder().encode(reason).length > 123)
-      return setError('The reason is at most 123 bytes');
-    setBusy(true);
-    setError(undefined);
-    try {
-      const r = await post<{ closed: boolean }>('/disconnect', {
+      return action.setError('The reason is at most 123 bytes');
+    await action.run(async () => {
+      const r = await post<DisconnectAnswer>('/disconnect', {
         connectionId: connection.id,
         code: n,
         reason: reason || undefined,
       });
-      onDone(
-        r.closed
-          ? { ok: true, text: `Disconnected ${connection.id} (${n})` }
-          : {
-              ok: false,
-              text: `${connection.id} was not closed: no instance holds it any more`,
-            },
-      );
-      if (!r.closed) onClose();
-    } catch (err) {
-      setError(messageOf(err));
-      onDone({
-        ok: false,
-        text: `Disconnect ${connection.id}: ${messageOf(err)}`,
-      });
-    } finally {
-      setBusy(false);
-    }
+      return r.closed
+        ? { ok: true, text: `Disconnected ${connection.id} (${n})` }
+        : {
+            ok: false,
+            text: `${connection.id} was not closed: no instance holds it any more`,
+          };
+    });
   };
 
   return (
-    <Dialog
+    <ConnectionDialog
       testId="disconnect-dialog"
       title={`Disconnect ${connection.id}`}
+      connection={connection}
+      action={action}
+      submit={{
+        label: 'Disconnect',
+        class: 'danger',
+        testId: 'confirm-disconnect',
+      }}
+      onSubmit={submit}
       onClose={onClose}
     >
-      <form onSubmit={submit} class="form">
-        <p class="muted">
-          {connection.principal} from {connection.remoteAddress}, on{' '}
-          {connection.instance}
-        </p>
-        <label>
-          Close code
-          <input
-            type="number"
-            inputMode="numeric"
-            data-testid="close-code"
-            value={code}
-            onInput={(e) => setCode(e.currentTarget.value)}
-          />
-        </label>
-        <label>
-          Reason
-          <input
-            type="text"
-            maxLength={123}
-            data-testid="close-reason"
-            value={reason}
-            onInput={(e) => setReason(e.currentTarget.value)}
-          />
-        </label>
-        {error && (
-          <p class="error" data-testid="dialog-error" role="alert">
-            {error}
-          </p>
-        )}
-        <div class="buttons">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button
-            type="submit"
-            class="danger"
-            data-testid="confirm-disconnect"
-            disabled={busy}
-          >
-            Disconnect
-          </button>
-        </div>
-      </form>
-    </Dialog>
+      <label>
+        Close code
+        <input
+          type="number"
+          inputMode="numeric"
+          data-testid="close-code"
+          value={code}
+          onInput={(e) => setCode(e.currentTarget.value)}
+        />
+      </label>
+      <label>
+        Reason
+        <input
+          type="text"
+          maxLength={123}
+          data-testid="close-reason"
+          value={reason}
+          onInput={(e) => setReason(e.currentTarget.value)}
+        />
+      </label>
+    </ConnectionDialog>
   );
 }
 
 function SendDialog({ connection, onClose, onDone }: DialogProps) {
   const [event, setEvent] = useState('message');
   const [data, setData] = useState('');
-  const [error, setError] = useState<string | undefined>();
-  const [busy, setBusy] = useState(false);
+  const action = useConnectionAction(`Send to ${connection.id}`, {
+    onClose,
+    onDone,
+  });
 
   const submit = async (e: Event) => {
     e.preventDefault();
     const parsed = parseJson(data);
-    if (!parsed.ok) return setError(parsed.error);
-    if (!event.trim()) return setError('The event needs a name');
-    setBusy(true);
-    setError(undefined);
-    try {
-      const r = await post<{ sent: boolean }>('/send', {
+    if (!parsed.ok) return action.setError(parsed.error);
+    if (!event.trim()) return action.setError('The event needs a name');
+    await action.run(async () => {
+      const r = await post<SendAnswer>('/send', {
         connectionId: connection.id,
         event: event.trim(),
         data: parsed.value,
       });
-      onDone(
-        r.sent
-          ? { ok: true, text: `Sent ${event.trim()} to ${connection.id}` }
-          : {
-              ok: false,
-              text: `Not sent to ${connection.id}: no instance holds it any more`,
-            },
-      );
-      if (!r.sent) onClose();
-    } catch (err) {
-      setError(messageOf(err));
-      onDone({
-        ok: false,
-        text: `Send to ${connection.id}: ${messageOf(err)}`,
-      });
-    } finally {
-      setBusy(false);
-    }
+      return r.sent
+        ? { ok: true, text: `Sent ${event.trim()} to ${connection.id}` }
+        : {
+            ok: false,
+            text: `Not sent to ${connection.id}: no instance holds it any more`,
+          };
+    });
   };
 
   return (
-    <Dialog
+    <ConnectionDialog
       testId="send-dialog"
       title={`Send to ${connection.id}`}
+      connection={connection}
+      action={action}
+      submit={{ label: 'Send', class: 'primary', testId: 'confirm-send' }}
+      onSubmit={submit}
       onClose={onClose}
     >
-      <form onSubmit={submit} class="form">
-        <p class="muted">
-          {connection.principal} from {connection.remoteAddress}, on{' '}
-          {connection.instance}
-        </p>
-        <label>
-          Event
-          <input
-            type="text"
-            required
-            data-testid="send-event"
-            value={event}
-            onInput={(e) => setEvent(e.currentTarget.value)}
-          />
-        </label>
-        <label>
-          Data (JSON)
-          <textarea
-            rows={5}
-            spellcheck={false}
-            data-testid="send-data"
-            placeholder='{"text": "hello"}'
-            aria-invalid={
-              error?.startsWith('Invalid JSON') ? 'true' : undefined
-            }
-            value={data}
-            onInput={(e) => setData(e.currentTarget.value)}
-          />
-        </label>
-        {error && (
-          <p class="error" data-testid="dialog-error" role="alert">
-            {error}
-          </p>
-        )}
-        <div class="buttons">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button
-            type="submit"
-            class="primary"
-            data-testid="confirm-send"
-            disabled={busy}
-          >
-            Send
-          </button>
-        </div>
-      </form>
-    </Dialog>
+      <label>
+        Event
+        <input
+          type="text"
+          required
+          data-testid="send-event"
+          value={event}
+          onInput={(e) => setEvent(e.currentTarget.value)}
+        />
+      </label>
+      <JsonField
+        rows={5}
+        testId="send-data"
+        placeholder='{"text": "hello"}'
+        invalid={action.error?.startsWith('Invalid JSON') ?? false}
+        value={data}
+        onInput={setData}
+      />
+    </ConnectionDialog>
   );
 }

@@ -7,6 +7,7 @@ export type {
   BroadcastAnswer,
   ConnectionRow,
   ConnectionsAnswer,
+  DisconnectAnswer,
   ErrorsAnswer,
   HelloFrame,
   InstancesAnswer,
@@ -15,6 +16,7 @@ export type {
   PublishAnswer,
   RoomRow,
   RoomsAnswer,
+  SendAnswer,
   Series,
   TailFrame,
 } from '../../src/protocol/console';
