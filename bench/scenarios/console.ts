@@ -10,10 +10,9 @@ import type { Pinning } from '../support/machine.js';
 import { CLOCK_TICKS, coreTimes, runSeconds } from '../support/procfs.js';
 import { sourceAddresses } from '../support/ports.js';
 import { REDIS_URL } from './cluster.js';
-import { measureEcho } from './echo.js';
+import { echoMetrics, measureEcho } from './echo.js';
 import {
   busyBetween,
-  CPU_PER_OP,
   medianOf,
   requireOpened,
   windowOf,
@@ -64,24 +63,6 @@ const IDLE_ADDED_TOGETHER: MetricSpec = {
   key: 'addedTogether',
   label: 'the same, both pairs read at the same moments',
 };
-const ECHO_METRICS: MetricSpec[] = [
-  { key: 'rps', label: 'round-trips/s', unit: '/s', better: 'higher' },
-  {
-    key: 'p50',
-    label: 'p50 latency',
-    unit: 'ms',
-    better: 'lower',
-    decimals: 2,
-  },
-  {
-    key: 'p99',
-    label: 'p99 latency',
-    unit: 'ms',
-    better: 'lower',
-    decimals: 2,
-  },
-  CPU_PER_OP('round-trip'),
-];
 const ECHO_RATIOS: MetricSpec[] = [
   {
     key: 'rpsRatio',
@@ -434,7 +415,7 @@ export async function consoleScenario(ctx: Context): Promise<CaseResult[]> {
       {
         scenario: 'console',
         name: `${echoName}, console on`,
-        metrics: [...ECHO_METRICS, ...ECHO_RATIOS],
+        metrics: [...echoMetrics(false), ...ECHO_RATIOS],
         gateway: echoOn,
         noPlain: true,
         notes: [
@@ -447,7 +428,7 @@ export async function consoleScenario(ctx: Context): Promise<CaseResult[]> {
       {
         scenario: 'console',
         name: `${echoName}, console off`,
-        metrics: ECHO_METRICS,
+        metrics: echoMetrics(false),
         gateway: echoOff,
         noPlain: true,
         notes: [],
