@@ -94,7 +94,8 @@ export function order(caseIndex: number): ServerKind[] {
   return caseIndex % 2 === 0 ? ['gateway', 'plain'] : ['plain', 'gateway'];
 }
 
-const median = (xs: number[]): number => {
+/** The middle value (the mean of the two middle ones for an even count). */
+export const median = (xs: number[]): number => {
   const sorted = [...xs].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;

@@ -13,6 +13,7 @@ import { REDIS_URL } from './cluster.js';
 import { echoMetrics, measureEcho } from './echo.js';
 import {
   busyBetween,
+  median,
   medianOf,
   requireOpened,
   windowOf,
@@ -36,11 +37,6 @@ const INSTANCES = ['a', 'b'] as const;
 
 const count = (n: number) => n.toLocaleString('en-US');
 const percent = (fraction: number) => fraction * 100;
-const median = (xs: number[]): number => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 const IDLE_CPU: MetricSpec = {
@@ -205,17 +201,15 @@ function pairOf(w: IdleWindow, variant: Variant): IdleWindow {
 
 /** The idle windows of one variant as one measurement: medians, in % of one core per instance. */
 function idleMeasurement(windows: IdleWindow[]): Measurement {
-  const pick = (get: (w: IdleWindow) => number | undefined) => {
-    const xs = windows.map(get).filter((x): x is number => x !== undefined);
-    return xs.length > 0 ? median(xs) : undefined;
-  };
-  return {
-    values: { cpu: percent(median(windows.map((w) => mean(w.perServer)))) },
-    serverCpu: pick((w) => w.serverCpu),
-    serverCoreBusy: pick((w) => w.serverCoreBusy),
-    loadCoreBusy: pick((w) => w.loadCoreBusy),
-    notes: [],
-  };
+  return medianOf(
+    windows.map((w) => ({
+      values: { cpu: percent(mean(w.perServer)) },
+      serverCpu: w.serverCpu,
+      serverCoreBusy: w.serverCoreBusy,
+      loadCoreBusy: w.loadCoreBusy,
+      notes: [],
+    })),
+  );
 }
 
 /**
