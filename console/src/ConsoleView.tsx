@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
-import { get, session as fetchSession, ApiError } from './api';
+import { session as fetchSession, ApiError } from './api';
 import { Actions, type ActionResult } from './Actions';
 import { Chart, type Line } from './Chart';
 import { Connections } from './Connections';
@@ -14,7 +14,6 @@ import { Tail } from './Tail';
 import { Timeline } from './timeline';
 import type {
   HelloFrame,
-  InstancesAnswer,
   InstancesFrame,
   InstanceView,
   Session,
@@ -54,7 +53,6 @@ export function ConsoleView({ session, onLogout }: Props) {
         (err: unknown) => !(err instanceof ApiError && err.status === 401),
       );
     const s = new ConsoleSocket(consoleSocketUrl(), setStatus, stillLoggedIn);
-    let loaded = 0;
     const offHello = s.on('hello', (data) => {
       const hello = data as HelloFrame;
       setSelf(hello.self);
@@ -64,18 +62,10 @@ export function ConsoleView({ session, onLogout }: Props) {
         hello.intervalMs,
       );
       setVersion((v) => v + 1);
-      // The hello has no instance list and the first frame is an interval away: ask for it.
-      const mine = ++loaded;
-      get<InstancesAnswer>('/instances').then(
-        (answer) => {
-          if (mine === loaded) setInstances(answer.instances);
-        },
-        () => {},
-      );
+      setInstances(hello.instances);
     });
     const offInstances = s.on('instances', (data) => {
       const frame = data as InstancesFrame;
-      loaded++;
       setInstances(frame.instances);
       timeline.current.append(frame.at, frame.instances);
       setVersion((v) => v + 1);
