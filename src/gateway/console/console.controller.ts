@@ -14,6 +14,18 @@ import {
   UseFilters,
 } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type {
+  BroadcastAnswer,
+  ConnectionsAnswer,
+  DisconnectAnswer,
+  ErrorsAnswer,
+  InstancesAnswer,
+  LoginAnswer,
+  PublishAnswer,
+  RoomsAnswer,
+  SendAnswer,
+  SessionAnswer,
+} from '../../protocol/console.js';
 import { GatewayError } from '../../protocol/gateway-error.js';
 import { GATEWAY_OPTIONS } from '../gateway-options.token.js';
 import type { ResolvedGatewayOptions } from '../gateway.options.js';
@@ -113,7 +125,7 @@ export class ConsoleController {
     @Req() req: IncomingMessage,
     @Res({ passthrough: true }) res: ServerResponse,
     @Body() body: Body_,
-  ) {
+  ): Promise<LoginAnswer> {
     const request = this.request(req);
     if (!request.sameOrigin)
       throw GatewayError.forbidden('cross-site login refused');
@@ -152,7 +164,7 @@ export class ConsoleController {
 
   @Get('api/session')
   @Header('Cache-Control', 'no-store')
-  async session(@Req() req: IncomingMessage) {
+  async session(@Req() req: IncomingMessage): Promise<SessionAnswer> {
     const user = await this.user(req);
     return {
       user: user.name,
@@ -167,7 +179,7 @@ export class ConsoleController {
   async instances(
     @Req() req: IncomingMessage,
     @Query('series') series?: string,
-  ) {
+  ): Promise<InstancesAnswer> {
     await this.user(req);
     return {
       self: this.cluster.instanceId,
@@ -184,7 +196,7 @@ export class ConsoleController {
     @Req() req: IncomingMessage,
     @Query('q') q?: unknown,
     @Query('limit') limit?: string,
-  ) {
+  ): Promise<RoomsAnswer> {
     await this.user(req);
     const { rows, total, partial } = await this.cluster.rooms(
       queryOf(q),
@@ -199,7 +211,7 @@ export class ConsoleController {
     @Req() req: IncomingMessage,
     @Query('q') q?: unknown,
     @Query('limit') limit?: string,
-  ) {
+  ): Promise<ConnectionsAnswer> {
     await this.user(req);
     const { rows, total, partial } = await this.cluster.connections(
       queryOf(q),
@@ -210,7 +222,10 @@ export class ConsoleController {
 
   @Get('api/errors')
   @Header('Cache-Control', 'no-store')
-  async errors(@Req() req: IncomingMessage, @Query('limit') limit?: string) {
+  async errors(
+    @Req() req: IncomingMessage,
+    @Query('limit') limit?: string,
+  ): Promise<ErrorsAnswer> {
     await this.user(req);
     const { rows, partial } = await this.cluster.errors(limitOf(limit));
     return { errors: rows, partial };
@@ -219,7 +234,10 @@ export class ConsoleController {
   @Post('api/publish')
   @Header('Cache-Control', 'no-store')
   @HttpCode(200)
-  async publish(@Req() req: IncomingMessage, @Body() body: Body_) {
+  async publish(
+    @Req() req: IncomingMessage,
+    @Body() body: Body_,
+  ): Promise<PublishAnswer> {
     const actor = await this.actor(req, 'publish', body?.room);
     return this.actions.publish(actor, body?.room, body?.data);
   }
@@ -227,7 +245,10 @@ export class ConsoleController {
   @Post('api/broadcast')
   @Header('Cache-Control', 'no-store')
   @HttpCode(200)
-  async broadcast(@Req() req: IncomingMessage, @Body() body: Body_) {
+  async broadcast(
+    @Req() req: IncomingMessage,
+    @Body() body: Body_,
+  ): Promise<BroadcastAnswer> {
     const actor = await this.actor(req, 'broadcast', '*');
     return this.actions.broadcast(actor, body?.data);
   }
@@ -235,7 +256,10 @@ export class ConsoleController {
   @Post('api/send')
   @Header('Cache-Control', 'no-store')
   @HttpCode(200)
-  async send(@Req() req: IncomingMessage, @Body() body: Body_) {
+  async send(
+    @Req() req: IncomingMessage,
+    @Body() body: Body_,
+  ): Promise<SendAnswer> {
     const actor = await this.actor(req, 'send', body?.connectionId);
     return this.actions.send(
       actor,
@@ -248,7 +272,10 @@ export class ConsoleController {
   @Post('api/disconnect')
   @Header('Cache-Control', 'no-store')
   @HttpCode(200)
-  async disconnect(@Req() req: IncomingMessage, @Body() body: Body_) {
+  async disconnect(
+    @Req() req: IncomingMessage,
+    @Body() body: Body_,
+  ): Promise<DisconnectAnswer> {
     const actor = await this.actor(req, 'disconnect', body?.connectionId);
     return this.actions.disconnect(
       actor,
