@@ -11,6 +11,7 @@
  */
 const GATEWAY_FOLDERS = [
   'admission',
+  'contract',
   'auth',
   'broadcast',
   'bus',
@@ -29,6 +30,7 @@ const anyOf = (names) => `^src/gateway/(${names.join('|')})/`;
 const ABOVE = {
   connections: [
     'console',
+    'contract',
     'admission',
     'auth',
     'broadcast',
@@ -42,6 +44,7 @@ const ABOVE = {
   ],
   bus: [
     'console',
+    'contract',
     'admission',
     'auth',
     'broadcast',
@@ -54,6 +57,7 @@ const ABOVE = {
   ],
   auth: [
     'console',
+    'contract',
     'admission',
     'broadcast',
     'dispatch',
@@ -65,6 +69,7 @@ const ABOVE = {
   ],
   dispatch: [
     'console',
+    'contract',
     'admission',
     'broadcast',
     'echo',
@@ -75,6 +80,7 @@ const ABOVE = {
   ],
   telemetry: [
     'console',
+    'contract',
     'admission',
     'broadcast',
     'echo',
@@ -82,12 +88,43 @@ const ABOVE = {
     'presence',
     'rooms',
   ],
-  history: ['console', 'admission', 'broadcast', 'echo', 'presence', 'rooms'],
-  presence: ['console', 'admission', 'broadcast', 'echo', 'history', 'rooms'],
-  admission: ['console', 'broadcast', 'dispatch', 'echo', 'rooms'],
-  echo: ['console', 'admission', 'broadcast', 'rooms'],
-  broadcast: ['console', 'admission', 'echo', 'rooms'],
-  rooms: ['console', 'admission', 'broadcast', 'echo'],
+  history: [
+    'console',
+    'contract',
+    'admission',
+    'broadcast',
+    'echo',
+    'presence',
+    'rooms',
+  ],
+  presence: [
+    'console',
+    'contract',
+    'admission',
+    'broadcast',
+    'echo',
+    'history',
+    'rooms',
+  ],
+  admission: ['console', 'contract', 'broadcast', 'dispatch', 'echo', 'rooms'],
+  echo: ['console', 'contract', 'admission', 'broadcast', 'rooms'],
+  broadcast: ['console', 'contract', 'admission', 'echo', 'rooms'],
+  rooms: ['console', 'contract', 'admission', 'broadcast', 'echo'],
+  // The AsyncAPI document reads Nest's metadata of the gateways, not the features' code.
+  contract: [
+    'console',
+    'admission',
+    'auth',
+    'broadcast',
+    'bus',
+    'connections',
+    'dispatch',
+    'echo',
+    'history',
+    'presence',
+    'rooms',
+    'telemetry',
+  ],
 };
 
 module.exports = {

@@ -21,6 +21,22 @@ export {
 export type { GatewayConsoleOptions } from './gateway/console/console-options.js';
 export type { ConsoleRole, ErrorEntry } from './protocol/console.js';
 export { ErrorJournal } from './gateway/connections/error-journal.js';
+export {
+  ApiEvent,
+  ApiPush,
+  type ApiEventOptions,
+  type ApiPushOptions,
+} from './gateway/contract/api-event.decorator.js';
+export {
+  ANY_JSON,
+  schemaRef,
+  type JsonSchema,
+  type SchemaSource,
+} from './gateway/contract/json-schema.js';
+export {
+  AsyncApiDocumentBuilder,
+  type AsyncApiDocument,
+} from './gateway/contract/asyncapi-document.js';
 export { GATEWAY_OPTIONS } from './gateway/gateway-options.token.js';
 export {
   GatewayAdapter,

@@ -86,6 +86,8 @@ export const gatewayConfig = registerAs(
         ...table.presence,
         infoClaims: env.PRESENCE_INFO_CLAIMS?.split(','),
       },
+      // The service documents its protocol unless told not to; the library's default is off.
+      asyncapi: table.asyncapi ?? true,
       console: {
         ...table.console,
         tokens: env.CONSOLE_TOKENS,

@@ -1,3 +1,15 @@
+import { ApiEvent, ApiPush } from './contract/api-event.decorator.js';
+import {
+  BroadcastPushDoc,
+  BroadcastReceiptDoc,
+  HistoryReplyDoc,
+  JoinReplyDoc,
+  PRESENCE_PUSH_SCHEMA,
+  PresenceReplyDoc,
+  PublishReceiptDoc,
+  RESUME_REPLY_SCHEMA,
+  RoomMessagePushDoc,
+} from './standard-contract.js';
 import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import type {
   BroadcastReceipt,
@@ -35,6 +47,23 @@ import { RoomsService } from './rooms/rooms.service.js';
  * filter.
  */
 @Gateway()
+@ApiPush({
+  event: 'broadcast',
+  payload: BroadcastPushDoc,
+  summary: "Another client's broadcast (never the sender's own).",
+})
+@ApiPush({
+  event: 'message',
+  payload: RoomMessagePushDoc,
+  summary:
+    'A message of a room this connection is in, with its offset when the room keeps history.',
+})
+@ApiPush({
+  event: 'presence',
+  payload: PRESENCE_PUSH_SCHEMA,
+  summary:
+    'Who joined and left a room this connection joined with presence, once per tick; a count for a room too large to list.',
+})
 export class EventsGateway {
   constructor(
     private readonly echoService: EchoService,
@@ -47,11 +76,23 @@ export class EventsGateway {
   ) {}
 
   @SubscribeMessage('echo')
+  @ApiEvent({
+    summary: 'Sends the data back as it came.',
+    example: { data: 'hello', reply: 'hello' },
+  })
   echo(@MessageBody() data: unknown): unknown {
     return this.echoService.echo(data);
   }
 
   @SubscribeMessage('broadcast')
+  @ApiEvent({
+    summary: 'Pushes the data to every other client, on every instance.',
+    reply: BroadcastReceiptDoc,
+    example: {
+      data: { text: 'hi all' },
+      reply: { recipients: 3, instances: 2 },
+    },
+  })
   broadcast(
     @MessageBody() data: unknown,
     @CurrentConnection() sender: ConnectionInfo,
@@ -64,6 +105,15 @@ export class EventsGateway {
   }
 
   @SubscribeMessage('join')
+  @ApiEvent({
+    summary:
+      "Joins a room; with `since`, first replays what was missed; with `presence`, answers the room's members and subscribes to their changes.",
+    reply: JoinReplyDoc,
+    example: {
+      data: { room: 'lobby' },
+      reply: { room: 'lobby', offset: 12, epoch: 'k2x9a' },
+    },
+  })
   join(
     @MessageBody() { room, since, presence }: JoinDto,
     @CurrentConnection() sender: ConnectionInfo,
@@ -72,6 +122,10 @@ export class EventsGateway {
   }
 
   @SubscribeMessage('presence')
+  @ApiEvent({
+    summary: "A room's members over every instance, or only their count.",
+    reply: PresenceReplyDoc,
+  })
   async presence(
     @MessageBody() { room, countOnly }: PresenceDto,
     @CurrentConnection() sender: ConnectionInfo,
@@ -87,6 +141,11 @@ export class EventsGateway {
   }
 
   @SubscribeMessage('resume')
+  @ApiEvent({
+    summary:
+      'Joins again every room of an earlier connection in one round trip, each from its position.',
+    reply: RESUME_REPLY_SCHEMA,
+  })
   async resume(
     @MessageBody() { rooms }: ResumeDto,
     @CurrentConnection() sender: ConnectionInfo,
@@ -100,6 +159,10 @@ export class EventsGateway {
   }
 
   @SubscribeMessage('history')
+  @ApiEvent({
+    summary: "A page of a room's kept messages, after `since` or the newest.",
+    reply: HistoryReplyDoc,
+  })
   history(
     @MessageBody() { room, since, limit }: HistoryDto,
     @CurrentConnection() sender: ConnectionInfo,
@@ -108,6 +171,7 @@ export class EventsGateway {
   }
 
   @SubscribeMessage('leave')
+  @ApiEvent({ summary: 'Leaves a room.', reply: RoomDto })
   leave(
     @MessageBody() { room }: RoomDto,
     @CurrentConnection() sender: ConnectionInfo,
@@ -117,6 +181,21 @@ export class EventsGateway {
   }
 
   @SubscribeMessage('publish')
+  @ApiEvent({
+    summary:
+      'Pushes the data to every member of a room but the sender, on every instance; the reply has its offset when the room keeps history.',
+    reply: PublishReceiptDoc,
+    example: {
+      data: { room: 'lobby', data: { text: 'hi' } },
+      reply: {
+        room: 'lobby',
+        recipients: 2,
+        instances: 1,
+        offset: 13,
+        epoch: 'k2x9a',
+      },
+    },
+  })
   async publish(
     @MessageBody() { room, data }: PublishDto,
     @CurrentConnection() sender: ConnectionInfo,

@@ -75,6 +75,8 @@ import { ConsoleCluster } from './console/console-cluster.js';
 import { ConsoleSocket } from './console/console-socket.js';
 import { ConsoleController } from './console/console.controller.js';
 import { LocalConsole } from './console/local-console.js';
+import { AsyncApiController } from './contract/asyncapi.controller.js';
+import { AsyncApiDocumentBuilder } from './contract/asyncapi-document.js';
 import { ErrorJournal } from './connections/error-journal.js';
 
 /**
@@ -90,7 +92,7 @@ import { ErrorJournal } from './connections/error-journal.js';
 @Module({
   imports: [DiscoveryModule],
   // Always declared (options may come asynchronously); every route is a 404 while it is off.
-  controllers: [ConsoleController],
+  controllers: [ConsoleController, AsyncApiController],
   providers: [
     {
       provide: GATEWAY_OPTIONS,
@@ -211,6 +213,7 @@ import { ErrorJournal } from './connections/error-journal.js';
     ConsoleCluster,
     ConsoleActions,
     ConsoleSocket,
+    AsyncApiDocumentBuilder,
   ],
   exports: [
     GATEWAY_OPTIONS,
@@ -235,6 +238,7 @@ import { ErrorJournal } from './connections/error-journal.js';
     PresenceService,
     PRESENCE_STORE,
     RoomAccess,
+    AsyncApiDocumentBuilder,
   ],
 })
 export class GatewayModule

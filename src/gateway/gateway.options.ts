@@ -268,6 +268,11 @@ export interface GatewayOptions {
    * given, off otherwise.
    */
   console?: GatewayConsoleOptions;
+  /**
+   * Serve the protocol as an AsyncAPI 3.0 document at `GET /asyncapi.json`, made from the
+   * application's handlers (see docs/module.md). Default false; the service turns it on.
+   */
+  asyncapi?: boolean;
 }
 
 /** {@link GatewayOptions} with every default applied; what the providers inject. */
@@ -328,6 +333,7 @@ export interface ResolvedGatewayOptions {
   };
   /** Undefined: the console is off. */
   readonly console?: ResolvedConsoleOptions;
+  readonly asyncapi: boolean;
 }
 
 /**
@@ -359,6 +365,7 @@ export const GATEWAY_DEFAULTS: ResolvedGatewayOptions = Object.freeze({
   }),
   // Off by default: its settings' defaults apply once it has logins.
   console: undefined,
+  asyncapi: false,
 } as unknown as ResolvedGatewayOptions);
 
 export { MAX_DEPTH_LIMIT };
@@ -615,6 +622,11 @@ export function resolveGatewayOptions(
     jwtRoleClaim === undefined || jwt !== undefined || verifier !== undefined,
     'console.jwtRoleClaim: needs JWT authentication (auth.jwt or auth.verifier) to verify the JWTs',
   );
+  const asyncapi = options.asyncapi ?? false;
+  checker.check(
+    typeof asyncapi === 'boolean',
+    'asyncapi: must be true or false',
+  );
   if (checker.problems.length > 0)
     throw new GatewayOptionsError(checker.problems);
   const {
@@ -651,6 +663,7 @@ export function resolveGatewayOptions(
     bus,
     roomPolicy,
     roomAcl,
+    asyncapi,
     console: consoleOn
       ? {
           ...tableConsole,

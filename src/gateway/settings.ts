@@ -418,6 +418,14 @@ export const GATEWAY_SETTINGS = [
   },
   {
     kind: 'boolean',
+    option: 'asyncapi',
+    env: 'ASYNCAPI_ENABLED',
+    default: false,
+    docDefault: '`true` (the option of `GatewayModule`: `false`)',
+    doc: 'serve the protocol as an AsyncAPI 3.0 document at `GET /asyncapi.json`, made from the handlers ([the contract](asyncapi.md))',
+  },
+  {
+    kind: 'boolean',
     option: 'perMessageDeflate',
     env: 'WS_PERMESSAGE_DEFLATE',
     default: false,

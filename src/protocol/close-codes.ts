@@ -27,3 +27,25 @@ export const CloseCode = {
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** What each close code means to a client, in the words the protocol's docs use. */
+export const CLOSE_CODE_MEANINGS: Readonly<Record<CloseCode, string>> = {
+  [CloseCode.NORMAL]:
+    'a normal close (the client, or an operator from the console)',
+  [CloseCode.GOING_AWAY]:
+    'the server is shutting down: reconnect, to another instance',
+  [CloseCode.PROTOCOL_ERROR]: 'a WebSocket protocol error',
+  [CloseCode.UNSUPPORTED_DATA]: 'a binary frame: only text frames are accepted',
+  [CloseCode.ABNORMAL]:
+    'no close frame came: the connection dropped (never sent)',
+  [CloseCode.INVALID_PAYLOAD]: 'a text frame that is not valid UTF-8',
+  [CloseCode.POLICY_VIOLATION]:
+    'the rate limit was abused past its error frames',
+  [CloseCode.MESSAGE_TOO_BIG]: 'a frame over the size limit',
+  [CloseCode.INTERNAL_ERROR]: 'an internal error',
+  [CloseCode.SERVICE_RESTART]:
+    'a proxy says the server restarts (the gateway drains with 1001)',
+  [CloseCode.TRY_AGAIN_LATER]:
+    'the client reads too slowly: its send buffer passed the limit',
+  [CloseCode.TOKEN_EXPIRED]: 'the token expired during the connection',
+};

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
-import { packageInfo } from './package-root.js';
+import { packageInfo } from '../package-info.js';
 
 /** A file of the console's page, in memory. */
 export interface Asset {

@@ -15,7 +15,7 @@ import type { ResolvedGatewayOptions } from '../gateway.options.js';
 import { INSTANCE_ID } from '../instance-id.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import { RateSampler, sumOf } from './instance-stats.js';
-import { packageInfo } from './package-root.js';
+import { packageInfo } from '../package-info.js';
 
 /** One room at one instance, as the console merges it over the instances into a {@link RoomRow}. */
 export type LocalRoomRow = Omit<RoomRow, 'instances' | 'presence'>;
