@@ -7,7 +7,7 @@ import {
   PRESENCE_PUSH_SCHEMA,
   PresenceReplyDoc,
   PublishReceiptDoc,
-  RESUME_REPLY_SCHEMA,
+  ResumeReplyDoc,
   RoomMessagePushDoc,
 } from './standard-contract.js';
 import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
@@ -144,7 +144,7 @@ export class EventsGateway {
   @ApiEvent({
     summary:
       'Joins again every room of an earlier connection in one round trip, each from its position.',
-    reply: RESUME_REPLY_SCHEMA,
+    reply: ResumeReplyDoc,
   })
   async resume(
     @MessageBody() { rooms }: ResumeDto,

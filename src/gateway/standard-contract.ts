@@ -1,4 +1,5 @@
 import { Type } from 'class-transformer';
+import { JSONSchema } from 'class-validator-jsonschema';
 import {
   Allow,
   IsArray,
@@ -86,7 +87,12 @@ export class JoinReplyDoc implements Omit<JoinReply, 'presence'> {
   /** With `since`: whether every message after it was sent before this reply. */
   @IsOptional() @IsBoolean() recovered?: boolean;
   /** With `presence: true`: the members, or the error that kept them from the reply. */
-  @IsOptional() @IsObject() presence?: PresenceReplyDoc | ErrorPayloadDoc;
+  @IsOptional()
+  @IsObject()
+  @JSONSchema({
+    oneOf: [schemaRef(PresenceReplyDoc), schemaRef(ErrorPayloadDoc)],
+  })
+  presence?: PresenceReplyDoc | ErrorPayloadDoc;
 }
 
 /** A room `resume` could not join again, and why. */
@@ -97,7 +103,11 @@ export class ResumeFailureDoc {
 
 /** The reply to `resume`: a result per room, in the order asked. */
 export class ResumeReplyDoc {
-  @IsArray() rooms!: Array<JoinReplyDoc | ResumeFailureDoc>;
+  @IsArray()
+  @JSONSchema({
+    items: { oneOf: [schemaRef(JoinReplyDoc), schemaRef(ResumeFailureDoc)] },
+  })
+  rooms!: Array<JoinReplyDoc | ResumeFailureDoc>;
 }
 
 /** A kept room message, as `history` returns it and as a room push carries it. */
@@ -155,20 +165,6 @@ export class PresenceCountDoc {
   @IsString() room!: string;
   @IsInt() @Min(0) count!: number;
 }
-
-/** `resume`'s rooms: each a join's reply or a failure. */
-export const RESUME_REPLY_SCHEMA: JsonSchema = {
-  type: 'object',
-  properties: {
-    rooms: {
-      type: 'array',
-      items: {
-        oneOf: [schemaRef(JoinReplyDoc), schemaRef(ResumeFailureDoc)],
-      },
-    },
-  },
-  required: ['rooms'],
-};
 
 /** The `presence` push: a diff, or a count for a room past `PRESENCE_MAX_MEMBERS`. */
 export const PRESENCE_PUSH_SCHEMA: JsonSchema = {

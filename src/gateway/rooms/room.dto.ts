@@ -94,5 +94,6 @@ export class PublishDto extends RoomDto {
    * sent as `null`.
    */
   @Allow()
+  @IsOptional()
   data?: unknown;
 }
