@@ -15,14 +15,32 @@ export {
   type PushEvents,
   type PushHandler,
   type ReconnectOptions,
+  type RequestArgs,
   type RequestOptions,
   type RoomMember,
   type RoomPending,
   type RoomPresence,
   type RoomRecovery,
+  type SendArgs,
   type WebSocketConstructor,
   type WebSocketLike,
 } from './gateway-client.js';
+export type {
+  AnyEvents,
+  EventMap,
+  PushData,
+  PushName,
+  ReplyData,
+  RequestData,
+  RequestName,
+  RequestSpec,
+} from './event-map.js';
+export type {
+  LeaveRequest,
+  MessagePush,
+  PublishRequest,
+  StandardEvents,
+} from './standard-events.js';
 export {
   ConnectionClosedError,
   GatewayClientError,
