@@ -20,7 +20,10 @@ import type {
   JoinReply,
   PresenceMember,
   PresenceReply,
+  PresenceView,
   PublishReceipt,
+  ResumeFailure,
+  ResumeReply,
   RoomMessage,
   RoomMessagePush,
   StreamPosition,
@@ -68,9 +71,8 @@ export class ErrorPayloadDoc {
   @IsString() message!: string;
 }
 
-/** The reply to `presence`: the members (unless counted only, or too many), and their count. */
-export class PresenceReplyDoc implements PresenceReply {
-  @IsString() room!: string;
+/** A room's members (unless counted only, or too many), and their count. */
+export class PresenceViewDoc implements PresenceView {
   @IsInt() @Min(0) count!: number;
   @IsOptional()
   @IsArray()
@@ -79,8 +81,18 @@ export class PresenceReplyDoc implements PresenceReply {
   members?: PresenceMemberDoc[];
 }
 
+/** The reply to `presence`: the room, its members and their count. */
+export class PresenceReplyDoc extends PresenceViewDoc implements PresenceReply {
+  @IsString() room!: string;
+}
+
+/** A join's presence that could not be read: why, in place of the members. */
+export class PresenceFailureDoc {
+  @ValidateNested() @Type(() => ErrorPayloadDoc) error!: ErrorPayloadDoc;
+}
+
 /** The reply to `join`: the room's position when it keeps history, and its presence if asked. */
-export class JoinReplyDoc implements Omit<JoinReply, 'presence'> {
+export class JoinReplyDoc implements JoinReply {
   @IsString() room!: string;
   @IsOptional() @IsInt() @Min(0) offset?: number;
   @IsOptional() @IsString() epoch?: string;
@@ -90,22 +102,26 @@ export class JoinReplyDoc implements Omit<JoinReply, 'presence'> {
   @IsOptional()
   @IsObject()
   @JSONSchema({
-    oneOf: [schemaRef(PresenceReplyDoc), schemaRef(ErrorPayloadDoc)],
+    oneOf: [schemaRef(PresenceViewDoc), schemaRef(PresenceFailureDoc)],
   })
-  presence?: PresenceReplyDoc | ErrorPayloadDoc;
+  presence?: PresenceViewDoc | PresenceFailureDoc;
 }
 
 /** A room `resume` could not join again, and why. */
-export class ResumeFailureDoc {
+export class ResumeFailureDoc implements ResumeFailure {
   @IsString() room!: string;
   @ValidateNested() @Type(() => ErrorPayloadDoc) error!: ErrorPayloadDoc;
 }
 
-/** The reply to `resume`: a result per room, in the order asked. */
-export class ResumeReplyDoc {
+/**
+ * The reply to `resume`: a result per room, in the order asked. `anyOf`, not `oneOf`: a
+ * failure `{room, error}` has the shape of a join's reply too (whose fields but `room` are
+ * optional), so it matches both.
+ */
+export class ResumeReplyDoc implements ResumeReply {
   @IsArray()
   @JSONSchema({
-    items: { oneOf: [schemaRef(JoinReplyDoc), schemaRef(ResumeFailureDoc)] },
+    items: { anyOf: [schemaRef(JoinReplyDoc), schemaRef(ResumeFailureDoc)] },
   })
   rooms!: Array<JoinReplyDoc | ResumeFailureDoc>;
 }

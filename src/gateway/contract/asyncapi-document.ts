@@ -38,6 +38,8 @@ interface EventEntry {
   payload: JsonSchema;
   reply: JsonSchema;
   options: ApiEventOptions;
+  /** The class of its `@MessageBody()`, which the gateway's validation pipe checks data against. */
+  dto?: string;
 }
 
 /** One path's events and pushes. */
@@ -103,6 +105,7 @@ export class AsyncApiDocumentBuilder {
       refPointerPrefix: SCHEMAS_POINTER,
       classTransformerMetadataStorage: defaultMetadataStorage,
     }) as Record<string, JsonSchema>;
+    const dtos = new Set<string>();
     const channels: Record<string, unknown> = {};
     const operations: Record<string, unknown> = {};
     const messages: Record<string, unknown> = {
@@ -114,7 +117,7 @@ export class AsyncApiDocumentBuilder {
         payload: envelope(
           'error',
           { $ref: `${SCHEMAS_POINTER}ErrorPayload` },
-          false,
+          true,
         ),
       },
     };
@@ -132,12 +135,16 @@ export class AsyncApiDocumentBuilder {
         a.event.localeCompare(b.event),
       )) {
         const key = keyOf(entry.event);
+        if (entry.dto) dtos.add(entry.dto);
+        // The pipe reads absent data as `{}`: data may be left out unless the DTO requires a field.
+        const required = entry.dto ? schemas[entry.dto]?.required : undefined;
+        const dataRequired = Array.isArray(required) && required.length > 0;
         messages[`${key}.request`] ??= {
           name: entry.event,
           title: `${entry.event} request`,
           summary: entry.options.summary,
           description: entry.options.description,
-          payload: envelope(entry.event, entry.payload, true),
+          payload: envelope(entry.event, entry.payload, dataRequired),
           examples: entry.options.example
             ? [
                 {
@@ -154,7 +161,7 @@ export class AsyncApiDocumentBuilder {
           name: entry.event,
           title: `${entry.event} reply`,
           summary: `The reply to ${entry.event}, with the request's id.`,
-          payload: envelope(entry.event, entry.reply, false),
+          payload: envelope(entry.event, entry.reply, true),
           examples:
             entry.options.example?.reply !== undefined
               ? [
@@ -280,7 +287,7 @@ export class AsyncApiDocumentBuilder {
       channels,
       operations,
       components: {
-        schemas: this.schemas(schemas, channels, messages),
+        schemas: this.schemas(schemas, dtos, channels, messages),
         messages,
         securitySchemes: {
           bearer: {
@@ -301,9 +308,14 @@ export class AsyncApiDocumentBuilder {
     };
   }
 
-  /** The DTO and reply schemas the document points at (and those they point at), and its own. */
+  /**
+   * The DTO and reply schemas the document points at (and those they point at), and its own.
+   * The validation pipe refuses fields a DTO does not declare, in it and in its nested DTOs:
+   * their schemas say so (`additionalProperties: false`).
+   */
   private schemas(
     all: Record<string, JsonSchema>,
+    dtos: ReadonlySet<string>,
     ...parts: unknown[]
   ): Record<string, JsonSchema> {
     const own: Record<string, JsonSchema> = {
@@ -349,6 +361,18 @@ export class AsyncApiDocumentBuilder {
       refsIn(schema, inner);
       for (const next of inner) if (!chosen[next]) queue.push(next);
     }
+    const closed = new Set<string>();
+    const pending = [...dtos];
+    while (pending.length > 0) {
+      const name = pending.pop() as string;
+      const schema = all[name];
+      if (closed.has(name) || !schema || !chosen[name]) continue;
+      closed.add(name);
+      chosen[name] = { ...schema, additionalProperties: false };
+      const inner = new Set<string>();
+      refsIn(schema, inner);
+      pending.push(...inner);
+    }
     return Object.fromEntries(
       Object.entries(chosen).sort(([a], [b]) => a.localeCompare(b)),
     );
@@ -379,13 +403,19 @@ export class AsyncApiDocumentBuilder {
         if (typeof event !== 'string' || entry.events.has(event)) continue;
         const options = (Reflect.getMetadata(API_EVENT_METADATA, method) ??
           {}) as ApiEventOptions;
+        const body = bodyOf(type, name);
         entry.events.set(event, {
           event,
           options,
           payload: options.payload
             ? schemaOf(options.payload)
-            : payloadSchema(type, name),
+            : body.dto
+              ? schemaOf(body.dto)
+              : body.read
+                ? ANY_JSON
+                : { ...ANY_JSON, description: 'no data is read' },
           reply: options.reply ? schemaOf(options.reply) : ANY_JSON,
+          dto: body.dto?.name,
         });
       }
       const pushes = (Reflect.getMetadata(API_PUSH_METADATA, type) ??
@@ -408,19 +438,20 @@ function schemaOf(source: SchemaSource): JsonSchema {
 }
 
 /**
- * The schema of a handler's `@MessageBody()`: its class when it is one class-validator knows
- * (a DTO), else any JSON (`unknown`, `Object`, a primitive type: nothing checks its shape).
+ * Whether a handler reads its `@MessageBody()`, and its class when it is one class-validator
+ * knows (a DTO), which the gateway's validation pipe checks; else any JSON (`unknown`,
+ * `Object`, a primitive type: nothing checks its shape).
  */
-function payloadSchema(
+function bodyOf(
   type: new (...args: never[]) => unknown,
   method: string,
-): JsonSchema {
+): { read: boolean; dto?: abstract new (...args: never[]) => unknown } {
   const args = (Reflect.getMetadata(PARAM_ARGS_METADATA, type, method) ??
     {}) as Record<string, { index: number }>;
   const body = Object.entries(args).find(
     ([key]) => Number(key.split(':')[0]) === WsParamtype.PAYLOAD,
   );
-  if (!body) return { ...ANY_JSON, description: 'no data is read' };
+  if (!body) return { read: false };
   const paramTypes = (Reflect.getMetadata(
     'design:paramtypes',
     type.prototype as object,
@@ -435,15 +466,18 @@ function payloadSchema(
     dto !== Boolean &&
     dto !== Array
   )
-    return { $ref: `${SCHEMAS_POINTER}${dto.name}` };
-  return ANY_JSON;
+    return {
+      read: true,
+      dto: dto as abstract new (...args: never[]) => unknown,
+    };
+  return { read: true };
 }
 
 /** A frame `{"event": <event>, "data": <data>, "id"?}` of one event. */
 function envelope(
   event: string,
   data: JsonSchema,
-  request: boolean,
+  dataRequired: boolean,
 ): JsonSchema {
   return {
     type: 'object',
@@ -452,6 +486,6 @@ function envelope(
       data,
       id: { $ref: `${SCHEMAS_POINTER}RequestId` },
     },
-    required: request ? ['event'] : ['event', 'data'],
+    required: dataRequired ? ['event', 'data'] : ['event'],
   };
 }
