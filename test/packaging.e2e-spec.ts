@@ -10,6 +10,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { Parser } from '@asyncapi/parser';
 import {
   connect,
   handshakeStatus,
@@ -170,6 +171,47 @@ describe('the npm package in a host application (e2e)', () => {
     expect(await instances.json()).toMatchObject({
       instances: [expect.objectContaining({ gone: false })],
     });
+  });
+
+  it('documents the host’s events with the standard ones at /asyncapi.json, a valid AsyncAPI document', async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/asyncapi.json`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const { diagnostics } = await new Parser().parse(text);
+    expect(
+      diagnostics
+        .filter((d) => d.severity === 0)
+        .map((d) => `${d.path.join('.')}: ${d.message}`),
+    ).toEqual([]);
+    const doc = JSON.parse(text) as {
+      channels: Record<string, { address: string }>;
+      operations: Record<string, { action: string }>;
+      components: { schemas: Record<string, { required?: string[] }> };
+    };
+    // One path, /ws: one channel for the host's gateway and the standard one.
+    expect(Object.values(doc.channels).map((c) => c.address)).toEqual(['/ws']);
+    expect(Object.keys(doc.operations)).toEqual(
+      expect.arrayContaining([
+        'gateway.send.chat.say',
+        'gateway.send.chat.whoami',
+        'gateway.send.echo',
+        'gateway.send.join',
+        'gateway.send.publish',
+        'gateway.receive.message',
+        'gateway.receive.broadcast',
+      ]),
+    );
+    expect(doc.components.schemas.SayDto).toMatchObject({
+      properties: { room: { pattern: '^[\\w-]{1,64}$' }, text: {} },
+      required: ['room', 'text'],
+    });
+    expect(doc.components.schemas.SaidReply?.required).toEqual(
+      expect.arrayContaining(['room', 'recipients', 'instances']),
+    );
+    expect(doc.components.schemas.WhoAmIReply?.required).toEqual([
+      'subject',
+      'scopes',
+    ]);
   });
 
   it('ships the built library and nothing of the sources or tests', async () => {

@@ -9,7 +9,8 @@ export class ApiKeyStore {
     ['demo-key-bob', { subject: 'bob', scopes: ['chat', 'moderate'] }],
   ]);
 
-  async find(key: string): Promise<Principal | null> {
+  /** The key's principal, or null for a key it does not know. */
+  async find(key: string) {
     return this.keys.get(key) ?? null;
   }
 }
@@ -18,7 +19,7 @@ export class ApiKeyStore {
 export class ApiKeyVerifier implements TokenVerifier {
   constructor(private readonly store: ApiKeyStore) {}
 
-  verify(token: string): Promise<Principal | null> {
+  verify(token: string) {
     return this.store.find(token);
   }
 }

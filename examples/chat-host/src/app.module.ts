@@ -17,6 +17,8 @@ class KeysModule {}
         auth: { verifier: new ApiKeyVerifier(store) },
         // The web console at /console: one option. Off while CHAT_CONSOLE_TOKENS is unset.
         console: { tokens: process.env.CHAT_CONSOLE_TOKENS },
+        // The protocol, the host's events with the standard ones, at GET /asyncapi.json.
+        asyncapi: true,
       }),
     }),
   ],
