@@ -53,6 +53,7 @@ describe('resolveGatewayOptions', () => {
         maxMembers: 1_000,
         infoClaims: [],
       },
+      asyncapi: false,
     };
     expect(resolveGatewayOptions()).toEqual(expected);
     expect(resolveGatewayOptions({})).toEqual(expected);
@@ -214,6 +215,7 @@ describe('resolveGatewayOptions', () => {
           infoClaims: ['name'],
         },
         redis: { url: 'rediss://cache:6380/1', channelPrefix: 'chat:' },
+        asyncapi: true,
       }),
     ).toEqual({
       path: '/ws/v1',
@@ -246,6 +248,7 @@ describe('resolveGatewayOptions', () => {
         infoClaims: ['name'],
       },
       redis: { url: 'rediss://cache:6380/1', channelPrefix: 'chat:' },
+      asyncapi: true,
     });
   });
 
