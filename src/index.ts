@@ -37,6 +37,15 @@ export {
   AsyncApiDocumentBuilder,
   type AsyncApiDocument,
 } from './gateway/contract/asyncapi-document.js';
+export {
+  eventMapSource,
+  type EventMapSourceOptions,
+} from './gateway/contract/event-map-source.js';
+export { contractPage } from './gateway/contract/contract-page.js';
+export {
+  writeContract,
+  type ContractOutputs,
+} from './gateway/contract/write-contract.js';
 export { GATEWAY_OPTIONS } from './gateway/gateway-options.token.js';
 export {
   GatewayAdapter,
