@@ -258,16 +258,18 @@ function securityLine(scheme: Record<string, unknown>): string {
   return description ? `${how}: ${description}` : how;
 }
 
-/** The envelope's fields, from the requests' payloads (the first request's, else defaults). */
+/** The envelope's fields, from the messages' payloads (the first, by key, with an `id`). */
 function envelopeTable(
   doc: Record<string, unknown>,
   requests: ContractEvent[],
 ): string {
-  const first = record(record(record(doc.components).messages));
-  const request = Object.values(first)
-    .map(record)
-    .map((m) => record(resolveRef(doc, m.payload)))
-    .find((p) => 'event' in record(p.properties));
+  const messages = record(record(doc.components).messages);
+  const request = Object.keys(messages)
+    .sort(compare)
+    .map((key) => record(resolveRef(doc, record(messages[key]).payload)))
+    .find(
+      (p) => 'event' in record(p.properties) && 'id' in record(p.properties),
+    );
   const properties = record(request?.properties);
   const event = record(properties.event);
   const id = properties.id;

@@ -110,13 +110,13 @@ export function eventMapSource(
         {
           key: 'requests',
           optional: false,
-          type: { kind: 'object', members: requestMembers },
+          type: { kind: 'object', members: requestMembers, expanded: true },
           doc: "Each event a client may send: its request's data and its reply's data.",
         },
         {
           key: 'pushes',
           optional: false,
-          type: { kind: 'object', members: pushMembers },
+          type: { kind: 'object', members: pushMembers, expanded: true },
           doc: 'Each push the server sends: its data.',
         },
       ],
@@ -313,7 +313,7 @@ type TsType =
   | { kind: 'text'; text: string; objectLike?: boolean }
   | { kind: 'array'; element: TsType }
   | { kind: 'union'; members: TsType[] }
-  | { kind: 'object'; members: Member[] };
+  | { kind: 'object'; members: Member[]; expanded?: boolean };
 
 /** A member of an object type: a property, or the index signature (`key` undefined). */
 interface Member {
@@ -614,8 +614,8 @@ function hugs(type: Extract<TsType, { kind: 'union' }>): boolean {
 }
 
 /**
- * The type on one line, or undefined where it cannot be (an object with TSDoc inside, unless
- * `loose`: then the TSDoc is left out).
+ * The type on one line, or undefined where it cannot be (an object with TSDoc inside, or one kept
+ * one member a line), unless `loose`: then the TSDoc is left out.
  */
 function flatOf(type: TsType, loose = false): string | undefined {
   switch (type.kind) {
@@ -632,6 +632,7 @@ function flatOf(type: TsType, loose = false): string | undefined {
     }
     case 'object': {
       if (type.members.length === 0) return '{}';
+      if (type.expanded && !loose) return undefined;
       const members: string[] = [];
       for (const m of type.members) {
         const inner = flatOf(m.type, loose);
