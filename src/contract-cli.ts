@@ -108,6 +108,11 @@ async function loadModule(args: Args): Promise<object> {
   return found;
 }
 
+/** Writes to stdout, resolved once written (the process exits right after). */
+function print(text: string): Promise<void> {
+  return new Promise((done) => process.stdout.write(text, () => done()));
+}
+
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -115,9 +120,18 @@ function describe(err: unknown): string {
 async function main(argv: string[]): Promise<number> {
   const args = parse(argv);
   if (typeof args === 'string') {
-    if (args) process.stderr.write(`nest-ws-gateway-contract: ${args}\n\n`);
-    process.stderr.write(`${USAGE}\n`);
-    return args ? EXIT.USAGE : EXIT.OK;
+    // --help: the usage, on stdout; a bad argument: what is wrong and the usage, on stderr.
+    if (!args) {
+      await print(`${USAGE}\n`);
+      return EXIT.OK;
+    }
+    await new Promise((done) =>
+      process.stderr.write(
+        `nest-ws-gateway-contract: ${args}\n\n${USAGE}\n`,
+        done,
+      ),
+    );
+    return EXIT.USAGE;
   }
   let app: INestApplication | undefined;
   try {
@@ -149,10 +163,15 @@ async function main(argv: string[]): Promise<number> {
           : describe(err),
       );
     }
-    for (const path of written) process.stdout.write(`wrote ${path}\n`);
+    for (const path of written) await print(`wrote ${path}\n`);
     return EXIT.OK;
   } catch (err) {
-    process.stderr.write(`nest-ws-gateway-contract: ${describe(err)}\n`);
+    await new Promise((done) =>
+      process.stderr.write(
+        `nest-ws-gateway-contract: ${describe(err)}\n`,
+        done,
+      ),
+    );
     return EXIT.FAILED;
   } finally {
     await app?.close().catch(() => undefined);
