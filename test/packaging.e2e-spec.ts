@@ -184,10 +184,13 @@ describe('the npm package in a host application (e2e)', () => {
         .map((d) => `${d.path.join('.')}: ${d.message}`),
     ).toEqual([]);
     const doc = JSON.parse(text) as {
+      info: { title: string; version: string };
       channels: Record<string, { address: string }>;
       operations: Record<string, { action: string }>;
       components: { schemas: Record<string, { required?: string[] }> };
     };
+    // Titled with the host's own package, not the library's.
+    expect(doc.info).toMatchObject({ title: 'chat-host' });
     // One path, /ws: one channel for the host's gateway and the standard one.
     expect(Object.values(doc.channels).map((c) => c.address)).toEqual(['/ws']);
     expect(Object.keys(doc.operations)).toEqual(

@@ -1,15 +1,5 @@
 import { ApiEvent, ApiPush } from './contract/api-event.decorator.js';
-import {
-  BroadcastPushDoc,
-  BroadcastReceiptDoc,
-  HistoryReplyDoc,
-  JoinReplyDoc,
-  PRESENCE_PUSH_SCHEMA,
-  PresenceReplyDoc,
-  PublishReceiptDoc,
-  ResumeReplyDoc,
-  RoomMessagePushDoc,
-} from './standard-contract.js';
+import * as Contract from './standard-contract.js';
 import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import type {
   BroadcastReceipt,
@@ -49,18 +39,18 @@ import { RoomsService } from './rooms/rooms.service.js';
 @Gateway()
 @ApiPush({
   event: 'broadcast',
-  payload: BroadcastPushDoc,
+  payload: Contract.BroadcastPush,
   summary: "Another client's broadcast (never the sender's own).",
 })
 @ApiPush({
   event: 'message',
-  payload: RoomMessagePushDoc,
+  payload: Contract.RoomMessagePush,
   summary:
     'A message of a room this connection is in, with its offset when the room keeps history.',
 })
 @ApiPush({
   event: 'presence',
-  payload: PRESENCE_PUSH_SCHEMA,
+  payload: Contract.PRESENCE_PUSH_SCHEMA,
   summary:
     'Who joined and left a room this connection joined with presence, once per tick; a count for a room too large to list.',
 })
@@ -87,7 +77,7 @@ export class EventsGateway {
   @SubscribeMessage('broadcast')
   @ApiEvent({
     summary: 'Pushes the data to every other client, on every instance.',
-    reply: BroadcastReceiptDoc,
+    reply: Contract.BroadcastReceipt,
     example: {
       data: { text: 'hi all' },
       reply: { recipients: 3, instances: 2 },
@@ -108,7 +98,7 @@ export class EventsGateway {
   @ApiEvent({
     summary:
       "Joins a room; with `since`, first replays what was missed; with `presence`, answers the room's members and subscribes to their changes.",
-    reply: JoinReplyDoc,
+    reply: Contract.JoinReply,
     example: {
       data: { room: 'lobby' },
       reply: { room: 'lobby', offset: 12, epoch: 'k2x9a' },
@@ -124,7 +114,7 @@ export class EventsGateway {
   @SubscribeMessage('presence')
   @ApiEvent({
     summary: "A room's members over every instance, or only their count.",
-    reply: PresenceReplyDoc,
+    reply: Contract.PresenceReply,
   })
   async presence(
     @MessageBody() { room, countOnly }: PresenceDto,
@@ -144,7 +134,7 @@ export class EventsGateway {
   @ApiEvent({
     summary:
       'Joins again every room of an earlier connection in one round trip, each from its position.',
-    reply: ResumeReplyDoc,
+    reply: Contract.ResumeReply,
   })
   async resume(
     @MessageBody() { rooms }: ResumeDto,
@@ -161,7 +151,7 @@ export class EventsGateway {
   @SubscribeMessage('history')
   @ApiEvent({
     summary: "A page of a room's kept messages, after `since` or the newest.",
-    reply: HistoryReplyDoc,
+    reply: Contract.HistoryReply,
   })
   history(
     @MessageBody() { room, since, limit }: HistoryDto,
@@ -171,7 +161,7 @@ export class EventsGateway {
   }
 
   @SubscribeMessage('leave')
-  @ApiEvent({ summary: 'Leaves a room.', reply: RoomDto })
+  @ApiEvent({ summary: 'Leaves a room.', reply: Contract.LeaveReply })
   leave(
     @MessageBody() { room }: RoomDto,
     @CurrentConnection() sender: ConnectionInfo,
@@ -184,7 +174,7 @@ export class EventsGateway {
   @ApiEvent({
     summary:
       'Pushes the data to every member of a room but the sender, on every instance; the reply has its offset when the room keeps history.',
-    reply: PublishReceiptDoc,
+    reply: Contract.PublishReceipt,
     example: {
       data: { room: 'lobby', data: { text: 'hi' } },
       reply: {

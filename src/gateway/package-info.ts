@@ -38,3 +38,21 @@ export function packageInfo(): PackageInfo {
     dir = parent;
   }
 }
+
+/**
+ * The application's own name and version: its `package.json` in the working directory (where
+ * `npm start` and the contract command run), else the gateway package's. The AsyncAPI document
+ * of a host is titled with the host's name, not the library's.
+ */
+export function applicationInfo(): { name: string; version: string } {
+  try {
+    const pkg = JSON.parse(
+      readFileSync(join(process.cwd(), 'package.json'), 'utf8'),
+    ) as { name?: unknown; version?: unknown };
+    if (typeof pkg.name === 'string' && typeof pkg.version === 'string')
+      return { name: pkg.name, version: pkg.version };
+  } catch {
+    // No package.json there: a bundled or copied application.
+  }
+  return { name: PACKAGE_NAME, version: packageInfo().version };
+}

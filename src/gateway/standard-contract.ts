@@ -4,7 +4,6 @@ import {
   Allow,
   IsArray,
   IsBoolean,
-  IsIn,
   IsInt,
   IsObject,
   IsOptional,
@@ -12,30 +11,24 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { ErrorCode } from '../protocol/error-codes.js';
-import type {
-  BroadcastPush,
-  BroadcastReceipt,
-  HistoryReply,
-  JoinReply,
-  PresenceMember,
-  PresenceReply,
-  PresenceView,
-  PublishReceipt,
-  ResumeFailure,
-  ResumeReply,
-  RoomMessage,
-  RoomMessagePush,
-  StreamPosition,
-} from '../protocol/frames.js';
-import { schemaRef, type JsonSchema } from './contract/json-schema.js';
+import type * as Frames from '../protocol/frames.js';
+import {
+  SCHEMAS_POINTER,
+  schemaRef,
+  type JsonSchema,
+} from './contract/json-schema.js';
+
+/** The error frame's payload, which the document defines itself. */
+const ERROR_PAYLOAD_REF: JsonSchema = {
+  $ref: `${SCHEMAS_POINTER}ErrorPayload`,
+};
 
 // The replies and pushes of the standard events, described with class-validator decorators so
 // that the AsyncAPI document derives their schemas as it does the request DTOs'. Nothing
 // validates with them: each `implements` its protocol type, so the two cannot drift apart.
 
 /** The reply to `broadcast`. */
-export class BroadcastReceiptDoc implements BroadcastReceipt {
+export class BroadcastReceipt implements Frames.BroadcastReceipt {
   /** Clients of this instance that received it. */
   @IsInt() @Min(0) recipients!: number;
   /** Instances that received it, this one included. */
@@ -43,9 +36,9 @@ export class BroadcastReceiptDoc implements BroadcastReceipt {
 }
 
 /** The reply to `publish`: with `offset` and `epoch` when the room keeps history. */
-export class PublishReceiptDoc
-  extends BroadcastReceiptDoc
-  implements PublishReceipt
+export class PublishReceipt
+  extends BroadcastReceipt
+  implements Frames.PublishReceipt
 {
   @IsString() room!: string;
   @IsOptional() @IsInt() @Min(1) offset?: number;
@@ -53,46 +46,45 @@ export class PublishReceiptDoc
 }
 
 /** A room's position: the last offset, in the stream's life (`epoch`). */
-export class StreamPositionDoc implements StreamPosition {
+export class StreamPosition implements Frames.StreamPosition {
   @IsInt() @Min(0) offset!: number;
   @IsString() epoch!: string;
 }
 
 /** A member of a room's presence: a principal, its public info, its connections. */
-export class PresenceMemberDoc implements PresenceMember {
+export class PresenceMember implements Frames.PresenceMember {
   @IsString() id!: string;
   @IsObject() info!: Record<string, unknown>;
   @IsInt() @Min(1) connections!: number;
 }
 
-/** An error in place of a result (`resume`'s rooms, a join's presence). */
-export class ErrorPayloadDoc {
-  @IsIn(Object.values(ErrorCode)) code!: ErrorCode;
-  @IsString() message!: string;
-}
-
 /** A room's members (unless counted only, or too many), and their count. */
-export class PresenceViewDoc implements PresenceView {
+export class PresenceView implements Frames.PresenceView {
   @IsInt() @Min(0) count!: number;
   @IsOptional()
   @IsArray()
   @ValidateNested({ each: true })
-  @Type(() => PresenceMemberDoc)
-  members?: PresenceMemberDoc[];
+  @Type(() => PresenceMember)
+  members?: PresenceMember[];
 }
 
 /** The reply to `presence`: the room, its members and their count. */
-export class PresenceReplyDoc extends PresenceViewDoc implements PresenceReply {
+export class PresenceReply
+  extends PresenceView
+  implements Frames.PresenceReply
+{
   @IsString() room!: string;
 }
 
 /** A join's presence that could not be read: why, in place of the members. */
-export class PresenceFailureDoc {
-  @ValidateNested() @Type(() => ErrorPayloadDoc) error!: ErrorPayloadDoc;
+export class PresenceFailure {
+  @IsObject()
+  @JSONSchema(ERROR_PAYLOAD_REF)
+  error!: Frames.ErrorPayload;
 }
 
 /** The reply to `join`: the room's position when it keeps history, and its presence if asked. */
-export class JoinReplyDoc implements JoinReply {
+export class JoinReply implements Frames.JoinReply {
   @IsString() room!: string;
   @IsOptional() @IsInt() @Min(0) offset?: number;
   @IsOptional() @IsString() epoch?: string;
@@ -102,15 +94,17 @@ export class JoinReplyDoc implements JoinReply {
   @IsOptional()
   @IsObject()
   @JSONSchema({
-    oneOf: [schemaRef(PresenceViewDoc), schemaRef(PresenceFailureDoc)],
+    oneOf: [schemaRef(PresenceView), schemaRef(PresenceFailure)],
   })
-  presence?: PresenceViewDoc | PresenceFailureDoc;
+  presence?: PresenceView | PresenceFailure;
 }
 
 /** A room `resume` could not join again, and why. */
-export class ResumeFailureDoc implements ResumeFailure {
+export class ResumeFailure implements Frames.ResumeFailure {
   @IsString() room!: string;
-  @ValidateNested() @Type(() => ErrorPayloadDoc) error!: ErrorPayloadDoc;
+  @IsObject()
+  @JSONSchema(ERROR_PAYLOAD_REF)
+  error!: Frames.ErrorPayload;
 }
 
 /**
@@ -118,16 +112,21 @@ export class ResumeFailureDoc implements ResumeFailure {
  * failure `{room, error}` has the shape of a join's reply too (whose fields but `room` are
  * optional), so it matches both.
  */
-export class ResumeReplyDoc implements ResumeReply {
+export class ResumeReply implements Frames.ResumeReply {
   @IsArray()
   @JSONSchema({
-    items: { anyOf: [schemaRef(JoinReplyDoc), schemaRef(ResumeFailureDoc)] },
+    items: { anyOf: [schemaRef(JoinReply), schemaRef(ResumeFailure)] },
   })
-  rooms!: Array<JoinReplyDoc | ResumeFailureDoc>;
+  rooms!: Array<JoinReply | ResumeFailure>;
+}
+
+/** The reply to `leave`: the room left (or never joined). */
+export class LeaveReply {
+  @IsString() room!: string;
 }
 
 /** A kept room message, as `history` returns it and as a room push carries it. */
-export class RoomMessageDoc implements RoomMessage {
+export class RoomMessage implements Frames.RoomMessage {
   @IsString() room!: string;
   @IsString() from!: string;
   @Allow() data!: unknown;
@@ -135,22 +134,25 @@ export class RoomMessageDoc implements RoomMessage {
 }
 
 /** The reply to `history`: the room's position and its kept messages after `since`. */
-export class HistoryReplyDoc extends StreamPositionDoc implements HistoryReply {
+export class HistoryReply
+  extends StreamPosition
+  implements Frames.HistoryReply
+{
   @IsString() room!: string;
   @IsArray()
   @ValidateNested({ each: true })
-  @Type(() => RoomMessageDoc)
-  messages!: RoomMessageDoc[];
+  @Type(() => RoomMessage)
+  messages!: RoomMessage[];
 }
 
 /** The `broadcast` push: who sent it and what. */
-export class BroadcastPushDoc implements BroadcastPush {
+export class BroadcastPush implements Frames.BroadcastPush {
   @IsString() from!: string;
   @Allow() data!: unknown;
 }
 
 /** The `message` push: a room's message, with its `offset` when the room keeps history. */
-export class RoomMessagePushDoc implements RoomMessagePush {
+export class RoomMessagePush implements Frames.RoomMessagePush {
   @IsString() room!: string;
   @IsString() from!: string;
   @Allow() data!: unknown;
@@ -158,31 +160,31 @@ export class RoomMessagePushDoc implements RoomMessagePush {
 }
 
 /** A member in a presence diff (no connection count). */
-export class PresenceDiffMemberDoc {
+export class PresenceDiffMember {
   @IsString() id!: string;
   @IsObject() info!: Record<string, unknown>;
 }
 
 /** The `presence` push of a listed room: who joined and who left since the last one. */
-export class PresenceDiffDoc {
+export class PresenceDiff {
   @IsString() room!: string;
   @IsArray()
   @ValidateNested({ each: true })
-  @Type(() => PresenceDiffMemberDoc)
-  joined!: PresenceDiffMemberDoc[];
+  @Type(() => PresenceDiffMember)
+  joined!: PresenceDiffMember[];
   @IsArray()
   @ValidateNested({ each: true })
-  @Type(() => PresenceDiffMemberDoc)
-  left!: PresenceDiffMemberDoc[];
+  @Type(() => PresenceDiffMember)
+  left!: PresenceDiffMember[];
 }
 
 /** The `presence` push of a room too large to list: its count. */
-export class PresenceCountDoc {
+export class PresenceCount {
   @IsString() room!: string;
   @IsInt() @Min(0) count!: number;
 }
 
 /** The `presence` push: a diff, or a count for a room past `PRESENCE_MAX_MEMBERS`. */
 export const PRESENCE_PUSH_SCHEMA: JsonSchema = {
-  oneOf: [schemaRef(PresenceDiffDoc), schemaRef(PresenceCountDoc)],
+  oneOf: [schemaRef(PresenceDiff), schemaRef(PresenceCount)],
 };

@@ -12,7 +12,7 @@ import { defaultMetadataStorage } from 'class-transformer/cjs/storage.js';
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import { CLOSE_CODE_MEANINGS } from '../../protocol/close-codes.js';
 import { MAX_EVENT_LENGTH, MAX_ID_LENGTH } from '../../protocol/envelope.js';
-import { ErrorCode } from '../../protocol/error-codes.js';
+import { ERROR_CODE_MEANINGS, ErrorCode } from '../../protocol/error-codes.js';
 import { GATEWAY_OPTIONS } from '../gateway-options.token.js';
 import type { ResolvedGatewayOptions } from '../gateway.options.js';
 import {
@@ -21,7 +21,7 @@ import {
   type ApiEventOptions,
   type ApiPushOptions,
 } from './api-event.decorator.js';
-import { packageInfo } from '../package-info.js';
+import { applicationInfo, packageInfo } from '../package-info.js';
 import {
   ANY_JSON,
   SCHEMAS_POINTER,
@@ -100,6 +100,7 @@ export class AsyncApiDocumentBuilder {
   }
 
   private build(): AsyncApiDocument {
+    const application = applicationInfo();
     const paths = this.scan();
     const schemas = validationMetadatasToSchemas({
       refPointerPrefix: SCHEMAS_POINTER,
@@ -131,6 +132,16 @@ export class AsyncApiDocumentBuilder {
       const messageRef = (key: string) => ({
         $ref: `#/channels/${channelKey}/messages/${key}`,
       });
+      // One path: messages named by event. Several: by path too, since one event name may
+      // carry other schemas on another path.
+      const componentKey = (key: string) =>
+        paths.length === 1 ? key : `${channelKey}.${key}`;
+      const component = (key: string, message: unknown) => {
+        messages[componentKey(key)] = message;
+        channelMessages[key] = {
+          $ref: `#/components/messages/${componentKey(key)}`,
+        };
+      };
       for (const entry of [...events.values()].sort((a, b) =>
         a.event.localeCompare(b.event),
       )) {
@@ -139,7 +150,7 @@ export class AsyncApiDocumentBuilder {
         // The pipe reads absent data as `{}`: data may be left out unless the DTO requires a field.
         const required = entry.dto ? schemas[entry.dto]?.required : undefined;
         const dataRequired = Array.isArray(required) && required.length > 0;
-        messages[`${key}.request`] ??= {
+        component(`${key}.request`, {
           name: entry.event,
           title: `${entry.event} request`,
           summary: entry.options.summary,
@@ -156,8 +167,8 @@ export class AsyncApiDocumentBuilder {
                 },
               ]
             : undefined,
-        };
-        messages[`${key}.reply`] ??= {
+        });
+        component(`${key}.reply`, {
           name: entry.event,
           title: `${entry.event} reply`,
           summary: `The reply to ${entry.event}, with the request's id.`,
@@ -174,13 +185,7 @@ export class AsyncApiDocumentBuilder {
                   },
                 ]
               : undefined,
-        };
-        channelMessages[`${key}.request`] = {
-          $ref: `#/components/messages/${key}.request`,
-        };
-        channelMessages[`${key}.reply`] = {
-          $ref: `#/components/messages/${key}.reply`,
-        };
+        });
         operations[keyOf(`${channelKey}.send.${entry.event}`)] = {
           action: 'send',
           channel: channelRef,
@@ -196,7 +201,7 @@ export class AsyncApiDocumentBuilder {
       }
       for (const push of pushes.values()) {
         const key = `${keyOf(push.event)}.push`;
-        messages[key] ??= {
+        component(key, {
           name: push.event,
           title: `${push.event} push`,
           summary: push.summary,
@@ -207,8 +212,7 @@ export class AsyncApiDocumentBuilder {
             required: ['event', 'data'],
             additionalProperties: false,
           },
-        };
-        channelMessages[key] = { $ref: `#/components/messages/${key}` };
+        });
         operations[keyOf(`${channelKey}.receive.${push.event}`)] = {
           action: 'receive',
           channel: channelRef,
@@ -255,10 +259,10 @@ export class AsyncApiDocumentBuilder {
     return {
       asyncapi: '3.0.0',
       info: {
-        title: 'nest-ws-gateway',
-        version: packageInfo().version,
+        title: application.name,
+        version: application.version,
         description: [
-          'The WebSocket protocol of this gateway, generated from its message handlers.',
+          `The WebSocket protocol of this gateway (nest-ws-gateway ${packageInfo().version}), generated from its message handlers.`,
           '',
           'Authenticate at the handshake with `Authorization: Bearer <token>` or `?token=<token>`; a refused handshake is an HTTP status (401, 403, 429, 503), never a socket.',
           '',
@@ -268,6 +272,10 @@ export class AsyncApiDocumentBuilder {
             ([code, meaning]) => `- ${code}: ${meaning}`,
           ),
         ].join('\n'),
+        'x-error-codes': ERROR_CODES.map((code) => ({
+          code,
+          meaning: ERROR_CODE_MEANINGS[code],
+        })),
         'x-close-codes': Object.entries(CLOSE_CODE_MEANINGS).map(
           ([code, meaning]) => ({ code: Number(code), meaning }),
         ),
@@ -329,7 +337,13 @@ export class AsyncApiDocumentBuilder {
       ErrorPayload: {
         type: 'object',
         properties: {
-          code: { type: 'string', enum: ERROR_CODES },
+          code: {
+            type: 'string',
+            enum: ERROR_CODES,
+            description: ERROR_CODES.map(
+              (code) => `${code}: ${ERROR_CODE_MEANINGS[code]}`,
+            ).join('; '),
+          },
           message: { type: 'string' },
           details: {
             type: 'array',
