@@ -5,6 +5,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     globals: true,
+    // Two test files at a time on this 2-core machine (Vitest's default is one fewer worker
+    // than cores: one): the e2e suites mostly wait on sockets, Redis and child processes, and
+    // two halve the suite's wall time.
+    maxWorkers: 2,
     root: './',
     reporters: process.env.CI ? ['default', 'junit'] : ['default'],
     outputFile: { junit: './test-results/junit.xml' },

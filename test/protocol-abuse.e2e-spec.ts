@@ -175,7 +175,9 @@ describe('protocol abuse: bad frames get the RFC 6455 close code (e2e)', () => {
     client.send({ opcode: Opcode.TEXT, declaredLength: 2n ** 40n });
     expect(await closedWith(client)).toBe(1009);
     expect(Date.now() - sentAt).toBeLessThan(1_000);
-    expect(Math.abs(memory() - before)).toBeLessThan(8 * 1024 * 1024);
+    // The heap moves by a few MiB on its own (other suites run beside this one, the collector
+    // runs when it likes); allocating for the declared length would move it by a terabyte.
+    expect(Math.abs(memory() - before)).toBeLessThan(64 * 1024 * 1024);
   });
 
   it.each([
