@@ -248,7 +248,8 @@ function compile(handler: ResolvedHandler): MessageCallback {
   /** Parameters, then the method; a promise only where a pipe or a value was one. */
   const invoke = (args: unknown[]): unknown => {
     if (argsLength === null) return callback.apply(instance, args);
-    const callArgs = new Array<unknown>(argsLength).fill(undefined);
+    // As Nest's createNullArray: one slot per declared parameter, undefined until filled.
+    const callArgs = Array.from<unknown>({ length: argsLength });
     let pending: Promise<void>[] | undefined;
     for (const param of params) {
       const value = param.extractValue(...args);
