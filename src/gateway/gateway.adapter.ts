@@ -10,6 +10,7 @@ import {
   connectionOf,
   type MessageCallback,
 } from './connections/connection.js';
+import { compileHandlerTable } from './dispatch/handler-table.js';
 import { GatewayServer } from './gateway.server.js';
 
 /** What an application may hand the adapter besides itself. */
@@ -124,7 +125,10 @@ export class GatewayAdapter extends AbstractWsAdapter {
       );
     }
     this.server = this.app.get(GatewayServer, { strict: false });
-    this.server.attach(httpServer, this.adapterOptions.connectionLogger);
+    const server = this.server;
+    this.server.attach(httpServer, this.adapterOptions.connectionLogger, () =>
+      compileHandlerTable(this.app, server.defaultPath),
+    );
     return this.server;
   }
 

@@ -25,6 +25,7 @@ import { GatewayEvents } from './connections/gateway-events.js';
 import { Heartbeat } from './connections/heartbeat.js';
 import { gatewaysHaveConnectionHooks } from './dispatch/connection-hooks.js';
 import { assertGatewaysDeclared } from './dispatch/gateway-declaration.js';
+import type { HandlerTable } from './dispatch/handler-table.js';
 import { MessageDispatcher } from './dispatch/message-dispatcher.js';
 import { GATEWAY_OPTIONS } from './gateway-options.token.js';
 import type { ResolvedGatewayOptions } from './gateway.options.js';
@@ -82,6 +83,9 @@ export class GatewayServer {
   ) => void;
   /** Whether the bindings run at the handshake (a gateway has connection hooks). */
   private bindEagerly = true;
+  /** Makes the compiled handlers, at the first binding (every gateway is known by then). */
+  private compileHandlers?: () => HandlerTable;
+  private handlerTable?: HandlerTable;
 
   constructor(
     @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
@@ -98,8 +102,13 @@ export class GatewayServer {
    * Starts answering WebSocket upgrades on `httpServer`, and the heartbeat; the connection lines
    * go to `connectionLogger` when the application gives one.
    */
-  attach(httpServer: HttpServer, connectionLogger?: ConnectionLogger): void {
+  attach(
+    httpServer: HttpServer,
+    connectionLogger?: ConnectionLogger,
+    compileHandlers?: () => HandlerTable,
+  ): void {
     if (this.upgradeListener) return;
+    this.compileHandlers = compileHandlers;
     this.connectionLog = new ConnectionLog(
       LOG_CONTEXT,
       this.logger,
@@ -130,6 +139,12 @@ export class GatewayServer {
     this.heartbeat?.stop();
     this.servers.clear();
     this.bindings.clear();
+    this.handlerTable = undefined;
+  }
+
+  /** The path of gateways that name none. */
+  get defaultPath(): string {
+    return this.options.path;
   }
 
   /** The `ws` server of `path` (the configured one when undefined), made at its first use. */
@@ -156,7 +171,7 @@ export class GatewayServer {
     this.bindings.set(server, bindings);
     // One per path, not one per connection.
     const binder = (connection: ClientConnection) =>
-      this.bind(connection, bindings);
+      this.bind(connection, bindings, path);
     server.on('connection', (socket: WebSocket, req: IncomingMessage) =>
       this.opened(socket, req, binder),
     );
@@ -228,10 +243,19 @@ export class GatewayServer {
   private bind(
     connection: ClientConnection,
     bindings: readonly GatewayBinding[],
+    path: string,
   ): void {
     // The table's presence is what marks the connection bound, even if no gateway has a handler.
-    connection.handlers = new Map();
+    const handlers = (connection.handlers = new Map());
     for (const binding of bindings) binding(connection.socket);
+    // Nest's callback of each event that has a compiled handler is replaced with it: the same
+    // guards, pipes and filters, resolved once instead of on every message.
+    this.handlerTable ??= this.compileHandlers?.() ?? new Map();
+    const compiled = this.handlerTable.get(path);
+    if (!compiled) return;
+    for (const [event, handler] of compiled) {
+      if (handlers.has(event)) handlers.set(event, handler);
+    }
   }
 
   private closed(

@@ -28,7 +28,6 @@ export interface ConnectionInfo {
   readonly openedAt: number;
 }
 
-/** A handler as Nest built it (guards, pipes, filters included), bound to one client. */
 /**
  * A request handed to its handler, as its connection tracks it until it is answered (dispatch's
  * RequestContext is one): a close the server decides answers what is still pending.
@@ -38,10 +37,15 @@ export interface PendingRequest {
   fail(payload: ErrorPayload): void;
 }
 
+/**
+ * A handler bound to one client: Nest's callback (guards, pipes, filters included), which returns
+ * a promise, or a compiled one (dispatch/handler-table.ts), which answers synchronously when it
+ * can.
+ */
 export type MessageCallback = (
   data: unknown,
   context: PendingRequest,
-) => Promise<unknown>;
+) => unknown;
 
 /** What every connection of an instance shares: counters and the limits it enforces. */
 export interface ConnectionContext {

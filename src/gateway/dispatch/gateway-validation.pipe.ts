@@ -272,12 +272,21 @@ export function validationDetails(
  */
 @Injectable()
 export class GatewayValidationPipe implements PipeTransform {
+  /**
+   * Whether {@link transform} hands every value of this parameter back as it came (a custom
+   * parameter, a type that is no DTO class): the compiled handlers then skip the call, decided
+   * once per handler (see handler-table.ts).
+   */
+  passesThrough(metadata: ArgumentMetadata): boolean {
+    return isCustomParameter(metadata) || !isDto(metadata.metatype);
+  }
+
   async transform(
     value: unknown,
     metadata: ArgumentMetadata,
   ): Promise<unknown> {
     const { metatype } = metadata;
-    if (isCustomParameter(metadata) || !isDto(metatype)) return value;
+    if (this.passesThrough(metadata) || !isDto(metatype)) return value;
     const payload = value ?? {};
     if (!isObject(payload) || Array.isArray(payload)) {
       throw refusal([{ field: '', message: 'must be a JSON object' }]);

@@ -11,7 +11,10 @@ import {
   plainTextReply,
   type RequestId,
 } from '../../protocol/index.js';
-import type { ClientConnection } from '../connections/connection.js';
+import type {
+  ClientConnection,
+  MessageCallback,
+} from '../connections/connection.js';
 import type { RateRefusal } from '../connections/rate-limiter.js';
 import { ReadPacer } from '../connections/read-pacer.js';
 import { TrafficStats } from '../connections/traffic-stats.js';
@@ -19,6 +22,11 @@ import { GATEWAY_OPTIONS } from '../gateway-options.token.js';
 import type { ResolvedGatewayOptions } from '../gateway.options.js';
 import { mapError } from './error-mapping.js';
 import { RequestContext } from './request-context.js';
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  value !== null &&
+  (typeof value === 'object' || typeof value === 'function') &&
+  typeof (value as { then?: unknown }).then === 'function';
 
 /**
  * The way of one message, from the frame `ws` hands over to the handler's reply: pacing and the
@@ -110,10 +118,7 @@ export class MessageDispatcher {
         envelope.id,
       );
       connection.accepted(request);
-      void handler(envelope.data, request).then(
-        (result) => this.settle(request, result),
-        (err: unknown) => this.fail(request, err),
-      );
+      this.run(handler, envelope.data, request);
     } catch (err) {
       this.logger.error(
         { err, connection: connection.id },
@@ -154,14 +159,47 @@ export class MessageDispatcher {
     );
   }
 
-  private async settle(
+  /**
+   * Runs the handler and answers with its result. A compiled handler (handler-table.ts) answers
+   * synchronously when its guards, pipes and method do: the reply then goes out in this same
+   * call, without a promise. Nest's own callbacks always return one.
+   */
+  private run(
+    handler: MessageCallback,
+    data: unknown,
     request: RequestContext,
-    result: unknown,
-  ): Promise<void> {
+  ): void {
+    let result: unknown;
     try {
-      const value = isObservable(result)
-        ? await firstValueFrom(result, { defaultValue: undefined })
-        : result;
+      result = handler(data, request);
+    } catch (err) {
+      // What Nest's callback would have rejected with (a filter that rethrows).
+      this.fail(request, err);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        (value) => this.settle(request, value),
+        (err: unknown) => this.fail(request, err),
+      );
+    } else {
+      this.settle(request, result);
+    }
+  }
+
+  private settle(request: RequestContext, result: unknown): void {
+    if (isObservable(result)) {
+      firstValueFrom(result, { defaultValue: undefined }).then(
+        (value) => this.reply(request, value),
+        (err: unknown) => this.fail(request, err),
+      );
+    } else {
+      this.reply(request, result);
+    }
+  }
+
+  private reply(request: RequestContext, value: unknown): void {
+    try {
       request.reply(value);
     } catch (err) {
       this.fail(request, err);
