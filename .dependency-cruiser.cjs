@@ -113,17 +113,7 @@ const ABOVE = {
   // The AsyncAPI document reads Nest's metadata of the gateways, not the features' code.
   contract: [
     'console',
-    'admission',
-    'auth',
-    'broadcast',
-    'bus',
-    'connections',
-    'dispatch',
-    'echo',
-    'history',
-    'presence',
-    'rooms',
-    'telemetry',
+    ...GATEWAY_FOLDERS.filter((name) => name !== 'contract'),
   ],
 };
 

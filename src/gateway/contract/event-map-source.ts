@@ -558,12 +558,7 @@ function render(
       return parts.join(' | ');
     }
     case 'array': {
-      let element: TsType = type.element;
-      let depth = 1;
-      while (element.kind === 'array') {
-        element = element.element;
-        depth++;
-      }
+      const { element, depth } = innermost(type);
       const brackets = '[]'.repeat(depth);
       if (element.kind !== 'union')
         return (
@@ -649,6 +644,20 @@ function flatOf(type: TsType, loose = false): string | undefined {
 }
 
 /** How far a type runs before its first possible line break, and whether it has one. */
+/** The element type of an array of arrays, and how deep it is nested. */
+function innermost(type: Extract<TsType, { kind: 'array' }>): {
+  element: TsType;
+  depth: number;
+} {
+  let element: TsType = type.element;
+  let depth = 1;
+  while (element.kind === 'array') {
+    element = element.element;
+    depth++;
+  }
+  return { element, depth };
+}
+
 function headOf(type: TsType): { width: number; breaks: boolean } {
   switch (type.kind) {
     case 'text':
@@ -656,12 +665,7 @@ function headOf(type: TsType): { width: number; breaks: boolean } {
     case 'object':
       return { width: 1, breaks: true };
     case 'array': {
-      let element: TsType = type.element;
-      let depth = 1;
-      while (element.kind === 'array') {
-        element = element.element;
-        depth++;
-      }
+      const { element, depth } = innermost(type);
       if (element.kind === 'union' && !hugs(element))
         return { width: 1, breaks: true };
       const inner = headOf(element);
