@@ -37,6 +37,7 @@ import type {
 } from '../connections/connection.js';
 import { GatewayValidationPipe } from './gateway-validation.pipe.js';
 import type { RequestContext } from './request-context.js';
+import { isThenable } from './thenable.js';
 
 /**
  * Handlers compiled at bind time, by the path of their gateway, then by event. An event is here
@@ -69,11 +70,6 @@ interface CompiledParam {
   /** Every pipe returns the value as it came (GatewayValidationPipe on a non-DTO parameter). */
   identity: boolean;
 }
-
-const isThenable = (value: unknown): value is PromiseLike<unknown> =>
-  value !== null &&
-  (typeof value === 'object' || typeof value === 'function') &&
-  typeof (value as { then?: unknown }).then === 'function';
 
 /** Nest's application internals the table is resolved from; absent outside a Nest application. */
 interface NestInternals {

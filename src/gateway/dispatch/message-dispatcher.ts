@@ -22,11 +22,7 @@ import { GATEWAY_OPTIONS } from '../gateway-options.token.js';
 import type { ResolvedGatewayOptions } from '../gateway.options.js';
 import { mapError } from './error-mapping.js';
 import { RequestContext } from './request-context.js';
-
-const isThenable = (value: unknown): value is PromiseLike<unknown> =>
-  value !== null &&
-  (typeof value === 'object' || typeof value === 'function') &&
-  typeof (value as { then?: unknown }).then === 'function';
+import { isThenable } from './thenable.js';
 
 /**
  * The way of one message, from the frame `ws` hands over to the handler's reply: pacing and the
