@@ -2,6 +2,18 @@ import { defineConfig } from 'vitest/config';
 
 // Unit tests sit beside the code (src/**/*.spec.ts); e2e suites in test/ start the real app on a
 // free port and talk to it with real clients (and a real Redis where the suite needs one).
+/**
+ * Suites that run after the others, one at a time: the benchmark's smoke run, which keeps both
+ * cores busy, and those that stop Redis or kill instances and wait for what follows within a
+ * few presence or history intervals, which a busy machine can stretch past their waits.
+ */
+const ALONE = [
+  'test/bench-smoke.e2e-spec.ts',
+  'test/presence-cluster.e2e-spec.ts',
+  'test/history-cluster.e2e-spec.ts',
+  'test/redis-faults.e2e-spec.ts',
+];
+
 export default defineConfig({
   test: {
     globals: true,
@@ -22,8 +34,21 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/**/*.e2e-spec.ts'],
+          exclude: ALONE,
           testTimeout: 20_000,
           hookTimeout: 20_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e-alone',
+          include: ALONE,
+          testTimeout: 20_000,
+          hookTimeout: 20_000,
+          // After the others, one file at a time: see ALONE.
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
