@@ -1,10 +1,16 @@
-import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import {
+  ConnectedSocket,
+  MessageBody,
+  SubscribeMessage,
+} from '@nestjs/websockets';
+import type { WebSocket } from 'ws';
 import { Gateway } from '../src/gateway/dispatch/gateway.decorator.js';
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { GatewayConfig } from '../src/config/gateway.config.js';
 import type { GatewayJwtOptions } from '../src/gateway/gateway.options.js';
 import { ConnectionRegistry } from '../src/gateway/connections/connection-registry.js';
+import { connectionOf } from '../src/gateway/connections/connection.js';
 import { eventually } from './support/eventually.js';
 import {
   frame,
@@ -24,6 +30,21 @@ class SlowGateway {
   async slow(@MessageBody() ms: number): Promise<number> {
     await sleep(ms);
     return ms;
+  }
+
+  /** Has the server close this very connection, then answers, without awaiting anything. */
+  @SubscribeMessage('closeMe')
+  closeMe(@ConnectedSocket() socket: WebSocket): string {
+    connectionOf(socket)!.close(4000, 'asked to');
+    return 'bye';
+  }
+
+  /** The same, answering a tick later. */
+  @SubscribeMessage('closeMeLater')
+  async closeMeLater(@ConnectedSocket() socket: WebSocket): Promise<string> {
+    connectionOf(socket)!.close(4000, 'asked to');
+    await sleep(10);
+    return 'bye later';
   }
 }
 
@@ -111,6 +132,23 @@ describe('a server-initiated close waits for the replies of accepted requests (e
       }
       await listener.expectSilence(100);
       await listener.close();
+      await eventually(() => registry.size === 0, 'the registry to empty');
+    },
+  );
+
+  it.each([
+    ['closeMe', 'bye'],
+    ['closeMeLater', 'bye later'],
+  ])(
+    'a handler (%s) that closes its own connection still gets its reply out before the close frame',
+    async (event, reply) => {
+      const client = await RawWsClient.connect(gateway.wsUrl, {
+        token: TEST_TOKEN,
+      });
+      client.write(burst(1, (id) => ({ event, id })));
+      const { before, close } = await framesUntilClose(client);
+      expect(before).toEqual([{ event, data: reply, id: 1 }]);
+      expect(close.code).toBe(4000);
       await eventually(() => registry.size === 0, 'the registry to empty');
     },
   );

@@ -10,7 +10,10 @@ import {
   connectionOf,
   type MessageCallback,
 } from './connections/connection.js';
-import { compileHandlerTable } from './dispatch/handler-table.js';
+import {
+  compileHandlerTable,
+  isSharedTable,
+} from './dispatch/handler-table.js';
 import { GatewayServer } from './gateway.server.js';
 
 /** What an application may hand the adapter besides itself. */
@@ -86,7 +89,13 @@ export class GatewayAdapter extends AbstractWsAdapter {
   ): void {
     const connection = connectionOf(client);
     if (!connection) return;
-    const bound = (connection.handlers ??= new Map());
+    // Copied on write: the connection may share its path's compiled table (GatewayServer.bind).
+    const current = connection.handlers;
+    const bound =
+      current instanceof Map && !isSharedTable(current)
+        ? (current as Map<string, MessageCallback>)
+        : new Map(current);
+    connection.handlers = bound;
     for (const { message, callback } of handlers) {
       if (typeof message !== 'string') continue;
       if (bound.has(message)) {

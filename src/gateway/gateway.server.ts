@@ -253,8 +253,16 @@ export class GatewayServer {
     this.handlerTable ??= this.compileHandlers?.() ?? new Map();
     const compiled = this.handlerTable.get(path);
     if (!compiled) return;
+    let replaced = 0;
     for (const [event, handler] of compiled) {
-      if (handlers.has(event)) handlers.set(event, handler);
+      if (!handlers.has(event)) continue;
+      handlers.set(event, handler);
+      replaced++;
+    }
+    // Every handler compiled: the path's one table serves every connection, and the per-connection
+    // copy (a Map per client, looked up on each message) is dropped.
+    if (replaced === handlers.size && replaced === compiled.size) {
+      connection.handlers = compiled;
     }
   }
 

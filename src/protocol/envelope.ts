@@ -72,8 +72,10 @@ const CLOSE_BRACKET = 93; // ]
  * class-transformer) overflow the stack near a thousand levels.
  */
 export function nestsDeeperThan(text: string, maxDepth: number): boolean {
-  let depth = 0;
   const length = text.length;
+  // Every level opens with a character of its own.
+  if (length <= maxDepth) return false;
+  let depth = 0;
   for (let i = 0; i < length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {

@@ -77,7 +77,7 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
    * until Nest has bound them to this client, at its first message (see GatewayAdapter). A
    * connection that only listens never needs them.
    */
-  handlers?: Map<string, MessageCallback>;
+  handlers?: ReadonlyMap<string, MessageCallback>;
   /** Made at the first message, as full as it was at the handshake. */
   private rateLimiter?: RateLimiter;
   messagesIn = 0;
@@ -93,7 +93,13 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
    * while the requests it already accepted are still answered.
    */
   closing = false;
-  /** Requests handed to a handler and not answered yet; made at the first one. */
+  /**
+   * The request whose handler is running now. Most handlers answer before they return, so a
+   * request only joins {@link inFlight} (a Set: a hash entry made and deleted) when its handler
+   * returned without answering.
+   */
+  private running: PendingRequest | undefined = undefined;
+  /** Requests whose handler returned without answering them yet; made at the first one. */
   private inFlight?: Set<PendingRequest>;
   /** The close frame that waits for {@link inFlight} to empty, and the bound on that wait. */
   private pendingClose?: {
@@ -145,8 +151,9 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
    *
    * "Behind" is what the socket still buffers at the connection's first write of an event-loop
    * turn: bytes of earlier turns that the client has not read. The frames of the current turn
-   * are corked together and do not count, so one large message or one burst never cuts off a
-   * client that reads; one that does not read holds at most the limit plus one turn's frames.
+   * (the first written at once, the rest corked together: see WriteCoalescer) do not count, so
+   * one large message or one burst never cuts off a client that reads; one that does not read
+   * holds at most the limit plus one turn's frames.
    */
   write(frame: string): boolean {
     const socket = this.socket;
@@ -158,6 +165,8 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
         return false;
       }
       this.writeTurn = writes.turn;
+      writes.first();
+    } else {
       writes.hold(socket);
     }
     socket.send(frame);
@@ -191,15 +200,28 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
     return this.send(frame, event) || this.sendError(REPLY_DROPPED, id, event);
   }
 
-  /** A request was handed to its handler: a close waits for its answer (see {@link close}). */
+  /**
+   * A request is being handed to its handler: a close waits for its answer (see {@link close}).
+   * Once the handler has returned, {@link returned} says whether it still waits.
+   */
   accepted(request: PendingRequest): void {
-    (this.inFlight ??= new Set()).add(request);
+    this.running = request;
+  }
+
+  /** The handler of `request` returned; `answered`: it has answered the request already. */
+  returned(request: PendingRequest, answered: boolean): void {
+    if (this.running === request) this.running = undefined;
+    if (!answered) (this.inFlight ??= new Set()).add(request);
   }
 
   /** A request was answered; the last one answered lets a pending close go out. */
   answered(request: PendingRequest): void {
-    const inFlight = this.inFlight;
-    if (!inFlight?.delete(request) || inFlight.size > 0) return;
+    if (this.running === request) {
+      this.running = undefined;
+    } else if (!this.inFlight?.delete(request)) {
+      return;
+    }
+    if (this.running !== undefined || this.inFlight?.size) return;
     const pending = this.pendingClose;
     if (!pending) return;
     this.pendingClose = undefined;
@@ -217,7 +239,8 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
     if (this.closing) return;
     this.closing = true;
     this.closeCause ??= reason;
-    if (!this.inFlight?.size) return this.closeNow(code, reason);
+    if (this.running === undefined && !this.inFlight?.size)
+      return this.closeNow(code, reason);
     const timer = setTimeout(this.expireInFlight, this.context.closeGraceMs);
     timer.unref();
     this.pendingClose = { code, reason, timer };
@@ -227,6 +250,7 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
   closed(): void {
     if (this.pendingClose) clearTimeout(this.pendingClose.timer);
     this.pendingClose = undefined;
+    this.running = undefined;
     this.inFlight = undefined;
   }
 
@@ -236,6 +260,7 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
       message: `the connection is closing and the request did not finish within ${this.context.closeGraceMs} ms`,
     };
     // Each fail() removes its request, and the last one sends the close frame.
+    this.running?.fail(payload);
     for (const request of this.inFlight ?? []) request.fail(payload);
   };
 

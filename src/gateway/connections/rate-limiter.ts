@@ -48,6 +48,11 @@ class TokenBucket {
     this.level(now);
     this.tokens -= n;
   }
+
+  /** Takes `n` tokens right after {@link level} read the bucket at the same instant. */
+  spend(n: number): void {
+    this.tokens -= n;
+  }
 }
 
 /**
@@ -90,8 +95,9 @@ export class RateLimiter {
             ? 'bytes'
             : undefined;
     if (refusal === undefined) {
-      this.messages.charge(1, now);
-      this.bytes.charge(size, now);
+      // Both levels were read at `now` above.
+      this.messages.spend(1);
+      this.bytes.spend(size);
       return 'allow';
     }
     if (now - this.windowStart >= 1000) {

@@ -203,7 +203,18 @@ export function compileHandlerTable(
       if (count > 1) table.get(path)?.delete(event);
     }
   }
+  for (const handlers of table.values()) shared.add(handlers);
   return table;
+}
+
+const shared = new WeakSet<object>();
+
+/**
+ * Whether `handlers` is one of a path's compiled tables, which connections share when all their
+ * handlers are compiled: never written to after compilation.
+ */
+export function isSharedTable(handlers: object): boolean {
+  return shared.has(handlers);
 }
 
 /**
@@ -245,7 +256,7 @@ function compile(handler: ResolvedHandler): MessageCallback {
   const invoke = (args: unknown[]): unknown => {
     if (argsLength === null) return callback.apply(instance, args);
     // As Nest's createNullArray: one slot per declared parameter, undefined until filled.
-    const callArgs = Array.from<unknown>({ length: argsLength });
+    const callArgs = new Array<unknown>(argsLength).fill(undefined);
     let pending: Promise<void>[] | undefined;
     for (const param of params) {
       const value = param.extractValue(...args);

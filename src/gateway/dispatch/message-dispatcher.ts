@@ -114,7 +114,11 @@ export class MessageDispatcher {
         envelope.id,
       );
       connection.accepted(request);
-      this.run(handler, envelope.data, request);
+      try {
+        this.run(handler, envelope.data, request);
+      } finally {
+        connection.returned(request, request.isSettled);
+      }
     } catch (err) {
       this.logger.error(
         { err, connection: connection.id },
