@@ -256,7 +256,7 @@ function compile(handler: ResolvedHandler): MessageCallback {
   const invoke = (args: unknown[]): unknown => {
     if (argsLength === null) return callback.apply(instance, args);
     // As Nest's createNullArray: one slot per declared parameter, undefined until filled.
-    const callArgs = new Array<unknown>(argsLength).fill(undefined);
+    const callArgs = Array.from<unknown>({ length: argsLength });
     let pending: Promise<void>[] | undefined;
     for (const param of params) {
       const value = param.extractValue(...args);
