@@ -153,7 +153,7 @@ export const FULL: Profile = {
     ],
     warmupMs: 500,
     measureMs: 2000,
-    rounds: 3,
+    rounds: 5,
   },
   fanout: {
     cases: [
@@ -235,7 +235,8 @@ export const SMOKE: Profile = {
   echo: {
     cases: [
       { connections: 4, inFlight: 1 },
-      { connections: 4, inFlight: 4 },
+      // 32 in flight: the batched case's rows (p99 in the worst round).
+      { connections: 4, inFlight: 32 },
     ],
     warmupMs: 100,
     measureMs: 400,

@@ -3,6 +3,8 @@ import { Fleet } from '../load/fleet.js';
 import { startServer, type RunningServer } from '../servers/launch.js';
 import { deliveryMetrics, runFanout } from './fanout.js';
 import {
+  CAPACITY,
+  capacityOf,
   CPU_PER_OP,
   workersFor,
   type CaseResult,
@@ -13,13 +15,17 @@ export const REDIS_URL = 'redis://127.0.0.1:6379';
 
 /**
  * (3) Cross-instance fan-out through Redis: two gateways on one Redis (a channel prefix of this
- * run's own), half the receivers on each, the publisher on the first. No plain `ws` counterpart:
- * absolute numbers, with the latency of the receivers on the other instance apart.
+ * run's own), half the receivers on each, the publisher on the first; then the first alone, all
+ * the receivers on it, the same rate. No plain `ws` counterpart: absolute numbers, with the
+ * latency of the receivers on the other instance apart, and how the cost of a delivery changes
+ * from one instance to two (what says whether deliveries/s scale with instances).
  */
 export async function clusterScenario(ctx: Context): Promise<CaseResult[]> {
   const { receivers, rate, warmupMs, measureMs } = ctx.profile.cluster;
   const prefix = `bench-${randomBytes(4).toString('hex')}:`;
-  const name = `2 gateways, ${receivers.toLocaleString('en-US')} receivers, ${rate} msg/s`;
+  const count = receivers.toLocaleString('en-US');
+  const name = `2 gateways, ${count} receivers, ${rate} msg/s`;
+  const single = `1 gateway (the same, through Redis), ${count} receivers, ${rate} msg/s`;
   const servers: RunningServer[] = [];
   let fleet: Fleet | undefined;
   try {
@@ -69,6 +75,28 @@ export async function clusterScenario(ctx: Context): Promise<CaseResult[]> {
     measurement.values.remoteP50 = other
       ? other.percentile(0.5) / 1000
       : Number.NaN;
+    measurement.values.capacity = capacityOf(measurement.values.cpuPerOp);
+
+    // The same offered load on one instance: the second stops, every receiver worker goes to the
+    // first (it still publishes to and hears from Redis).
+    await b.stop();
+    servers.splice(1, 1);
+    ctx.log(`cluster ${single}`);
+    const alone = await runFanout(ctx, {
+      fleet,
+      targets: Array<RunningServer>(2 * half).fill(a),
+      groups: Array<string>(2 * half).fill('same'),
+      publishTo: a,
+      servers: [a],
+      receivers,
+      rate,
+      warmupMs,
+      measureMs,
+      label: `cluster ${single}`,
+    });
+    const one = alone.measurement;
+    one.values.capacity = capacityOf(one.values.cpuPerOp);
+    const perDelivery = measurement.values.cpuPerOp / one.values.cpuPerOp;
     return [
       {
         scenario: 'cross-instance',
@@ -90,11 +118,27 @@ export async function clusterScenario(ctx: Context): Promise<CaseResult[]> {
             decimals: 2,
           },
           CPU_PER_OP('delivery (both gateways)'),
+          CAPACITY('deliveries'),
         ],
         gateway: measurement,
         noPlain: true,
         notes: [
           `offered: ${(rate * receivers).toLocaleString('en-US')} deliveries/s; both gateways pinned to the server core, Redis unpinned; server CPU is the two gateways together`,
+          `CPU per delivery, 2 instances / 1: ${perDelivery.toFixed(2)}: each instance delivers to its own receivers and pays once per published message for the bus, so with a core each, deliveries/s scale with instances by 2 / ${perDelivery.toFixed(2)} = ${(2 / perDelivery).toFixed(2)}x here`,
+        ],
+      },
+      {
+        scenario: 'cross-instance',
+        name: single,
+        metrics: [
+          ...deliveryMetrics(),
+          CPU_PER_OP('delivery'),
+          CAPACITY('deliveries'),
+        ],
+        gateway: one,
+        noPlain: true,
+        notes: [
+          'the first gateway of the case above, the second stopped: the publish still goes through Redis',
         ],
       },
     ];

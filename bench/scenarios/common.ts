@@ -37,6 +37,25 @@ export const CPU_PER_OP = (op: string): MetricSpec => ({
   decimals: 1,
 });
 
+/**
+ * Operations per second that one core of server CPU buys (1 / CPU per operation): the server's
+ * own limit, which a load generator near the end of its core cannot show in the rate itself.
+ * Its ratio is plain's CPU per operation over the gateway's.
+ */
+export const CAPACITY = (
+  op: string,
+  target?: MetricSpec['target'],
+): MetricSpec => ({
+  key: 'capacity',
+  label: `${op}/s per core of server CPU`,
+  unit: '/s',
+  better: 'higher',
+  target,
+});
+
+/** {@link CAPACITY}'s value from a measurement's CPU per operation (µs). */
+export const capacityOf = (cpuPerOpUs: number): number => 1e6 / cpuPerOpUs;
+
 /** One server's run of one case. */
 export interface Measurement {
   values: Record<string, number>;
@@ -132,7 +151,7 @@ export async function alternatingRounds(
   rounds: number,
   key: string,
   measureOne: (kind: ServerKind, round: number) => Promise<Measurement>,
-): Promise<void> {
+): Promise<Record<ServerKind, Measurement[]>> {
   const runs: Record<ServerKind, Measurement[]> = { gateway: [], plain: [] };
   for (let round = 0; round < rounds; round++) {
     for (const kind of order(round)) {
@@ -154,6 +173,7 @@ export async function alternatingRounds(
         ratios.map((r) => r.toFixed(2)).join(', '),
     );
   }
+  return runs;
 }
 
 /** The window's instants: it opens after `warmupMs` (and a little slack for the commands to arrive). */

@@ -409,7 +409,7 @@ export async function consoleScenario(ctx: Context): Promise<CaseResult[]> {
       {
         scenario: 'console',
         name: `${echoName}, console on`,
-        metrics: [...echoMetrics(false), ...ECHO_RATIOS],
+        metrics: [...echoMetrics(1, false), ...ECHO_RATIOS],
         gateway: echoOn,
         noPlain: true,
         notes: [
@@ -422,7 +422,7 @@ export async function consoleScenario(ctx: Context): Promise<CaseResult[]> {
       {
         scenario: 'console',
         name: `${echoName}, console off`,
-        metrics: echoMetrics(false),
+        metrics: echoMetrics(1, false),
         gateway: echoOff,
         noPlain: true,
         notes: [],

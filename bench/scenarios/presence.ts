@@ -43,6 +43,13 @@ const CYCLE_METRICS: MetricSpec[] = [
   CPU_PER_OP('join/leave cycle'),
 ];
 
+/**
+ * The part of a request's CPU that the server would have burned idle over the same time: its idle
+ * share of a core (`idleCpu`) spread over the requests of one second.
+ */
+const idleCpuPerRequest = (idleCpu: number, m: Measurement): number =>
+  (idleCpu * 1e6) / m.values.rps;
+
 const REQUEST_METRICS: MetricSpec[] = [
   {
     key: 'rps',
@@ -435,7 +442,7 @@ export async function presenceScenario(ctx: Context): Promise<CaseResult[]> {
             idleNote,
             countOnly
               ? `reply: ${Buffer.byteLength(JSON.stringify(counted))} bytes of data`
-              : `reply: ${count(listBytes)} bytes of data (${(listBytes / members).toFixed(0)} per member)`,
+              : `reply: ${count(listBytes)} bytes of data (${(listBytes / members).toFixed(0)} per member); server CPU per listed member: ${((m.values.cpuPerOp - idleCpuPerRequest(idle.serverCpu, m)) / members).toFixed(2)} µs (the request's CPU less the server's idle share, over ${count(members)})`,
           ],
         });
       }
