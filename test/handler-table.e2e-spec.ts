@@ -22,6 +22,7 @@ import { IsString } from 'class-validator';
 import type { AddressInfo } from 'node:net';
 import { map, of, throwError, type Observable } from 'rxjs';
 import { ConnectionRegistry } from '../src/gateway/connections/connection-registry.js';
+import { connectionOf } from '../src/gateway/connections/connection.js';
 import { isCompiledHandler } from '../src/gateway/dispatch/handler-table.js';
 import {
   CurrentConnection,
@@ -52,6 +53,29 @@ class HostGuard implements CanActivate {
     calls.push(`guard:${context.getHandler().name}`);
     if (data?.mode === 'deny') return false;
     if (data?.mode === 'slow') return Promise.resolve(true);
+    return true;
+  }
+}
+
+/** What a guard sees of a message's context, compiled path or Nest's, as plain data. */
+const seen: Record<string, unknown>[] = [];
+
+@Injectable()
+class ContextProbeGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const ws = context.switchToWs();
+    seen.push({
+      type: context.getType(),
+      class: context.getClass().name,
+      handler: context.getHandler().name,
+      args: context.getArgs().length,
+      connected: connectionOf(ws.getClient()) !== undefined,
+      sameClient: ws.getClient() === context.getArgByIndex(0),
+      data: ws.getData(),
+      pattern: ws.getPattern(),
+      // A second switch gives the same answers.
+      again: context.switchToWs().getPattern(),
+    });
     return true;
   }
 }
@@ -146,6 +170,17 @@ class FastGateway {
     return data;
   }
 
+  @UseGuards(ContextProbeGuard)
+  @SubscribeMessage('fast.context')
+  context(): string {
+    return 'seen';
+  }
+
+  @SubscribeMessage('fast.stream')
+  stream(@MessageBody() n: number): Observable<number> {
+    return n < 0 ? throwError(() => new WsException('negative')) : of(n, n + 1);
+  }
+
   @SubscribeMessage('fast.upper')
   upper(@MessageBody('text', UpperPipe) text: string): string {
     return text;
@@ -164,6 +199,12 @@ class InterceptedGateway {
   @SubscribeMessage('generic.hello')
   hello(@MessageBody() { name }: NameDto): string {
     return `hello ${name}`;
+  }
+
+  @UseGuards(ContextProbeGuard)
+  @SubscribeMessage('generic.context')
+  context(): string {
+    return 'seen';
   }
 
   @SubscribeMessage('generic.throw')
@@ -237,6 +278,55 @@ describe('compiled handlers and the generic path (e2e)', () => {
   });
   beforeEach(() => {
     calls.length = 0;
+    seen.length = 0;
+  });
+
+  it("gives a guard the same context as Nest's own path: client, data, pattern, handler", async () => {
+    expect(await bob.request('fast.context', { x: 1 }, 'c1')).toEqual({
+      event: 'fast.context',
+      data: 'seen',
+      id: 'c1',
+    });
+    expect(await bob.request('generic.context', { x: 1 }, 'c2')).toMatchObject({
+      event: 'generic.context',
+      id: 'c2',
+    });
+    const common = {
+      type: 'ws',
+      handler: 'context',
+      args: 4,
+      connected: true,
+      sameClient: true,
+      data: { x: 1 },
+    };
+    expect(seen).toEqual([
+      {
+        ...common,
+        class: 'FastGateway',
+        pattern: 'fast.context',
+        again: 'fast.context',
+      },
+      {
+        ...common,
+        class: 'InterceptedGateway',
+        pattern: 'generic.context',
+        again: 'generic.context',
+      },
+    ]);
+  });
+
+  it('answers a compiled handler’s Observable with its first value, and its error as an error frame', async () => {
+    expect(await bob.request('fast.stream', 5, 'o1')).toEqual({
+      event: 'fast.stream',
+      data: 5,
+      id: 'o1',
+    });
+    expect(await bob.request('fast.stream', -1, 'o2')).toMatchObject({
+      event: 'error',
+      id: 'o2',
+      data: { message: 'negative' },
+    });
+    await bob.expectSilence(100);
   });
 
   it('serves the handlers without interceptors compiled, the others through Nest', async () => {

@@ -39,8 +39,8 @@ export interface PendingRequest {
 
 /**
  * A handler bound to one client: Nest's callback (guards, pipes, filters included), which returns
- * a promise, or a compiled one (dispatch/handler-table.ts), which answers synchronously when it
- * can.
+ * a promise, or a compiled one (dispatch/handler-table.ts), which returns the reply itself when it
+ * can answer synchronously and a promise otherwise (never an Observable).
  */
 export type MessageCallback = (
   data: unknown,

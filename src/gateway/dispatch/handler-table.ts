@@ -29,7 +29,13 @@ import { ExceptionFiltersContext } from '@nestjs/websockets/context/exception-fi
 import { WsContextCreator } from '@nestjs/websockets/context/ws-context-creator.js';
 import { WsProxy } from '@nestjs/websockets/context/ws-proxy.js';
 import { GatewayMetadataExplorer } from '@nestjs/websockets/gateway-metadata-explorer.js';
-import { EMPTY, isObservable, lastValueFrom, type Observable } from 'rxjs';
+import {
+  EMPTY,
+  firstValueFrom,
+  isObservable,
+  lastValueFrom,
+  type Observable,
+} from 'rxjs';
 import { catchError } from 'rxjs/operators';
 import type {
   MessageCallback,
@@ -189,9 +195,7 @@ export function compileHandlerTable(
               };
             }),
             handleError: (error, args) => {
-              const host = new ExecutionContextHost(args);
-              host.setType('ws');
-              exceptions.handle(error as Error, host);
+              exceptions.handle(error as Error, new WsExecutionContext(args));
             },
           }),
         );
@@ -228,6 +232,7 @@ export function isSharedTable(handlers: object): boolean {
 function compile(handler: ResolvedHandler): MessageCallback {
   const { instance, callback, pattern, guards, params, argsLength } = handler;
   const type = instance.constructor as never;
+  const emptyArgs = Array.from<unknown>({ length: argsLength ?? 0 });
 
   const guardFrom = async (
     args: unknown[],
@@ -256,7 +261,7 @@ function compile(handler: ResolvedHandler): MessageCallback {
   const invoke = (args: unknown[]): unknown => {
     if (argsLength === null) return callback.apply(instance, args);
     // As Nest's createNullArray: one slot per declared parameter, undefined until filled.
-    const callArgs = Array.from<unknown>({ length: argsLength });
+    const callArgs = emptyArgs.slice();
     let pending: Promise<void>[] | undefined;
     for (const param of params) {
       const value = param.extractValue(...args);
@@ -284,13 +289,18 @@ function compile(handler: ResolvedHandler): MessageCallback {
     return observe(result, args);
   };
 
+  // An Observable's first value is the reply, as the dispatcher takes it from Nest's callbacks: a
+  // compiled handler hands over a value or a promise, never an Observable.
   const observe = (value: unknown, args: unknown[]): unknown =>
     isObservable(value)
-      ? (value as Observable<unknown>).pipe(
-          catchError((error: unknown) => {
-            handler.handleError(error, args);
-            return EMPTY;
-          }),
+      ? firstValueFrom(
+          (value as Observable<unknown>).pipe(
+            catchError((error: unknown) => {
+              handler.handleError(error, args);
+              return EMPTY;
+            }),
+          ),
+          { defaultValue: undefined },
         )
       : value;
 
@@ -300,8 +310,7 @@ function compile(handler: ResolvedHandler): MessageCallback {
     let result: unknown;
     try {
       if (guards.length > 0) {
-        const context = new ExecutionContextHost(args, type, callback);
-        context.setType('ws');
+        const context = new WsExecutionContext(args, type, callback);
         for (let i = 0; i < guards.length; i++) {
           const verdict = guards[i]!.canActivate(context);
           if (verdict === true) continue;
@@ -324,6 +333,38 @@ function compile(handler: ResolvedHandler): MessageCallback {
 }
 
 const compiled = new WeakSet<object>();
+
+/**
+ * Nest's execution context of a WebSocket message, already switched to `ws`. Nest's own
+ * `switchToWs()` assigns three new closures to the context on every call, and a guard calls it on
+ * every message (WsAuthGuard does): here they are methods, and the switch returns the context.
+ */
+class WsExecutionContext extends ExecutionContextHost {
+  constructor(
+    args: unknown[],
+    type?: ConstructorParameters<typeof ExecutionContextHost>[1],
+    handler?: ConstructorParameters<typeof ExecutionContextHost>[2],
+  ) {
+    super(args, type, handler);
+    this.setType('ws');
+  }
+
+  override switchToWs(): this {
+    return this;
+  }
+
+  getClient<T = unknown>(): T {
+    return this.getArgByIndex(0);
+  }
+
+  getData<T = unknown>(): T {
+    return this.getArgByIndex(1);
+  }
+
+  getPattern(): string {
+    return this.getArgByIndex(this.getArgs().length - 1);
+  }
+}
 
 /** Whether a connection's handler is a compiled one (the fast path) rather than Nest's callback. */
 export function isCompiledHandler(handler: unknown): boolean {

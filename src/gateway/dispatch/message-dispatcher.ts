@@ -22,7 +22,6 @@ import { GATEWAY_OPTIONS } from '../gateway-options.token.js';
 import type { ResolvedGatewayOptions } from '../gateway.options.js';
 import { mapError } from './error-mapping.js';
 import { RequestContext } from './request-context.js';
-import { isThenable } from './thenable.js';
 
 /**
  * The way of one message, from the frame `ws` hands over to the handler's reply: pacing and the
@@ -162,7 +161,10 @@ export class MessageDispatcher {
   /**
    * Runs the handler and answers with its result. A compiled handler (handler-table.ts) answers
    * synchronously when its guards, pipes and method do: the reply then goes out in this same
-   * call, without a promise. Nest's own callbacks always return one.
+   * call, without a promise; otherwise it returns a promise, and never an Observable. Nest's own
+   * callbacks (async functions) always return a promise, of a value or of an Observable. So a
+   * result that is not a promise is the reply: no lookup of `then`, `subscribe` or `lift` on the
+   * handler's data, whatever its shape.
    */
   private run(
     handler: MessageCallback,
@@ -177,13 +179,13 @@ export class MessageDispatcher {
       this.fail(request, err);
       return;
     }
-    if (isThenable(result)) {
+    if (result instanceof Promise) {
       result.then(
-        (value) => this.settle(request, value),
+        (value: unknown) => this.settle(request, value),
         (err: unknown) => this.fail(request, err),
       );
     } else {
-      this.settle(request, result);
+      this.reply(request, result);
     }
   }
 
