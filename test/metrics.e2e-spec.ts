@@ -92,6 +92,40 @@ describe('GET /metrics moves when things happen (e2e)', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('counts the bytes of multi-byte text as they went out, and delivers it as sent', async () => {
+    const a = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    const b = await connect(gateway.wsUrl, { token: TEST_TOKEN });
+    const text = 'héllo wörld 😀 世界 \u2028 "quoted" \\';
+    const before = await scrape();
+    a.sendJson({ event: 'echo', data: { text }, id: 1 });
+    const echoed = await a.next();
+    a.sendJson({ event: 'broadcast', data: text, id: 2 });
+    const [receipt, pushed] = await Promise.all([a.next(), b.next()]);
+    const after = await scrape();
+    expect(JSON.parse(echoed)).toEqual({
+      event: 'echo',
+      data: { text },
+      id: 1,
+    });
+    expect(JSON.parse(pushed)).toMatchObject({
+      event: 'broadcast',
+      data: { data: text },
+    });
+    // Every byte that went out: the echo, the receipt, the push; UTF-8, not UTF-16 units.
+    const bytes = [echoed, receipt, pushed].reduce(
+      (n, frame) => n + Buffer.byteLength(frame),
+      0,
+    );
+    expect(bytes).toBeGreaterThan(
+      echoed.length + receipt.length + pushed.length,
+    );
+    expect(
+      (sample(after, 'gateway_bytes_out_total') ?? 0) -
+        (sample(before, 'gateway_bytes_out_total') ?? 0),
+    ).toBe(bytes);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('counts refused handshakes by reason', async () => {
     const before = await scrape();
     await handshakeStatus(gateway.wsUrl);

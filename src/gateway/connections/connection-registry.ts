@@ -120,10 +120,12 @@ export class ConnectionRegistry implements LocalDelivery {
   }
 
   sendToAll(frame: string, exceptId?: string, event = 'push'): number {
-    const bytes = Buffer.byteLength(frame);
+    // Encoded once for every recipient, rather than by each socket.
+    const payload = Buffer.from(frame);
+    const bytes = payload.length;
     let sent = 0;
     for (const connection of this.connections.values()) {
-      if (connection.id !== exceptId && connection.write(frame)) sent++;
+      if (connection.id !== exceptId && connection.write(payload)) sent++;
     }
     this.fannedOut(exceptId, bytes, sent, event);
     return sent;
@@ -135,10 +137,11 @@ export class ConnectionRegistry implements LocalDelivery {
     exceptId?: string,
     event = 'push',
   ): number {
-    const bytes = Buffer.byteLength(frame);
+    const payload = Buffer.from(frame);
+    const bytes = payload.length;
     let sent = 0;
     for (const id of connectionIds) {
-      if (id !== exceptId && this.connections.get(id)?.write(frame)) sent++;
+      if (id !== exceptId && this.connections.get(id)?.write(payload)) sent++;
     }
     this.fannedOut(exceptId, bytes, sent, event);
     return sent;

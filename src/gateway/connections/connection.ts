@@ -57,6 +57,9 @@ export interface ConnectionContext {
   readonly closeGraceMs: number;
 }
 
+/** A frame given as a Buffer is still text (ws would send a Buffer as binary). */
+const TEXT_FRAME = { binary: false } as const;
+
 /** How long a slow reader gets to take the 1013 close frame before its socket is destroyed. */
 const SLOW_CLOSE_GRACE_MS = 1_000;
 
@@ -139,8 +142,11 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
 
   /** Sends a serialized frame, counted under `event`; false when it could not be sent. */
   send(frame: string, event: string): boolean {
-    if (!this.write(frame)) return false;
-    this.context.traffic.sent(event, Buffer.byteLength(frame));
+    // Encoded once: the byte count is its length, and neither ws (which measures a string) nor the
+    // socket (which copies a string into a buffer of its own to write it) goes over it again.
+    const payload = Buffer.from(frame);
+    if (!this.write(payload)) return false;
+    this.context.traffic.sent(event, payload.length);
     return true;
   }
 
@@ -155,7 +161,7 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
    * one large message or one burst never cuts off a client that reads; one that does not read
    * holds at most the limit plus one turn's frames.
    */
-  write(frame: string): boolean {
+  write(frame: string | Buffer): boolean {
     const socket = this.socket;
     if (socket.readyState !== WebSocket.OPEN || this.slow) return false;
     const writes = this.context.writes;
@@ -169,7 +175,7 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
     } else {
       writes.hold(socket);
     }
-    socket.send(frame);
+    socket.send(frame, TEXT_FRAME);
     this.messagesOut++;
     return true;
   }
