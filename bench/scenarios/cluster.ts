@@ -50,24 +50,35 @@ export async function clusterScenario(ctx: Context): Promise<CaseResult[]> {
     const half = Math.max(1, Math.ceil(workersFor(ctx.profile, receivers) / 2));
     fleet = await Fleet.start(2 * half + 1, ctx.machine.pinning.load);
     ctx.log(`cluster ${name}`);
-    const { measurement, byGroup } = await runFanout(ctx, {
-      fleet,
-      targets: [
+    /** The offered load with receiver worker w on `targets[w]`, in group `groups[w]`. */
+    const fanout = (
+      targets: RunningServer[],
+      groups: string[],
+      label: string,
+    ) =>
+      runFanout(ctx, {
+        fleet: fleet!,
+        targets,
+        groups,
+        publishTo: a,
+        servers: [...new Set(targets)],
+        receivers,
+        rate,
+        warmupMs,
+        measureMs,
+        label: `cluster ${label}`,
+      });
+    const { measurement, byGroup } = await fanout(
+      [
         ...Array<RunningServer>(half).fill(a),
         ...Array<RunningServer>(half).fill(b),
       ],
-      groups: [
+      [
         ...Array<string>(half).fill('same'),
         ...Array<string>(half).fill('other'),
       ],
-      publishTo: a,
-      servers,
-      receivers,
-      rate,
-      warmupMs,
-      measureMs,
-      label: `cluster ${name}`,
-    });
+      name,
+    );
     const other = byGroup.other;
     measurement.values.remoteP99 = other
       ? other.percentile(0.99) / 1000
@@ -82,18 +93,11 @@ export async function clusterScenario(ctx: Context): Promise<CaseResult[]> {
     await b.stop();
     servers.splice(1, 1);
     ctx.log(`cluster ${single}`);
-    const alone = await runFanout(ctx, {
-      fleet,
-      targets: Array<RunningServer>(2 * half).fill(a),
-      groups: Array<string>(2 * half).fill('same'),
-      publishTo: a,
-      servers: [a],
-      receivers,
-      rate,
-      warmupMs,
-      measureMs,
-      label: `cluster ${single}`,
-    });
+    const alone = await fanout(
+      Array<RunningServer>(2 * half).fill(a),
+      Array<string>(2 * half).fill('same'),
+      single,
+    );
     const one = alone.measurement;
     one.values.capacity = capacityOf(one.values.cpuPerOp);
     const perDelivery = measurement.values.cpuPerOp / one.values.cpuPerOp;

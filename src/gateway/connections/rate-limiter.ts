@@ -16,25 +16,56 @@ export type RateRefusal = 'messages' | 'bytes' | 'fanout';
 /** `allow`, a refusal (answer `RATE_LIMITED`), or `close` (the client keeps flooding: 1008). */
 export type RateVerdict = 'allow' | RateRefusal | 'close';
 
+/** A token bucket refilled lazily, when it is read: plain numbers, no timers. */
+class TokenBucket {
+  private tokens: number;
+  private refilledAt: number;
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly capacity: number,
+    now: number,
+  ) {
+    this.tokens = capacity;
+    this.refilledAt = now;
+  }
+
+  /** Tokens left at `now`; negative while a charge is being paid back. */
+  level(now: number): number {
+    const elapsed = now - this.refilledAt;
+    if (elapsed > 0) {
+      this.tokens = Math.min(
+        this.capacity,
+        this.tokens + (elapsed * this.perSecond) / 1000,
+      );
+      this.refilledAt = now;
+    }
+    return this.tokens;
+  }
+
+  /** Takes `n` tokens, however few are left: for a cost known only once it was incurred. */
+  charge(n: number, now: number): void {
+    this.level(now);
+    this.tokens -= n;
+  }
+
+  /** Takes `n` tokens right after {@link level} read the bucket at the same instant. */
+  spend(n: number): void {
+    this.tokens -= n;
+  }
+}
+
 /**
  * A connection's budget: messages and bytes received, each a token bucket, plus the bytes its
  * messages made the server fan out, charged after the fact (a fan-out's size is known once it
  * was sent) and paid back before any further message is accepted. A client over a budget gets
  * `RATE_LIMITED` answers; one that refuses to slow down (more refused messages within one second
  * than the message burst, or more refused bytes than the byte burst) is closed with 1008.
- *
- * The buckets are refilled lazily, when they are read: plain numbers, no timers. They are fields
- * of this one object rather than three objects of their own: it is read on every message of every
- * connection, and with thousands of connections each object more is a cache miss more.
  */
 export class RateLimiter {
-  private messages: number;
-  private messagesAt: number;
-  private bytes: number;
-  private bytesAt: number;
-  /** Negative while a fan-out charge is being paid back; one second of fan-out may go at once. */
-  private fanout: number;
-  private fanoutAt: number;
+  private readonly messages: TokenBucket;
+  private readonly bytes: TokenBucket;
+  private readonly fanout: TokenBucket;
   private refusedInWindow = 0;
   private refusedBytesInWindow = 0;
   private windowStart = 0;
@@ -43,42 +74,31 @@ export class RateLimiter {
     private readonly limits: RateLimits,
     now: number,
   ) {
-    this.messages = limits.burst;
-    this.bytes = limits.bytesBurst;
-    this.fanout = limits.fanoutBytesPerSecond;
-    this.messagesAt = this.bytesAt = this.fanoutAt = now;
+    this.messages = new TokenBucket(limits.perSecond, limits.burst, now);
+    this.bytes = new TokenBucket(limits.bytesPerSecond, limits.bytesBurst, now);
+    // One second of fan-out may go at once.
+    this.fanout = new TokenBucket(
+      limits.fanoutBytesPerSecond,
+      limits.fanoutBytesPerSecond,
+      now,
+    );
   }
 
   /** Decides on a message of `size` bytes arriving at `now` (ms), before it is parsed. */
   take(now: number, size: number): RateVerdict {
-    const limits = this.limits;
-    // Refilling only adds: a fan-out budget not below zero now is not below zero after it.
-    let refusal: RateRefusal | undefined =
-      this.fanout < 0 && this.fanoutLevel(now) < 0 ? 'fanout' : undefined;
+    const refusal: RateRefusal | undefined =
+      this.fanout.level(now) < 0
+        ? 'fanout'
+        : this.messages.level(now) < 1
+          ? 'messages'
+          : this.bytes.level(now) < size
+            ? 'bytes'
+            : undefined;
     if (refusal === undefined) {
-      const elapsedMessages = now - this.messagesAt;
-      if (elapsedMessages > 0) {
-        this.messages = Math.min(
-          limits.burst,
-          this.messages + (elapsedMessages * limits.perSecond) / 1000,
-        );
-        this.messagesAt = now;
-      }
-      const elapsedBytes = now - this.bytesAt;
-      if (elapsedBytes > 0) {
-        this.bytes = Math.min(
-          limits.bytesBurst,
-          this.bytes + (elapsedBytes * limits.bytesPerSecond) / 1000,
-        );
-        this.bytesAt = now;
-      }
-      if (this.messages < 1) refusal = 'messages';
-      else if (this.bytes < size) refusal = 'bytes';
-      else {
-        this.messages -= 1;
-        this.bytes -= size;
-        return 'allow';
-      }
+      // Both levels were read at `now` above.
+      this.messages.spend(1);
+      this.bytes.spend(size);
+      return 'allow';
     }
     if (now - this.windowStart >= 1000) {
       this.windowStart = now;
@@ -86,28 +106,14 @@ export class RateLimiter {
       this.refusedBytesInWindow = 0;
     }
     this.refusedBytesInWindow += size;
-    return ++this.refusedInWindow > limits.burst ||
-      this.refusedBytesInWindow > limits.bytesBurst
+    return ++this.refusedInWindow > this.limits.burst ||
+      this.refusedBytesInWindow > this.limits.bytesBurst
       ? 'close'
       : refusal;
   }
 
   /** Charges `bytes` of fan-out (a frame's size times its recipients) sent at `now`. */
   chargeFanout(bytes: number, now: number): void {
-    this.fanout = this.fanoutLevel(now) - bytes;
-  }
-
-  /** The fan-out budget at `now`, refilled. */
-  private fanoutLevel(now: number): number {
-    const elapsed = now - this.fanoutAt;
-    if (elapsed > 0) {
-      const perSecond = this.limits.fanoutBytesPerSecond;
-      this.fanout = Math.min(
-        perSecond,
-        this.fanout + (elapsed * perSecond) / 1000,
-      );
-      this.fanoutAt = now;
-    }
-    return this.fanout;
+    this.fanout.charge(bytes, now);
   }
 }
