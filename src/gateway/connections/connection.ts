@@ -114,6 +114,11 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
   private slow = false;
   /** The write coalescer's turn at this connection's last write. */
   private writeTurn = -1;
+  /**
+   * More than one frame went to this connection in that turn: the next turn's first frame is
+   * corked too, as a burst is likely to follow a burst (see WriteCoalescer).
+   */
+  private burst = false;
   /** The read pacer's turn at this connection's last message, and its bytes in that turn. */
   readTurn = -1;
   readBytes = 0;
@@ -172,7 +177,10 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
       }
       this.writeTurn = writes.turn;
       writes.first();
+      if (this.burst) writes.hold(socket);
+      this.burst = false;
     } else {
+      this.burst = true;
       writes.hold(socket);
     }
     socket.send(frame, TEXT_FRAME);

@@ -74,14 +74,20 @@ describe('WriteCoalescer with ClientConnection, on a real socket pair', () => {
     await expect.poll(() => received).toEqual(['one', 'two', 'three']);
   });
 
-  it('starts each turn afresh: the next turn’s first frame goes out at once again', async () => {
+  it('corks from the first frame after a turn of several, and sends at once again after a turn of one', async () => {
     const { connection, socket, received } = await pair();
     connection.send('a', 'echo');
     connection.send('b', 'echo');
     await nextTurn();
+    // The last turn was a burst: this one's first frame waits for the end of the turn too.
     connection.send('c', 'echo');
+    expect(corked(socket)).toBe(1);
+    await nextTurn();
     expect(corked(socket)).toBe(0);
-    await expect.poll(() => received).toEqual(['a', 'b', 'c']);
+    // The last turn had one frame: this one's goes out at once.
+    connection.send('d', 'echo');
+    expect(corked(socket)).toBe(0);
+    await expect.poll(() => received).toEqual(['a', 'b', 'c', 'd']);
   });
 
   it('advances the turn even when no socket was corked in it', async () => {

@@ -5,13 +5,14 @@ import type { WebSocket } from 'ws';
 type WithRawSocket = WebSocket & { _socket?: Socket | null };
 
 /**
- * Batches the frames a connection is sent within one turn of the event loop, from its second
- * frame on: the first goes out at once (a client waiting for one reply gets it without waiting for
- * the rest of the turn, and the server makes no extra call for it), the second corks the TCP
- * socket, and one `setImmediate` uncorks every socket corked in that turn. A client with 32
- * requests in flight gets its 32 replies in two writes instead of 32, and a broadcast burst
- * reaches each socket in two. The delay of a corked frame is the rest of the current turn:
- * microseconds, not a timer.
+ * Batches the frames a connection is sent within one turn of the event loop. A connection's
+ * first frame of a turn goes out at once (a client waiting for one reply gets it without waiting
+ * for the rest of the turn, and the server makes no extra call for it), unless the connection got
+ * more than one frame in the last turn it was written in; a second frame corks the TCP socket;
+ * one `setImmediate` uncorks every socket corked in the turn. A client with 32 requests in flight
+ * gets its 32 replies in one write instead of 32 (two, the first time), as does a socket in a
+ * broadcast burst; a client with one request in flight gets each reply at once. The delay of a
+ * corked frame is the rest of the current turn: microseconds, not a timer.
  */
 export class WriteCoalescer {
   private held: Socket[] = [];
@@ -23,7 +24,7 @@ export class WriteCoalescer {
    */
   turn = 0;
 
-  /** A connection's first frame of this turn: it goes out at once, and the turn will end. */
+  /** A connection's first frame of this turn: the turn will end (and uncork what it corked). */
   first(): void {
     if (!this.scheduled) {
       this.scheduled = true;
@@ -32,8 +33,8 @@ export class WriteCoalescer {
   }
 
   /**
-   * A further frame to the socket under `ws` within this turn: the socket stays corked until the
-   * end of the turn (the call after the first in a turn is a no-op).
+   * Corks the socket under `ws` until the end of this turn, for the frames that follow within it
+   * (a call on a corked socket is a no-op).
    */
   hold(ws: WebSocket): void {
     const socket = (ws as WithRawSocket)._socket;
