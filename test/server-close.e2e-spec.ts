@@ -294,3 +294,52 @@ describe('1001 drain and 4401 expiry answer the requests in flight first (e2e)',
     await closing;
   });
 });
+
+describe('the close handshake frees the connection without waiting for the client (e2e)', () => {
+  let gateway: RunningApp;
+  let registry: ConnectionRegistry;
+
+  beforeAll(async () => {
+    gateway = await startApp({ providers: [SlowGateway] });
+    registry = gateway.app.get(ConnectionRegistry);
+  });
+  afterAll(async () => {
+    await gateway.close();
+  });
+
+  // The client keeps its side of TCP open after the handshake. The server used to wait for its
+  // FIN, up to ws's 30 s close timeout, holding the connection's slot all the while.
+  it.each([
+    ['the client', 1000],
+    ['the server', 4000],
+  ])(
+    'closed by %s: the server ends TCP once its close frame is out (%i)',
+    async (_who, code) => {
+      const client = await RawWsClient.connect(gateway.wsUrl, {
+        token: TEST_TOKEN,
+        halfOpen: true,
+        // Its close frame is sent by hand below, and no FIN with it.
+        replyToClose: false,
+      });
+      await eventually(() => registry.size === 1, 'the connection');
+      if (code === 1000) client.close(1000);
+      else client.sendJson({ event: 'closeMe', id: 1 });
+      const { close } = await framesUntilClose(client);
+      expect(close.code).toBe(code);
+      if (code !== 1000) client.close(code);
+      await eventually(
+        () => registry.size === 0,
+        'the server to let the connection go',
+        2_000,
+      );
+      await eventually(
+        () => client.socket.readableEnded,
+        "the server's FIN",
+        2_000,
+      );
+      client.end();
+      // Nothing was reset: the server's FIN came after all it had to say.
+      expect(await client.ended).toBe('end');
+    },
+  );
+});

@@ -53,6 +53,16 @@ function recordCloseCause(this: WebSocket, err: Error): void {
   const connection = connectionOf(this);
   if (connection) connection.closeCause ??= err.message;
 }
+/**
+ * Closes the TCP socket as soon as the gateway's FIN has left, at the end of a close handshake.
+ * `ws` would keep it half-open until the client's FIN, then end streams that have already
+ * ended: Node builds an error with a full stack trace for each of those calls, two per closing
+ * connection (a fifth of a handshake's CPU at high churn). The wire does not change: the FIN
+ * went out, the kernel answers the client's own FIN and keeps TIME_WAIT on the server as before.
+ */
+function closeAfterOwnFin(this: Duplex): void {
+  this.destroy();
+}
 function markAlive(this: WebSocket): void {
   const connection = connectionOf(this);
   if (!connection) return;
@@ -222,6 +232,8 @@ export class GatewayServer {
     const peer = peerOf(req);
     const client = this.admission.clientAddress(req, peer);
     const connection = this.registry.register(socket, principal, client);
+    // The upgrade request's socket is the connection's TCP socket.
+    req.socket.on('finish', closeAfterOwnFin);
     socket.on('error', recordCloseCause);
     socket.on('pong', markAlive);
     socket.once('close', (code: number, reason: Buffer) =>

@@ -132,6 +132,11 @@ export interface RawConnectOptions {
   requestBytes?: number;
   /** Give up on the HTTP answer after this long. Default 5 s. */
   timeoutMs?: number;
+  /**
+   * Keep the client's side of TCP open after the server's FIN (a peer that never sends its own,
+   * such as a client on a network that went away); {@link RawWsClient.end} sends it.
+   */
+  halfOpen?: boolean;
 }
 
 export interface RawClientOptions {
@@ -219,6 +224,7 @@ export async function rawHandshake(
   const socket = tcpConnect({
     host: target.hostname,
     port: Number(target.port),
+    allowHalfOpen: options.halfOpen ?? false,
   });
   socket.setNoDelay(true);
   const ended = watchEnd(socket);
@@ -412,6 +418,11 @@ export class RawWsClient {
     body.writeUInt16BE(code);
     body.write(reason, 2);
     return this.send({ opcode: Opcode.CLOSE, payload: body });
+  }
+
+  /** Sends the client's FIN (its side of TCP is done; it still reads). */
+  end(): void {
+    this.socket.end();
   }
 
   /** Sends an envelope as one text frame. */
