@@ -342,4 +342,24 @@ describe('the close handshake frees the connection without waiting for the clien
       expect(await client.ended).toBe('end');
     },
   );
+
+  it('after a protocol error (1009) it reads on until the client stops: a client still writing gets the close frame, and no reset', async () => {
+    const client = await RawWsClient.connect(gateway.wsUrl, {
+      token: TEST_TOKEN,
+      halfOpen: true,
+      replyToClose: false,
+    });
+    // A frame declared far over the limit, then its payload keeps coming.
+    client.send({ opcode: Opcode.TEXT, declaredLength: 2n ** 40n });
+    const junk = Buffer.alloc(64 * 1024, 0x61);
+    for (let i = 0; i < 32; i++) {
+      client.write(junk);
+      await sleep(5);
+    }
+    const { close } = await framesUntilClose(client);
+    expect(close.code).toBe(1009);
+    client.end();
+    expect(await client.ended).toBe('end');
+    await eventually(() => registry.size === 0, 'the registry to empty');
+  });
 });

@@ -11,6 +11,7 @@ import {
   type VerifyDone,
 } from './admission/upgrade-admission.js';
 import {
+  attachConnection,
   connectionOf,
   type ClientConnection,
 } from './connections/connection.js';
@@ -53,15 +54,22 @@ function recordCloseCause(this: WebSocket, err: Error): void {
   const connection = connectionOf(this);
   if (connection) connection.closeCause ??= err.message;
 }
+/** `ws` keeps private whether the client's close frame has arrived. */
+type WithCloseState = WebSocket & { _closeFrameReceived?: boolean };
+
 /**
- * Closes the TCP socket as soon as the gateway's FIN has left, at the end of a close handshake.
- * `ws` would keep it half-open until the client's FIN, then end streams that have already
- * ended: Node builds an error with a full stack trace for each of those calls, two per closing
- * connection (a fifth of a handshake's CPU at high churn). The wire does not change: the FIN
- * went out, the kernel answers the client's own FIN and keeps TIME_WAIT on the server as before.
+ * Closes the TCP socket as soon as the gateway's FIN has left, once both close frames have
+ * crossed. `ws` would keep it half-open until the client's FIN, then end streams that have
+ * already ended: Node builds an error with a full stack trace for each of those calls, two per
+ * closing connection (a fifth of a handshake's CPU at high churn). The wire does not change: the
+ * FIN went out, the kernel answers the client's own FIN and keeps TIME_WAIT on the server as
+ * before. After a protocol error (1002, 1007, 1009) the client may still be sending: `ws` then
+ * keeps reading until its FIN, as a close with bytes unread would reset the connection and could
+ * cost the client the close frame.
  */
 function closeAfterOwnFin(this: Duplex): void {
-  this.destroy();
+  const socket = connectionOf(this)?.socket as WithCloseState | undefined;
+  if (socket?._closeFrameReceived === true) this.destroy();
 }
 function markAlive(this: WebSocket): void {
   const connection = connectionOf(this);
@@ -233,6 +241,7 @@ export class GatewayServer {
     const client = this.admission.clientAddress(req, peer);
     const connection = this.registry.register(socket, principal, client);
     // The upgrade request's socket is the connection's TCP socket.
+    attachConnection(req.socket, connection);
     req.socket.on('finish', closeAfterOwnFin);
     socket.on('error', recordCloseCause);
     socket.on('pong', markAlive);
