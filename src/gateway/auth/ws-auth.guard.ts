@@ -29,6 +29,11 @@ export class WsAuthGuard implements CanActivate {
     WeakMap<object, readonly string[]>
   >();
 
+  /** The last handler and class asked about, and their scopes: most messages are one event's. */
+  private lastHandler?: object;
+  private lastClass?: object;
+  private lastScopes: readonly string[] = NONE;
+
   constructor(private readonly reflector: Reflector) {}
 
   canActivate(context: ExecutionContext): boolean {
@@ -59,6 +64,8 @@ export class WsAuthGuard implements CanActivate {
   private requiredScopes(context: ExecutionContext): readonly string[] {
     const handler = context.getHandler();
     const type = context.getClass();
+    if (handler === this.lastHandler && type === this.lastClass)
+      return this.lastScopes;
     let byClass = this.required.get(handler);
     let scopes = byClass?.get(type);
     if (scopes === undefined) {
@@ -70,6 +77,9 @@ export class WsAuthGuard implements CanActivate {
       if (!byClass) this.required.set(handler, (byClass = new WeakMap()));
       byClass.set(type, scopes);
     }
+    this.lastHandler = handler;
+    this.lastClass = type;
+    this.lastScopes = scopes;
     return scopes;
   }
 }

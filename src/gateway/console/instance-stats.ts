@@ -54,9 +54,9 @@ const ZERO: Totals = {
   bytesOut: 0,
 };
 
-/** The sum of a counter map's values (a handful of events or codes). */
-export function sumOf(counts: ReadonlyMap<string, number>): number {
+/** The sum of the counts of `[label, count]` pairs (a handful of events or codes). */
+export function sumOf(counts: Iterable<readonly [string, number]>): number {
   let sum = 0;
-  for (const n of counts.values()) sum += n;
+  for (const [, n] of counts) sum += n;
   return sum;
 }

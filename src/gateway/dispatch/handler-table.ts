@@ -28,6 +28,7 @@ import {
 import { ExceptionFiltersContext } from '@nestjs/websockets/context/exception-filters-context.js';
 import { WsContextCreator } from '@nestjs/websockets/context/ws-context-creator.js';
 import { WsProxy } from '@nestjs/websockets/context/ws-proxy.js';
+import { WsParamtype } from '@nestjs/websockets/enums/ws-paramtype.enum.js';
 import { GatewayMetadataExplorer } from '@nestjs/websockets/gateway-metadata-explorer.js';
 import {
   EMPTY,
@@ -70,7 +71,8 @@ interface ResolvedHandler {
 
 interface CompiledParam {
   index: number;
-  extractValue: (...args: unknown[]) => unknown;
+  /** The parameter's value from the handler's arguments `[client, data, request, pattern]`. */
+  extract: (args: unknown[]) => unknown;
   metadata: ArgumentMetadata;
   pipes: PipeTransform[];
   /** Every pipe returns the value as it came (GatewayValidationPipe on a non-DTO parameter). */
@@ -182,8 +184,9 @@ export function compileHandlerTable(
               const all = pipes.concat(param.pipes);
               return {
                 index: param.index,
-                extractValue:
-                  param.extractValue as CompiledParam['extractValue'],
+                extract: extractorOf(
+                  param as Parameters<typeof extractorOf>[0],
+                ),
                 metadata,
                 pipes: all,
                 identity: all.every(
@@ -212,6 +215,28 @@ export function compileHandlerTable(
 }
 
 const shared = new WeakSet<object>();
+
+/**
+ * How a parameter's value is taken from the handler's arguments. For `@ConnectedSocket()` and
+ * `@MessageBody(key?)`, what Nest's WsParamsFactory returns, read directly: Nest's own extractor
+ * gathers the arguments into a rest array and is called with them spread, two arrays per
+ * parameter per message. Anything else (a custom decorator, `@Ack()`) gets Nest's extractor.
+ */
+function extractorOf(param: {
+  type: unknown;
+  data?: unknown;
+  extractValue: (...args: unknown[]) => unknown;
+}): (args: unknown[]) => unknown {
+  const { type, data, extractValue } = param;
+  if (type === WsParamtype.SOCKET) return (args) => args[0];
+  if (type === WsParamtype.PAYLOAD) {
+    if (!data) return (args) => args[1];
+    const key = data as string;
+    return (args) =>
+      (args[1] as Record<string, unknown> | null | undefined)?.[key];
+  }
+  return (args) => extractValue(args[0], args[1], args[2], args[3]);
+}
 
 /**
  * Whether `handlers` is one of a path's compiled tables, which connections share when all their
@@ -264,7 +289,7 @@ function compile(handler: ResolvedHandler): MessageCallback {
     const callArgs = emptyArgs.slice();
     let pending: Promise<void>[] | undefined;
     for (const param of params) {
-      const value = param.extractValue(...args);
+      const value = param.extract(args);
       if (param.identity && !isThenable(value)) {
         callArgs[param.index] = value;
       } else {
