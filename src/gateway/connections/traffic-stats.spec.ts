@@ -7,8 +7,6 @@ describe('LabelCounts', () => {
     counts.add('echo', 1);
     counts.add('join', 2);
     counts.add('echo', 3);
-    expect(counts.get('echo')).toBe(4);
-    expect(counts.get('never')).toBe(0);
     expect([...counts]).toEqual([
       ['echo', 4],
       ['join', 2],

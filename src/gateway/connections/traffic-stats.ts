@@ -13,11 +13,6 @@ export class LabelCounts implements Iterable<[string, number]> {
     else this.cells.set(label, { n });
   }
 
-  /** The count of `label`; 0 if it was never counted. */
-  get(label: string): number {
-    return this.cells.get(label)?.n ?? 0;
-  }
-
   *[Symbol.iterator](): Iterator<[string, number]> {
     for (const [label, cell] of this.cells) yield [label, cell.n];
   }
