@@ -20,6 +20,13 @@ import {
 import { spawnGateway, type SpawnedGateway } from './support/spawn-gateway.js';
 import { startApp, type RunningApp } from './support/start-app.js';
 
+/** Waits until an instance's bus and stores are up (/readyz 200). */
+const untilReady = (app: RunningApp) =>
+  eventually(
+    async () => (await getJson(app.httpUrl, '/readyz')).status === 200,
+    'the instance to be ready',
+  );
+
 /** The default tick (PRESENCE_TICK_MS). */
 const TICK_MS = 200;
 
@@ -88,6 +95,9 @@ describe('presence over two instances sharing one Redis (e2e)', () => {
       startApp({ gateway }),
       startApp({ gateway }),
     ]);
+    // Listening comes before Redis answers: a presence change published while an instance's
+    // subscriber is still connecting would never reach it.
+    await Promise.all([untilReady(one), untilReady(two)]);
     redis = new Redis(SHARED_REDIS_URL);
   });
   afterAll(async () => {
@@ -376,6 +386,9 @@ describe('presence while its Redis is away (e2e)', () => {
       startApp({ gateway }),
       startApp({ gateway }),
     ]);
+    // Listening comes before Redis answers: a presence change published while an instance's
+    // subscriber is still connecting would never reach it.
+    await Promise.all([untilReady(one), untilReady(two)]);
   });
   afterAll(async () => {
     await Promise.all(peers.map((p) => p.close()));
