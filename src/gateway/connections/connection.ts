@@ -114,11 +114,6 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
   private slow = false;
   /** The write coalescer's turn at this connection's last write. */
   private writeTurn = -1;
-  /**
-   * More than one frame went to this connection in that turn: the next turn's first frame is
-   * corked too, as a burst is likely to follow a burst (see WriteCoalescer).
-   */
-  private burst = false;
   /** The read pacer's turn at this connection's last message, and its bytes in that turn. */
   readTurn = -1;
   readBytes = 0;
@@ -162,9 +157,9 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
    *
    * "Behind" is what the socket still buffers at the connection's first write of an event-loop
    * turn: bytes of earlier turns that the client has not read. The frames of the current turn
-   * (the first written at once, the rest corked together: see WriteCoalescer) do not count, so
-   * one large message or one burst never cuts off a client that reads; one that does not read
-   * holds at most the limit plus one turn's frames.
+   * (held and written together: see WriteCoalescer) do not count, so one large message or one
+   * burst never cuts off a client that reads; one that does not read holds at most the limit plus
+   * one turn's frames.
    */
   write(frame: string | Buffer): boolean {
     const socket = this.socket;
@@ -176,13 +171,8 @@ export class ClientConnection implements ConnectionInfo, PacedReader {
         return false;
       }
       this.writeTurn = writes.turn;
-      writes.first();
-      if (this.burst) writes.hold(socket);
-      this.burst = false;
-    } else {
-      this.burst = true;
-      writes.hold(socket);
     }
+    writes.hold(socket);
     socket.send(frame, TEXT_FRAME);
     this.messagesOut++;
     return true;

@@ -5,7 +5,7 @@ import { GATEWAY_DEFAULTS } from '../gateway.options.js';
 import { ClientConnection } from './connection.js';
 import { ErrorJournal } from './error-journal.js';
 import { TrafficStats } from './traffic-stats.js';
-import { WriteCoalescer } from './write-coalescer.js';
+import { HELD_SOCKETS_MAX, WriteCoalescer } from './write-coalescer.js';
 
 /** The TCP socket under a server-side `ws` socket, whose cork state the coalescer drives. */
 const corked = (ws: WebSocket) =>
@@ -16,31 +16,38 @@ const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('WriteCoalescer with ClientConnection, on a real socket pair', () => {
   let server: WebSocketServer | undefined;
-  let client: WebSocket | undefined;
+  let clients: WebSocket[] = [];
 
   afterEach(async () => {
-    client?.terminate();
+    for (const peer of clients) peer.terminate();
+    clients = [];
     await new Promise((resolve) => server?.close(resolve));
   });
 
-  async function pair(): Promise<{
-    connection: ClientConnection;
-    socket: WebSocket;
-    writes: WriteCoalescer;
-    received: string[];
-  }> {
+  async function listen(): Promise<number> {
     server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await new Promise((resolve) => server!.once('listening', resolve));
-    const { port } = server.address() as AddressInfo;
+    return (server.address() as AddressInfo).port;
+  }
+
+  /** A real client and the server's connection record of it, writing through `writes`. */
+  async function connect(
+    port: number,
+    writes: WriteCoalescer,
+  ): Promise<{
+    connection: ClientConnection;
+    socket: WebSocket;
+    received: string[];
+  }> {
     const accepted = new Promise<WebSocket>((resolve) =>
       server!.once('connection', resolve),
     );
-    client = new WebSocket(`ws://127.0.0.1:${port}`);
+    const peer = new WebSocket(`ws://127.0.0.1:${port}`);
+    clients.push(peer);
     const received: string[] = [];
-    client.on('message', (data) => received.push(String(data)));
-    await new Promise((resolve) => client!.once('open', resolve));
+    peer.on('message', (data) => received.push(String(data)));
+    await new Promise((resolve) => peer.once('open', resolve));
     const socket = await accepted;
-    const writes = new WriteCoalescer();
     const connection = new ClientConnection(
       'inst-1',
       socket,
@@ -55,16 +62,20 @@ describe('WriteCoalescer with ClientConnection, on a real socket pair', () => {
         closeGraceMs: 1000,
       },
     );
-    return { connection, socket, writes, received };
+    return { connection, socket, received };
   }
 
-  it('sends a turn’s first frame at once and corks the rest until the end of the turn', async () => {
+  async function pair() {
+    const writes = new WriteCoalescer();
+    return { writes, ...(await connect(await listen(), writes)) };
+  }
+
+  it('holds every frame of a turn, and writes them together at its end', async () => {
     const { connection, socket, writes, received } = await pair();
     const turn = writes.turn;
     expect(connection.send('one', 'echo')).toBe(true);
-    // Handed to the kernel already: nothing waits in the stream.
-    expect(corked(socket)).toBe(0);
-    expect(socket.bufferedAmount).toBe(0);
+    // The first frame waits with the rest of the turn's.
+    expect(corked(socket)).toBe(1);
     connection.send('two', 'echo');
     connection.send('three', 'echo');
     expect(corked(socket)).toBe(1);
@@ -74,23 +85,33 @@ describe('WriteCoalescer with ClientConnection, on a real socket pair', () => {
     await expect.poll(() => received).toEqual(['one', 'two', 'three']);
   });
 
-  it('corks from the first frame after a turn of several, and sends at once again after a turn of one', async () => {
-    const { connection, socket, received } = await pair();
-    connection.send('a', 'echo');
-    connection.send('b', 'echo');
+  it(`writes the held sockets out within the turn once ${HELD_SOCKETS_MAX} are held`, async () => {
+    const port = await listen();
+    const writes = new WriteCoalescer();
+    const peers = [];
+    for (let i = 0; i <= HELD_SOCKETS_MAX; i++)
+      peers.push(await connect(port, writes));
+    const turn = writes.turn;
+    for (const [i, peer] of peers.slice(0, -1).entries()) {
+      peer.connection.send(`frame ${i}`, 'echo');
+      if (i < HELD_SOCKETS_MAX - 1) expect(corked(peer.socket)).toBe(1);
+    }
+    // The last one held released them all, in this same turn.
+    expect(peers.slice(0, -1).map((peer) => corked(peer.socket))).toEqual(
+      Array.from({ length: HELD_SOCKETS_MAX }, () => 0),
+    );
+    expect(writes.turn).toBe(turn);
+    const last = peers.at(-1)!;
+    last.connection.send('after', 'echo');
+    expect(corked(last.socket)).toBe(1);
     await nextTurn();
-    // The last turn was a burst: this one's first frame waits for the end of the turn too.
-    connection.send('c', 'echo');
-    expect(corked(socket)).toBe(1);
-    await nextTurn();
-    expect(corked(socket)).toBe(0);
-    // The last turn had one frame: this one's goes out at once.
-    connection.send('d', 'echo');
-    expect(corked(socket)).toBe(0);
-    await expect.poll(() => received).toEqual(['a', 'b', 'c', 'd']);
+    expect(corked(last.socket)).toBe(0);
+    await expect.poll(() => last.received).toEqual(['after']);
+    for (const [i, peer] of peers.slice(0, -1).entries())
+      await expect.poll(() => peer.received).toEqual([`frame ${i}`]);
   });
 
-  it('advances the turn even when no socket was corked in it', async () => {
+  it('advances the turn at the end of a turn something was written in', async () => {
     const { connection, writes } = await pair();
     const turn = writes.turn;
     connection.send('only', 'echo');
