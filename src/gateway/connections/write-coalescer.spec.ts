@@ -85,30 +85,32 @@ describe('WriteCoalescer with ClientConnection, on a real socket pair', () => {
     await expect.poll(() => received).toEqual(['one', 'two', 'three']);
   });
 
-  it(`writes the held sockets out within the turn once ${HELD_SOCKETS_MAX} are held`, async () => {
+  it(`writes ${HELD_SOCKETS_MAX} held sockets out within the turn when one more comes, each with all its frames`, async () => {
     const port = await listen();
     const writes = new WriteCoalescer();
     const peers = [];
     for (let i = 0; i <= HELD_SOCKETS_MAX; i++)
       peers.push(await connect(port, writes));
     const turn = writes.turn;
-    for (const [i, peer] of peers.slice(0, -1).entries()) {
-      peer.connection.send(`frame ${i}`, 'echo');
-      if (i < HELD_SOCKETS_MAX - 1) expect(corked(peer.socket)).toBe(1);
+    const held = peers.slice(0, -1);
+    for (const [i, peer] of held.entries()) {
+      peer.connection.send(`first ${i}`, 'echo');
+      peer.connection.send(`second ${i}`, 'echo');
     }
-    // The last one held released them all, in this same turn.
-    expect(peers.slice(0, -1).map((peer) => corked(peer.socket))).toEqual(
-      Array.from({ length: HELD_SOCKETS_MAX }, () => 0),
-    );
-    expect(writes.turn).toBe(turn);
+    expect(held.map((peer) => corked(peer.socket))).toEqual(held.map(() => 1));
     const last = peers.at(-1)!;
     last.connection.send('after', 'echo');
+    // The next socket released the batch, in this same turn, and is held itself.
+    expect(held.map((peer) => corked(peer.socket))).toEqual(held.map(() => 0));
     expect(corked(last.socket)).toBe(1);
+    expect(writes.turn).toBe(turn);
     await nextTurn();
     expect(corked(last.socket)).toBe(0);
     await expect.poll(() => last.received).toEqual(['after']);
-    for (const [i, peer] of peers.slice(0, -1).entries())
-      await expect.poll(() => peer.received).toEqual([`frame ${i}`]);
+    for (const [i, peer] of held.entries())
+      await expect
+        .poll(() => peer.received)
+        .toEqual([`first ${i}`, `second ${i}`]);
   });
 
   it('advances the turn at the end of a turn something was written in', async () => {

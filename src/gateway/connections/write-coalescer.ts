@@ -5,8 +5,8 @@ import type { WebSocket } from 'ws';
 type WithRawSocket = WebSocket & { _socket?: Socket | null };
 
 /**
- * Sockets held at once within a turn: when this many are held, they are written out without
- * waiting for the end of the turn. Of 8, 16, 32 and no bound, 32 was the one that made 100
+ * Sockets held at once within a turn: when one more is about to be held, these are written out
+ * without waiting for the end of the turn. Of 8, 16, 32 and no bound, 32 was the one that made 100
  * connections with one request in flight cheaper without making 1,000 dearer
  * (docs/performance.md).
  */
@@ -14,8 +14,9 @@ export const HELD_SOCKETS_MAX = 32;
 
 /**
  * Batches the frames the server writes within one turn of the event loop. A frame corks its
- * connection's TCP socket; the held sockets are uncorked together when {@link HELD_SOCKETS_MAX}
- * are held, and at the end of the turn (one `setImmediate`), whichever comes first.
+ * connection's TCP socket; the held sockets are uncorked together before one more than
+ * {@link HELD_SOCKETS_MAX} would be held, and at the end of the turn (one `setImmediate`),
+ * whichever comes first.
  *
  * Why hold at all: a client waiting for its replies sleeps, and the kernel wakes it up (an
  * interrupt to its core) for the first segment that reaches it; replies written one by one, as
@@ -47,8 +48,11 @@ export class WriteCoalescer {
     }
     const socket = (ws as WithRawSocket)._socket;
     if (!socket || socket.writableCorked > 0) return;
+    // Released when the next socket comes rather than when the batch fills: a held socket's
+    // frames until then (a burst's) go out with it, in one write.
+    if (this.held.length >= HELD_SOCKETS_MAX) this.release();
     socket.cork();
-    if (this.held.push(socket) >= HELD_SOCKETS_MAX) this.release();
+    this.held.push(socket);
   }
 
   private release(): void {
