@@ -11,6 +11,11 @@ export interface Profile {
     warmupMs: number;
     measureMs: number;
     rounds: number;
+    /**
+     * The window each server runs first in each case, not counted: the JIT's warm-up for the
+     * case's load, and the full collection it brings on (0: none).
+     */
+    firstWindowMs: number;
   };
   fanout: {
     /**
@@ -154,6 +159,7 @@ export const FULL: Profile = {
     warmupMs: 500,
     measureMs: 2000,
     rounds: 5,
+    firstWindowMs: 1000,
   },
   fanout: {
     cases: [
@@ -242,6 +248,7 @@ export const SMOKE: Profile = {
     measureMs: 400,
     // Two, so that the smoke run exercises the medians and the per-round note.
     rounds: 2,
+    firstWindowMs: 200,
   },
   fanout: {
     cases: [{ receivers: 20, rate: 20 }],
