@@ -1,6 +1,5 @@
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket, WebSocketServer } from 'ws';
+import { SocketPairs } from '../../../test/support/socket-pairs.js';
 import { GATEWAY_DEFAULTS } from '../gateway.options.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { connectionOf } from './connection.js';
@@ -8,20 +7,12 @@ import { ErrorJournal } from './error-journal.js';
 import { TrafficStats } from './traffic-stats.js';
 
 describe('ConnectionRegistry, on real sockets', () => {
-  let server: WebSocketServer | undefined;
-  let peers: WebSocket[] = [];
+  const pairs = new SocketPairs();
 
-  afterEach(async () => {
-    for (const peer of peers) peer.terminate();
-    peers = [];
-    await new Promise((resolve) => server?.close(resolve));
-  });
+  afterEach(() => pairs.close());
 
   /** `count` real clients, each registered with the server's side of its socket. */
   async function registered(count: number) {
-    server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await new Promise((resolve) => server!.once('listening', resolve));
-    const { port } = server.address() as AddressInfo;
     const registry = new ConnectionRegistry(
       'inst',
       new TrafficStats(),
@@ -31,20 +22,13 @@ describe('ConnectionRegistry, on real sockets', () => {
     const received = new Map<string, string[]>();
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
-      const accepted = new Promise<WebSocket>((resolve) =>
-        server!.once('connection', resolve),
-      );
-      const peer = new WebSocket(`ws://127.0.0.1:${port}`);
-      peers.push(peer);
-      await new Promise((resolve) => peer.once('open', resolve));
+      const pair = await pairs.open();
       const connection = registry.register(
-        await accepted,
+        pair.socket,
         { subject: `user-${i}`, scopes: [] },
         '127.0.0.1',
       );
-      const frames: string[] = [];
-      peer.on('message', (data) => frames.push(String(data)));
-      received.set(connection.id, frames);
+      received.set(connection.id, pair.received);
       ids.push(connection.id);
     }
     return { registry, ids, received };

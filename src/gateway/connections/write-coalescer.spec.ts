@@ -1,6 +1,6 @@
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
+import { SocketPairs } from '../../../test/support/socket-pairs.js';
 import { GATEWAY_DEFAULTS } from '../gateway.options.js';
 import { ClientConnection } from './connection.js';
 import { ErrorJournal } from './error-journal.js';
@@ -15,39 +15,17 @@ const corked = (ws: WebSocket) =>
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('WriteCoalescer with ClientConnection, on a real socket pair', () => {
-  let server: WebSocketServer | undefined;
-  let clients: WebSocket[] = [];
+  const pairs = new SocketPairs();
 
-  afterEach(async () => {
-    for (const peer of clients) peer.terminate();
-    clients = [];
-    await new Promise((resolve) => server?.close(resolve));
-  });
-
-  async function listen(): Promise<number> {
-    server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await new Promise((resolve) => server!.once('listening', resolve));
-    return (server.address() as AddressInfo).port;
-  }
+  afterEach(() => pairs.close());
 
   /** A real client and the server's connection record of it, writing through `writes`. */
-  async function connect(
-    port: number,
-    writes: WriteCoalescer,
-  ): Promise<{
+  async function connect(writes: WriteCoalescer): Promise<{
     connection: ClientConnection;
     socket: WebSocket;
     received: string[];
   }> {
-    const accepted = new Promise<WebSocket>((resolve) =>
-      server!.once('connection', resolve),
-    );
-    const peer = new WebSocket(`ws://127.0.0.1:${port}`);
-    clients.push(peer);
-    const received: string[] = [];
-    peer.on('message', (data) => received.push(String(data)));
-    await new Promise((resolve) => peer.once('open', resolve));
-    const socket = await accepted;
+    const { socket, received } = await pairs.open();
     const connection = new ClientConnection(
       'inst-1',
       socket,
@@ -67,7 +45,7 @@ describe('WriteCoalescer with ClientConnection, on a real socket pair', () => {
 
   async function pair() {
     const writes = new WriteCoalescer();
-    return { writes, ...(await connect(await listen(), writes)) };
+    return { writes, ...(await connect(writes)) };
   }
 
   it('holds every frame of a turn, and writes them together at its end', async () => {
@@ -86,11 +64,10 @@ describe('WriteCoalescer with ClientConnection, on a real socket pair', () => {
   });
 
   it(`writes ${HELD_SOCKETS_MAX} held sockets out within the turn when one more comes, each with all its frames`, async () => {
-    const port = await listen();
     const writes = new WriteCoalescer();
     const peers = [];
     for (let i = 0; i <= HELD_SOCKETS_MAX; i++)
-      peers.push(await connect(port, writes));
+      peers.push(await connect(writes));
     const turn = writes.turn;
     const held = peers.slice(0, -1);
     for (const [i, peer] of held.entries()) {
