@@ -1,3 +1,5 @@
+// First: a V8 flag that must be set before the rest of the service allocates anything.
+import './heap-tuning.js';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { AddressInfo } from 'node:net';

@@ -77,10 +77,12 @@ const CONTRACT_VARS = [
 
 /**
  * Runs the built service (`node dist/main.js`, the Docker image's command) as a child process,
- * on a free port of the loopback interface, and reads its JSON log lines.
+ * on a free port of the loopback interface, and reads its JSON log lines. `nodeArgs` go before
+ * the script (`--trace-gc-nvp`, a V8 flag).
  */
 export function runGateway(
   env: Record<string, string>,
+  nodeArgs: string[] = [],
 ): Omit<SpawnedGateway, 'port'> {
   if (!existsSync(MAIN)) {
     throw new Error(
@@ -89,7 +91,7 @@ export function runGateway(
   }
   const base = { ...process.env };
   for (const name of CONTRACT_VARS) delete base[name];
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(process.execPath, [...nodeArgs, MAIN], {
     env: { ...base, PORT: '0', HOST: '127.0.0.1', LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -174,8 +176,9 @@ export function runGateway(
 /** Starts the built service and waits until it listens. */
 export async function spawnGateway(
   env: Record<string, string>,
+  nodeArgs: string[] = [],
 ): Promise<SpawnedGateway> {
-  const running = runGateway(env);
+  const running = runGateway(env, nodeArgs);
   const listening = await running.waitForLine(
     (l) => typeof l.msg === 'string' && l.msg.startsWith('gateway listening'),
   );
