@@ -16,44 +16,19 @@ export type RateRefusal = 'messages' | 'bytes' | 'fanout';
 /** `allow`, a refusal (answer `RATE_LIMITED`), or `close` (the client keeps flooding: 1008). */
 export type RateVerdict = 'allow' | RateRefusal | 'close';
 
-/** A token bucket refilled lazily, when it is read: plain numbers, no timers. */
-class TokenBucket {
-  private tokens: number;
-  private refilledAt: number;
-
-  constructor(
-    private readonly perSecond: number,
-    private readonly capacity: number,
-    now: number,
-  ) {
-    this.tokens = capacity;
-    this.refilledAt = now;
-  }
-
-  /** Tokens left at `now`; negative while a charge is being paid back. */
-  level(now: number): number {
-    const elapsed = now - this.refilledAt;
-    if (elapsed > 0) {
-      this.tokens = Math.min(
-        this.capacity,
-        this.tokens + (elapsed * this.perSecond) / 1000,
-      );
-      this.refilledAt = now;
-    }
-    return this.tokens;
-  }
-
-  /** Takes `n` tokens, however few are left: for a cost known only once it was incurred. */
-  charge(n: number, now: number): void {
-    this.level(now);
-    this.tokens -= n;
-  }
-
-  /** Takes `n` tokens right after {@link level} read the bucket at the same instant. */
-  spend(n: number): void {
-    this.tokens -= n;
-  }
-}
+/**
+ * Where each number of a limiter sits: the tokens left in each of the three buckets, the instant
+ * all three were last refilled, then the refusal window. Tokens go negative while a fan-out
+ * charge is being paid back.
+ */
+const MESSAGES = 0;
+const BYTES = 1;
+const FANOUT = 2;
+const REFILLED_AT = 3;
+const WINDOW_START = 4;
+const REFUSED = 5;
+const REFUSED_BYTES = 6;
+const SLOTS = 7;
 
 /**
  * A connection's budget: messages and bytes received, each a token bucket, plus the bytes its
@@ -61,59 +36,81 @@ class TokenBucket {
  * was sent) and paid back before any further message is accepted. A client over a budget gets
  * `RATE_LIMITED` answers; one that refuses to slow down (more refused messages within one second
  * than the message burst, or more refused bytes than the byte burst) is closed with 1008.
+ *
+ * The buckets are refilled lazily, when they are read: plain numbers, no timers. The limiter is
+ * its own numbers (a `Float64Array`), and reads the rates from the limits every connection
+ * shares. Every message reads all three buckets, and with a thousand connections taking turns,
+ * what a message touches of its connection is mostly not in the processor's cache: as an object
+ * per bucket, each with its rates and its numbers in boxes of their own (as V8 keeps numbers
+ * that are not small integers), the limiter cost three fetches from memory per message, the
+ * gateway's most expensive function of its own in a profile of that case; as one array, one
+ * (docs/performance.md).
  */
-export class RateLimiter {
-  private readonly messages: TokenBucket;
-  private readonly bytes: TokenBucket;
-  private readonly fanout: TokenBucket;
-  private refusedInWindow = 0;
-  private refusedBytesInWindow = 0;
-  private windowStart = 0;
-
+export class RateLimiter extends Float64Array {
   constructor(
     private readonly limits: RateLimits,
     now: number,
   ) {
-    this.messages = new TokenBucket(limits.perSecond, limits.burst, now);
-    this.bytes = new TokenBucket(limits.bytesPerSecond, limits.bytesBurst, now);
+    super(SLOTS);
+    this[MESSAGES] = limits.burst;
+    this[BYTES] = limits.bytesBurst;
     // One second of fan-out may go at once.
-    this.fanout = new TokenBucket(
-      limits.fanoutBytesPerSecond,
-      limits.fanoutBytesPerSecond,
-      now,
-    );
+    this[FANOUT] = limits.fanoutBytesPerSecond;
+    this[REFILLED_AT] = now;
   }
 
   /** Decides on a message of `size` bytes arriving at `now` (ms), before it is parsed. */
   take(now: number, size: number): RateVerdict {
+    this.refill(now);
     const refusal: RateRefusal | undefined =
-      this.fanout.level(now) < 0
+      this[FANOUT] < 0
         ? 'fanout'
-        : this.messages.level(now) < 1
+        : this[MESSAGES] < 1
           ? 'messages'
-          : this.bytes.level(now) < size
+          : this[BYTES] < size
             ? 'bytes'
             : undefined;
     if (refusal === undefined) {
-      // Both levels were read at `now` above.
-      this.messages.spend(1);
-      this.bytes.spend(size);
+      this[MESSAGES] -= 1;
+      this[BYTES] -= size;
       return 'allow';
     }
-    if (now - this.windowStart >= 1000) {
-      this.windowStart = now;
-      this.refusedInWindow = 0;
-      this.refusedBytesInWindow = 0;
+    const limits = this.limits;
+    if (now - this[WINDOW_START] >= 1000) {
+      this[WINDOW_START] = now;
+      this[REFUSED] = 0;
+      this[REFUSED_BYTES] = 0;
     }
-    this.refusedBytesInWindow += size;
-    return ++this.refusedInWindow > this.limits.burst ||
-      this.refusedBytesInWindow > this.limits.bytesBurst
+    this[REFUSED_BYTES] += size;
+    return ++this[REFUSED] > limits.burst ||
+      this[REFUSED_BYTES] > limits.bytesBurst
       ? 'close'
       : refusal;
   }
 
   /** Charges `bytes` of fan-out (a frame's size times its recipients) sent at `now`. */
   chargeFanout(bytes: number, now: number): void {
-    this.fanout.charge(bytes, now);
+    this.refill(now);
+    this[FANOUT] -= bytes;
+  }
+
+  /** Adds what the time since the last refill earned each bucket, up to its capacity. */
+  private refill(now: number): void {
+    const elapsed = now - this[REFILLED_AT];
+    if (elapsed <= 0) return;
+    const limits = this.limits;
+    this[REFILLED_AT] = now;
+    this[MESSAGES] = Math.min(
+      limits.burst,
+      this[MESSAGES] + (elapsed * limits.perSecond) / 1000,
+    );
+    this[BYTES] = Math.min(
+      limits.bytesBurst,
+      this[BYTES] + (elapsed * limits.bytesPerSecond) / 1000,
+    );
+    this[FANOUT] = Math.min(
+      limits.fanoutBytesPerSecond,
+      this[FANOUT] + (elapsed * limits.fanoutBytesPerSecond) / 1000,
+    );
   }
 }
