@@ -45,6 +45,21 @@ describe('RateLimiter', () => {
     expect(limiter.take(1000, 1)).toBe('allow');
   });
 
+  it('refills every bucket by the same elapsed time, whichever call reads it first', () => {
+    const limiter = new RateLimiter(LIMITS, 0);
+    for (let i = 0; i < 5; i++) expect(limiter.take(0, 100)).toBe('allow');
+    // A small fan-out charge reads the buckets at 200 ms: two message tokens and 200 bytes
+    // come back, neither lost nor counted twice when a message reads them at the same instant.
+    limiter.chargeFanout(1, 200);
+    expect(limiter.take(200, 100)).toBe('allow');
+    expect(limiter.take(200, 100)).toBe('allow');
+    expect(limiter.take(200, 1)).toBe('messages');
+    // 100 ms later: one message token and 100 bytes.
+    expect(limiter.take(300, 150)).toBe('bytes');
+    expect(limiter.take(300, 100)).toBe('allow');
+    expect(limiter.take(300, 1)).toBe('messages');
+  });
+
   it('says close once the refusals within one second pass the burst', () => {
     const limiter = new RateLimiter(LIMITS, 0);
     for (let i = 0; i < 5; i++) limiter.take(0, 1);
