@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { RateLimiter, type RateLimits } from './rate-limiter.js';
+import {
+  RateLimiter,
+  type RateLimits,
+  type RateVerdict,
+} from './rate-limiter.js';
 
 const LIMITS: RateLimits = {
   perSecond: 10,
@@ -51,13 +55,18 @@ describe('RateLimiter', () => {
     // A small fan-out charge reads the buckets at 200 ms: two message tokens and 200 bytes
     // come back, neither lost nor counted twice when a message reads them at the same instant.
     limiter.chargeFanout(1, 200);
-    expect(limiter.take(200, 100)).toBe('allow');
-    expect(limiter.take(200, 100)).toBe('allow');
-    expect(limiter.take(200, 1)).toBe('messages');
-    // 100 ms later: one message token and 100 bytes.
-    expect(limiter.take(300, 150)).toBe('bytes');
-    expect(limiter.take(300, 100)).toBe('allow');
-    expect(limiter.take(300, 1)).toBe('messages');
+    // [now, size, verdict]; 100 ms after that, one message token and 100 bytes more.
+    const steps: Array<[number, number, RateVerdict]> = [
+      [200, 100, 'allow'],
+      [200, 100, 'allow'],
+      [200, 1, 'messages'],
+      [300, 150, 'bytes'],
+      [300, 100, 'allow'],
+      [300, 1, 'messages'],
+    ];
+    expect(steps.map(([now, size]) => limiter.take(now, size))).toEqual(
+      steps.map(([, , verdict]) => verdict),
+    );
   });
 
   it('says close once the refusals within one second pass the burst', () => {
