@@ -79,7 +79,9 @@ export class Fleet {
     const fleet = new Fleet(workers);
     try {
       for (let i = 0; i < count; i++) {
+        // --expose-gc: a worker collects its garbage before each measured window (worker.ts).
         const [command, args] = pinnedCommand(pinCores, process.execPath, [
+          '--expose-gc',
           WORKER_MAIN,
         ]);
         const child = track(
