@@ -15,15 +15,15 @@ const CYCLES = 4_000;
 /** Handshakes in flight at once, in both phases. */
 const LANES = 16;
 
-/** Runs `task` for 0..count-1 with at most `lanes` of them at once. */
+/** Runs `task` `count` times, at most `lanes` of them at once. */
 async function inLanes(
   count: number,
   lanes: number,
-  task: (i: number) => Promise<void>,
+  task: () => Promise<void>,
 ): Promise<void> {
-  let next = 0;
+  let started = 0;
   const lane = async () => {
-    while (next < count) await task(next++);
+    while (started++ < count) await task();
   };
   await Promise.all(Array.from({ length: lanes }, lane));
 }
