@@ -91,8 +91,8 @@ export interface Context {
   /** The gateway and the plain server, started once and shared by the scenarios that can. */
   pair?: Record<ServerKind, RunningServer>;
   /**
-   * Other servers the paired scenarios asked for (servers/extras.ts), started and stopped with
-   * the pair: each the server, or why it did not start.
+   * Other servers the running paired scenario asked for (servers/extras.ts), started just before
+   * it and stopped after it: each the server, or why it did not start.
    */
   extras?: Partial<Record<ExtraServer, RunningServer | Error>>;
   log: (line: string) => void;

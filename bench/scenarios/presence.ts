@@ -266,7 +266,7 @@ async function measureRequests(
 
 /**
  * (9) Presence, on two gateways of their own accepting one static token per principal (started
- * with the pair: servers/extras.ts). Join/leave throughput with presence on (one subscriber in
+ * for it: servers/extras.ts). Join/leave throughput with presence on (one subscriber in
  * the room) and off (`PRESENCE_ENABLED=false`), alternating; then the cost of a `presence`
  * request, full list and countOnly, on a room of `members` members (the presence-on gateway
  * lists up to that many). No plain `ws` counterpart.

@@ -100,7 +100,7 @@ async function measure(
  * messages are published; it reconnects and joins with `since`. Timed from the start of the TCP
  * connect and from the socket's open to the join reply, which comes after the replayed pushes.
  * On the shared gateway (history in memory), then on a gateway with Redis (streams and Lua), as
- * the cross-instance scenario starts its gateways (started with the pair: servers/extras.ts).
+ * the cross-instance scenario starts its gateways (started for this scenario: servers/extras.ts).
  * No plain `ws` counterpart.
  */
 export async function reconnectScenario(ctx: Context): Promise<CaseResult[]> {

@@ -11,9 +11,9 @@ import {
  * Servers besides the shared pair that paired scenarios need: the gateway with history off
  * (rooms), a gateway keeping history in Redis (reconnect), and two gateways accepting one static
  * token per principal, with presence on (listing rooms up to the presence scenario's size) and
- * off (presence). They start with the pair, so that
- * their boots (seconds of CPU on every core each) overlap its boot rather than adding to the
- * run, and stop with it; idle until their scenario, they cost the others nothing measurable.
+ * off (presence). Each lives only around its own scenario (bench/run.ts, `withExtras`): their
+ * boots add a few seconds to the run, and an idle gateway sharing the server core is not free for
+ * the cases measured meanwhile (V8's memory reducer, about a minute after its boot).
  */
 export type ExtraServer =
   'historyOff' | 'redisHistory' | 'presenceOn' | 'presenceOff';
