@@ -92,6 +92,25 @@ function worstP99Round(
   result.plain!.values.p99Worst = runs.plain[worst].values.p99;
   result.notes.push(
     `p99 gw/plain per round: ${ratios.map((r) => r.toFixed(2)).join(', ')}`,
+    `worst p99 round (round ${worst + 1}): ${roundOf(runs.gateway[worst])} for the gateway, ${roundOf(runs.plain[worst])} for plain ws`,
+  );
+}
+
+/**
+ * One round's window as the worst-round note tells it: its p99, its rate, and how busy each core
+ * was beyond the server's or the load workers' own CPU time (other processes, the orchestrator on
+ * the load core, the kernel's network work), so that a round something else disturbed can be
+ * told from one the server made slow.
+ */
+function roundOf(m: Measurement): string {
+  const others = (busy?: number, own?: number) =>
+    busy === undefined || own === undefined
+      ? 'n/a'
+      : `${Math.max(0, Math.round((busy - own) * 100))} %`;
+  return (
+    `p99 ${m.values.p99.toFixed(1)} ms at ${Math.round(m.values.rps).toLocaleString('en-US')}/s, ` +
+    `others on the server core ${others(m.serverCoreBusy, m.serverCpu)}, ` +
+    `on the load core ${others(m.loadCoreBusy, m.loadCpu)}`
   );
 }
 
