@@ -135,8 +135,8 @@ function missingNumbers(cases: CaseResult[]): string[] {
  * its boot V8's memory reducer runs three full collections in a row in it, some 110 ms of CPU
  * within a second and a half on the server core, and a window of the pair's that it lands in
  * measures that, not the server (with the four extras started with the pair, the worst p99 round
- * of echo at 100 × 32 was 1.39 and 1.42 of plain's in two runs of three). A missing extra fails its scenario
- * alone.
+ * of echo at 100 × 32 was 1.39 and 1.42 of plain's in two runs of three). A missing extra fails
+ * its scenario alone.
  */
 async function withExtras(
   ctx: Context,
