@@ -226,6 +226,11 @@ export function markdown(report: Report): string {
     `| pinning | ${escape(m.pinning.note)} |`,
     `| load average at start | ${m.loadavgAtStart.join(', ')} |`,
     `| open files (hard limit) | ${m.openFilesHardLimit} |`,
+    ...(m.pageCache
+      ? [
+          `| page cache not yet on disk at start | ${Math.round(m.pageCache.unwrittenKiB / 1024)} MB, written out (\`sync\`, ${(m.pageCache.ms / 1000).toFixed(1)} s) before the servers started |`,
+        ]
+      : []),
     '',
     `Gateway settings: ${Object.entries(report.gatewayEnv)
       .filter(([k]) => k !== 'AUTH_TOKENS')

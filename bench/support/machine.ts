@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import type { PageCacheFlush } from './page-cache.js';
 import { openFileLimits } from './procfs.js';
 
 /** Where the processes of a run are allowed to run: `taskset -c <cores>`, or anywhere. */
@@ -23,6 +24,8 @@ export interface Machine {
   loadavgAtStart: number[];
   openFilesHardLimit: number;
   pinning: Pinning;
+  /** The page cache written out before the run (a full run only: see page-cache.ts). */
+  pageCache?: PageCacheFlush;
 }
 
 function nproc(): number {
