@@ -27,8 +27,8 @@ export function unwrittenKiB(): number {
  * build before a run leave some 300 MB of files not yet on disk, and the kernel writes them back
  * about 30 s later (`vm.dirty_expire_centisecs`): in the first case measured, echo with one
  * request in flight, whose rounds the writeback threads and the disk's interrupts then share
- * with the servers and the load, on both cores (traced: 290 MB written back during that case's
- * rounds 1 to 4). Undefined where `sync` is not there to run.
+ * with the servers and the load, on both cores (traced: 288 MB written back between 5 and 20 s
+ * into a run, that case's first three rounds). Undefined where `sync` is not there to run.
  */
 export function writeOutPageCache(): PageCacheFlush | undefined {
   const before = unwrittenKiB();
