@@ -1,5 +1,5 @@
 import { nowUs, sleepUntil } from '../support/clock.js';
-import { coreTimes } from '../support/procfs.js';
+import { coreTimes, type CoreTimes } from '../support/procfs.js';
 import type { Machine, Pinning } from '../support/machine.js';
 import type { Profile } from '../profiles.js';
 import type { ExtraServer } from '../servers/extras.js';
@@ -66,6 +66,8 @@ export interface Measurement {
   /** Busy fraction of the server's and the load's cores as a whole (/proc/stat), when pinned. */
   serverCoreBusy?: number;
   loadCoreBusy?: number;
+  /** Of the server core's busy time, the fraction the hypervisor took (see CoreTimes). */
+  serverCoreSteal?: number;
   notes: string[];
 }
 
@@ -189,17 +191,30 @@ export interface WindowSample {
   serverCpu: number;
   serverCoreBusy?: number;
   loadCoreBusy?: number;
+  serverCoreSteal?: number;
+}
+
+/** Fractions of a core's time between a reading of /proc/stat and now. */
+function coreShares(
+  before: CoreTimes | undefined,
+  core: number | undefined,
+): { busy: number; steal: number } | undefined {
+  if (!before || core === undefined) return undefined;
+  const after = coreTimes(core);
+  const total = after.total - before.total;
+  if (total <= 0) return undefined;
+  return {
+    busy: (after.busy - before.busy) / total,
+    steal: (after.steal - before.steal) / total,
+  };
 }
 
 /** Busy fraction of a core between two readings of /proc/stat. */
 export function busyBetween(
-  before: { busy: number; total: number } | undefined,
+  before: CoreTimes | undefined,
   core: number | undefined,
 ): number | undefined {
-  if (!before || core === undefined) return undefined;
-  const after = coreTimes(core);
-  const total = after.total - before.total;
-  return total > 0 ? (after.busy - before.busy) / total : undefined;
+  return coreShares(before, core)?.busy;
 }
 
 /**
@@ -222,10 +237,12 @@ export async function sampleWindow(
   await sleepUntil(endUs);
   const seconds = (nowUs() - t0) / 1e6;
   const used = servers.reduce((sum, s, i) => sum + s.cpuSeconds() - cpu0[i], 0);
+  const serverShares = coreShares(server0, serverCore);
   return {
     serverCpu: used / seconds,
-    serverCoreBusy: busyBetween(server0, serverCore),
+    serverCoreBusy: serverShares?.busy,
     loadCoreBusy: busyBetween(load0, loadCore),
+    serverCoreSteal: serverShares?.steal,
   };
 }
 

@@ -100,16 +100,18 @@ function worstP99Round(
  * One round's window as the worst-round note tells it: its p99, its rate, and how busy each core
  * was beyond the server's or the load workers' own CPU time (other processes, the orchestrator on
  * the load core, the kernel's network work), so that a round something else disturbed can be
- * told from one the server made slow.
+ * told from one the server made slow. On the server core, how much of that the hypervisor took
+ * (steal): time the core was not running this VM at all.
  */
 function roundOf(m: Measurement): string {
+  const pct = (x: number) => `${Math.max(0, Math.round(x * 100))} %`;
   const others = (busy?: number, own?: number) =>
-    busy === undefined || own === undefined
-      ? 'n/a'
-      : `${Math.max(0, Math.round((busy - own) * 100))} %`;
+    busy === undefined || own === undefined ? 'n/a' : pct(busy - own);
+  const stolen =
+    m.serverCoreSteal === undefined ? '' : ` (steal ${pct(m.serverCoreSteal)})`;
   return (
     `p99 ${m.values.p99.toFixed(1)} ms at ${Math.round(m.values.rps).toLocaleString('en-US')}/s, ` +
-    `others on the server core ${others(m.serverCoreBusy, m.serverCpu)}, ` +
+    `others on the server core ${others(m.serverCoreBusy, m.serverCpu)}${stolen}, ` +
     `on the load core ${others(m.loadCoreBusy, m.loadCpu)}`
   );
 }
@@ -175,6 +177,7 @@ export async function measureEcho(
       loadCpu: loadCpuOf(results),
       serverCoreBusy: sample.serverCoreBusy,
       loadCoreBusy: sample.loadCoreBusy,
+      serverCoreSteal: sample.serverCoreSteal,
       notes,
     };
   } finally {

@@ -58,17 +58,28 @@ export const CLOCK_TICKS = (() => {
   }
 })();
 
-/** Busy and total jiffies of one core, from /proc/stat. */
-export function coreTimes(core: number): { busy: number; total: number } {
+/**
+ * Jiffies of one core, from /proc/stat: busy and total, and of the busy time, what the hypervisor
+ * took (steal), which no process is charged. (Interrupt time is not split out: the kernel
+ * charges it to the process that was running as well.)
+ */
+export interface CoreTimes {
+  busy: number;
+  total: number;
+  steal: number;
+}
+
+/** {@link CoreTimes} of one core now. */
+export function coreTimes(core: number): CoreTimes {
   const line = readFileSync('/proc/stat', 'utf8')
     .split('\n')
     .find((l) => l.startsWith(`cpu${core} `));
-  if (!line) return { busy: 0, total: 0 };
+  if (!line) return { busy: 0, total: 0, steal: 0 };
   const v = line.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal
   const idle = v[3] + v[4];
   const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
+  return { busy: total - idle, total, steal: v[7] };
 }
 
 /** Soft and hard limits on open files of this process (/proc/self/limits). */
