@@ -28,7 +28,7 @@ import {
 } from './servers/launch.js';
 import { killAllNow, stopAll } from './support/children.js';
 import { describeMachine } from './support/machine.js';
-import { unwrittenKiB, writeOutPageCache } from './support/page-cache.js';
+import { writeOutPageCache } from './support/page-cache.js';
 import { RESULTS, ROOT, SCRATCH } from './support/paths.js';
 
 const args = process.argv.slice(2);
@@ -174,10 +174,13 @@ async function main(): Promise<number> {
   );
   log(machine.pinning.note);
   if (profile.name === 'full') {
-    log(
-      `writing out the page cache (${Math.round(unwrittenKiB() / 1024)} MB not yet on disk)`,
-    );
     machine.pageCache = writeOutPageCache();
+    const flushed = machine.pageCache;
+    log(
+      flushed
+        ? `page cache written out: ${Math.round(flushed.unwrittenKiB / 1024)} MB in ${(flushed.ms / 1000).toFixed(1)} s`
+        : 'page cache not written out: no `sync` here',
+    );
   }
 
   const cases: CaseResult[] = [];

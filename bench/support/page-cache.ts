@@ -10,7 +10,7 @@ export interface PageCacheFlush {
 }
 
 /** Dirty plus under-writeback page cache, in KiB; 0 where /proc/meminfo does not say. */
-export function unwrittenKiB(): number {
+function unwrittenKiB(): number {
   let meminfo: string;
   try {
     meminfo = readFileSync('/proc/meminfo', 'utf8');
