@@ -146,18 +146,18 @@ async function withExtras(
 ): Promise<void> {
   const names = EXTRAS[scenario[0]] ?? [];
   if (names.length) log(`starting ${names.join(', ')}`);
-  const started = await Promise.all(
+  const extras = await Promise.all(
     names.map((name) =>
       startExtra(name, ctx.profile, ctx.machine.pinning.server),
     ),
   );
-  ctx.extras = Object.fromEntries(names.map((name, i) => [name, started[i]]));
+  ctx.extras = Object.fromEntries(names.map((name, i) => [name, extras[i]]));
   try {
     await attempt(scenario);
   } finally {
     ctx.extras = undefined;
     await Promise.all(
-      started
+      extras
         .filter((s): s is RunningServer => !(s instanceof Error))
         .map((s) => s.stop()),
     );
@@ -174,8 +174,8 @@ async function main(): Promise<number> {
   );
   log(machine.pinning.note);
   if (profile.name === 'full') {
-    machine.pageCache = writeOutPageCache();
-    const flushed = machine.pageCache;
+    const flushed = writeOutPageCache();
+    machine.pageCache = flushed;
     log(
       flushed
         ? `page cache written out: ${Math.round(flushed.unwrittenKiB / 1024)} MB in ${(flushed.ms / 1000).toFixed(1)} s`
