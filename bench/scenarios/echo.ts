@@ -229,7 +229,7 @@ export async function echoScenario(ctx: Context): Promise<CaseResult[]> {
   );
   const out: CaseResult[] = [];
   try {
-    for (const { connections, inFlight } of cases) {
+    for (const { connections, inFlight, rounds } of cases) {
       const name = `${connections.toLocaleString('en-US')} conns × ${inFlight} in flight`;
       const result: CaseResult = {
         scenario: 'echo',
@@ -244,12 +244,8 @@ export async function echoScenario(ctx: Context): Promise<CaseResult[]> {
         connections,
         inFlight,
       );
-      const runs = await alternatingRounds(
-        ctx,
-        result,
-        ctx.profile.echo.rounds,
-        'rps',
-        (kind) => measureEcho(ctx, fleet, pair[kind], connections, inFlight),
+      const runs = await alternatingRounds(ctx, result, rounds, 'rps', (kind) =>
+        measureEcho(ctx, fleet, pair[kind], connections, inFlight),
       );
       if (first) result.notes.push(first);
       if (inFlight >= 32) worstP99Round(result, runs);
