@@ -271,34 +271,61 @@ export async function roomsScenario(ctx: Context): Promise<CaseResult[]> {
 
     for (const [i, { receivers, rate }] of fanout.cases.entries()) {
       const name = `${receivers.toLocaleString('en-US')} receivers, ${rate} msg/s`;
-      const runs = {} as Record<Variant, Measurement>;
-      for (const variant of rotation(i)) {
-        ctx.log(`room fan-out ${name}: ${LABEL[variant]}`);
-        const server = servers[variant];
-        const { measurement } = await runFanout(ctx, {
-          fleet,
-          targets: Array.from({ length: receiverWorkers }, () => server),
-          groups: Array.from({ length: receiverWorkers }, () => 'all'),
-          publishTo: server,
-          servers: [server],
-          receivers,
-          rate,
-          warmupMs: fanout.warmupMs,
-          measureMs: fanout.measureMs,
-          label: `room fan-out ${name} on ${server.label}`,
-          room: `bench/fanout-${run}-${i}`,
-        });
-        runs[variant] = measurement;
+      const rounds: Record<Variant, Measurement[]> = {
+        on: [],
+        off: [],
+        plain: [],
+      };
+      for (let round = 0; round < fanout.rounds; round++) {
+        for (const variant of rotation(i + round)) {
+          ctx.log(
+            `room fan-out ${name}: ${LABEL[variant]}` +
+              (fanout.rounds > 1
+                ? `, round ${round + 1} of ${fanout.rounds}`
+                : ''),
+          );
+          const server = servers[variant];
+          const { measurement } = await runFanout(ctx, {
+            fleet,
+            targets: Array.from({ length: receiverWorkers }, () => server),
+            groups: Array.from({ length: receiverWorkers }, () => 'all'),
+            publishTo: server,
+            servers: [server],
+            receivers,
+            rate,
+            warmupMs: fanout.warmupMs,
+            measureMs: fanout.measureMs,
+            label: `room fan-out ${name} on ${server.label}`,
+            room: `bench/fanout-${run}-${i}-${round}`,
+          });
+          rounds[variant].push(measurement);
+        }
+      }
+      const notes = [
+        `offered: ${(rate * receivers).toLocaleString('en-US')} deliveries/s to one room; the publisher is not a member`,
+      ];
+      if (fanout.rounds > 1) {
+        const per = (a: Measurement[], b: Measurement[]) =>
+          a
+            .map((m, k) =>
+              (m.values.cpuPerOp / b[k].values.cpuPerOp).toFixed(2),
+            )
+            .join(', ');
+        notes.push(
+          `median of ${fanout.rounds} rotating rounds; server CPU per delivery per round, history on / plain: ${per(rounds.on, rounds.plain)}; history off / plain: ${per(rounds.off, rounds.plain)}`,
+        );
       }
       out.push(
         ...casesOf(
           'room fan-out',
           name,
           { on: fanoutMetrics(true), off: fanoutMetrics(false) },
-          runs,
-          [
-            `offered: ${(rate * receivers).toLocaleString('en-US')} deliveries/s to one room; the publisher is not a member`,
-          ],
+          {
+            on: medianOf(rounds.on),
+            off: medianOf(rounds.off),
+            plain: medianOf(rounds.plain),
+          },
+          notes,
         ),
       );
     }
