@@ -158,7 +158,7 @@ export const FULL: Profile = {
     // One in flight: nine rounds. The two servers are within a few percent of each other there
     // and one 2 s window's ratio swings by 0.11 to 0.15 (standard deviation) on this shared VM:
     // a median of five rounds lands below 0.92 in up to one run in nine with the servers
-    // unchanged, a median of nine in one in twenty (docs/performance.md, "How many rounds").
+    // unchanged, a median of nine in one in twenty (bench/README.md, "How many rounds").
     // 32 in flight: five, as the p99 targets were set on (no round of five above 1.3); the rates
     // there are well clear of theirs.
     cases: [
