@@ -34,6 +34,43 @@ const LABEL: Record<Variant, string> = {
 const rotation = (i: number): Variant[] =>
   VARIANTS.map((_, k) => VARIANTS[(k + i) % VARIANTS.length]);
 
+/**
+ * `count` rounds of the three variants, each going first in turn (round r runs
+ * `rotation(first + r)`); every variant's measurements in round order.
+ */
+async function rotatingRounds(
+  ctx: Context,
+  label: string,
+  count: number,
+  first: number,
+  measure: (variant: Variant, round: number) => Promise<Measurement>,
+): Promise<Record<Variant, Measurement[]>> {
+  const rounds: Record<Variant, Measurement[]> = { on: [], off: [], plain: [] };
+  for (let round = 0; round < count; round++) {
+    for (const variant of rotation(first + round)) {
+      ctx.log(
+        `${label}: ${LABEL[variant]}` +
+          (count > 1 ? `, round ${round + 1} of ${count}` : ''),
+      );
+      rounds[variant].push(await measure(variant, round));
+    }
+  }
+  return rounds;
+}
+
+/** Each variant's medians over its rounds. */
+const mediansOf = (
+  rounds: Record<Variant, Measurement[]>,
+): Record<Variant, Measurement> => ({
+  on: medianOf(rounds.on),
+  off: medianOf(rounds.off),
+  plain: medianOf(rounds.plain),
+});
+
+/** `a / b` of one value, round by round, for the notes. */
+const perRound = (a: Measurement[], b: Measurement[], key: string): string =>
+  a.map((m, k) => (m.values[key] / b[k].values[key]).toFixed(2)).join(', ');
+
 /** Issue 6's target for history: it costs at most 25 % of fan-out throughput. */
 const HISTORY_TARGET = 0.75;
 
@@ -249,7 +286,11 @@ export async function roomsScenario(ctx: Context): Promise<CaseResult[]> {
       publish.receivers,
     );
     const receiverWorkers = workersFor(ctx.profile, most);
-    fleet = await Fleet.start(receiverWorkers + 1, ctx.machine.pinning.load);
+    // Its own name for the closures below (`fleet` is stopped in `finally`).
+    const load = (fleet = await Fleet.start(
+      receiverWorkers + 1,
+      ctx.machine.pinning.load,
+    ));
     const publishName = `1 publisher × ${publish.inFlight} in flight, ${publish.receivers} receivers`;
 
     // V8 optimizes the publish path over its first several thousand publishes (server CPU per
@@ -271,22 +312,15 @@ export async function roomsScenario(ctx: Context): Promise<CaseResult[]> {
 
     for (const [i, { receivers, rate }] of fanout.cases.entries()) {
       const name = `${receivers.toLocaleString('en-US')} receivers, ${rate} msg/s`;
-      const rounds: Record<Variant, Measurement[]> = {
-        on: [],
-        off: [],
-        plain: [],
-      };
-      for (let round = 0; round < fanout.rounds; round++) {
-        for (const variant of rotation(i + round)) {
-          ctx.log(
-            `room fan-out ${name}: ${LABEL[variant]}` +
-              (fanout.rounds > 1
-                ? `, round ${round + 1} of ${fanout.rounds}`
-                : ''),
-          );
+      const rounds = await rotatingRounds(
+        ctx,
+        `room fan-out ${name}`,
+        fanout.rounds,
+        i,
+        async (variant, round) => {
           const server = servers[variant];
           const { measurement } = await runFanout(ctx, {
-            fleet,
+            fleet: load,
             targets: Array.from({ length: receiverWorkers }, () => server),
             groups: Array.from({ length: receiverWorkers }, () => 'all'),
             publishTo: server,
@@ -298,81 +332,52 @@ export async function roomsScenario(ctx: Context): Promise<CaseResult[]> {
             label: `room fan-out ${name} on ${server.label}`,
             room: `bench/fanout-${run}-${i}-${round}`,
           });
-          rounds[variant].push(measurement);
-        }
-      }
+          return measurement;
+        },
+      );
       const notes = [
         `offered: ${(rate * receivers).toLocaleString('en-US')} deliveries/s to one room; the publisher is not a member`,
       ];
-      if (fanout.rounds > 1) {
-        const per = (a: Measurement[], b: Measurement[]) =>
-          a
-            .map((m, k) =>
-              (m.values.cpuPerOp / b[k].values.cpuPerOp).toFixed(2),
-            )
-            .join(', ');
+      if (fanout.rounds > 1)
         notes.push(
-          `median of ${fanout.rounds} rotating rounds; server CPU per delivery per round, history on / plain: ${per(rounds.on, rounds.plain)}; history off / plain: ${per(rounds.off, rounds.plain)}`,
+          `median of ${fanout.rounds} rotating rounds; server CPU per delivery per round, history on / plain: ${perRound(rounds.on, rounds.plain, 'cpuPerOp')}; history off / plain: ${perRound(rounds.off, rounds.plain, 'cpuPerOp')}`,
         );
-      }
       out.push(
         ...casesOf(
           'room fan-out',
           name,
           { on: fanoutMetrics(true), off: fanoutMetrics(false) },
-          {
-            on: medianOf(rounds.on),
-            off: medianOf(rounds.off),
-            plain: medianOf(rounds.plain),
-          },
+          mediansOf(rounds),
           notes,
         ),
       );
     }
 
     const name = publishName;
-    const rounds: Record<Variant, Measurement[]> = {
-      on: [],
-      off: [],
-      plain: [],
-    };
-    for (let round = 0; round < publish.rounds; round++) {
-      for (const variant of rotation(round)) {
-        ctx.log(
-          `publish throughput ${name}: ${LABEL[variant]}` +
-            (publish.rounds > 1
-              ? `, round ${round + 1} of ${publish.rounds}`
-              : ''),
-        );
-        rounds[variant].push(
-          await measurePublish(
-            ctx,
-            fleet,
-            servers[variant],
-            `bench/publish-${run}-${round}`,
-          ),
-        );
-      }
-    }
-    const runs = {
-      on: medianOf(rounds.on),
-      off: medianOf(rounds.off),
-      plain: medianOf(rounds.plain),
-    };
+    const rounds = await rotatingRounds(
+      ctx,
+      `publish throughput ${name}`,
+      publish.rounds,
+      0,
+      (variant, round) =>
+        measurePublish(
+          ctx,
+          load,
+          servers[variant],
+          `bench/publish-${run}-${round}`,
+        ),
+    );
     const notes: string[] = [];
-    if (publish.rounds > 1) {
-      const per = (a: Measurement[], b: Measurement[]) =>
-        a.map((m, k) => (m.values.pps / b[k].values.pps).toFixed(2)).join(', ');
+    if (publish.rounds > 1)
       notes.push(
-        `median of ${publish.rounds} rotating rounds after one not counted; publishes/s per round, history on / plain: ${per(rounds.on, rounds.plain)}; history on / off: ${per(rounds.on, rounds.off)}`,
+        `median of ${publish.rounds} rotating rounds after one not counted; publishes/s per round, history on / plain: ${perRound(rounds.on, rounds.plain, 'pps')}; history on / off: ${perRound(rounds.on, rounds.off, 'pps')}`,
       );
-    }
     out.push(
       ...casesOf(
         'publish throughput',
         name,
         { on: PUBLISH_METRICS, off: PUBLISH_METRICS },
-        runs,
+        mediansOf(rounds),
         notes,
       ),
     );
