@@ -231,6 +231,28 @@ function summarize(
   };
 }
 
+/** {@link runFanout} with every receiver worker and the publisher on one server. */
+export async function fanoutOnOne(
+  ctx: Context,
+  fleet: Fleet,
+  server: RunningServer,
+  load: Pick<
+    FanoutSetup,
+    'receivers' | 'rate' | 'warmupMs' | 'measureMs' | 'label' | 'room'
+  >,
+): Promise<Measurement> {
+  const receiverWorkers = fleet.size - 1;
+  const { measurement } = await runFanout(ctx, {
+    fleet,
+    targets: Array.from({ length: receiverWorkers }, () => server),
+    groups: Array.from({ length: receiverWorkers }, () => 'all'),
+    publishTo: server,
+    servers: [server],
+    ...load,
+  });
+  return measurement;
+}
+
 /** (2) Broadcast fan-out: R receivers, one publisher at a fixed rate, the same for both servers. */
 export async function fanoutScenario(ctx: Context): Promise<CaseResult[]> {
   const pair = ctx.pair!;
@@ -255,20 +277,13 @@ export async function fanoutScenario(ctx: Context): Promise<CaseResult[]> {
       };
       for (const kind of order(i)) {
         ctx.log(`fan-out ${name}: ${kind}`);
-        const server = pair[kind];
-        const { measurement } = await runFanout(ctx, {
-          fleet,
-          targets: Array.from({ length: receiverWorkers }, () => server),
-          groups: Array.from({ length: receiverWorkers }, () => 'all'),
-          publishTo: server,
-          servers: [server],
+        result[kind] = await fanoutOnOne(ctx, fleet, pair[kind], {
           receivers,
           rate,
           warmupMs,
           measureMs,
-          label: `fan-out ${name} on ${server.label}`,
+          label: `fan-out ${name} on ${pair[kind].label}`,
         });
-        result[kind] = measurement;
       }
       out.push(result);
     }

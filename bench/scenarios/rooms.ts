@@ -2,7 +2,7 @@ import { Fleet, split } from '../load/fleet.js';
 import { BENCH_TOKEN, type RunningServer } from '../servers/launch.js';
 import { Histogram } from '../support/histogram.js';
 import { sourceAddresses } from '../support/ports.js';
-import { deliveryMetrics, runFanout } from './fanout.js';
+import { deliveryMetrics, fanoutOnOne } from './fanout.js';
 import {
   CPU_PER_OP,
   extraServer,
@@ -317,23 +317,15 @@ export async function roomsScenario(ctx: Context): Promise<CaseResult[]> {
         `room fan-out ${name}`,
         fanout.rounds,
         i,
-        async (variant, round) => {
-          const server = servers[variant];
-          const { measurement } = await runFanout(ctx, {
-            fleet: load,
-            targets: Array.from({ length: receiverWorkers }, () => server),
-            groups: Array.from({ length: receiverWorkers }, () => 'all'),
-            publishTo: server,
-            servers: [server],
+        (variant, round) =>
+          fanoutOnOne(ctx, load, servers[variant], {
             receivers,
             rate,
             warmupMs: fanout.warmupMs,
             measureMs: fanout.measureMs,
-            label: `room fan-out ${name} on ${server.label}`,
+            label: `room fan-out ${name} on ${servers[variant].label}`,
             room: `bench/fanout-${run}-${i}-${round}`,
-          });
-          return measurement;
-        },
+          }),
       );
       const notes = [
         `offered: ${(rate * receivers).toLocaleString('en-US')} deliveries/s to one room; the publisher is not a member`,
