@@ -142,6 +142,34 @@ export function medianOf(rounds: Measurement[]): Measurement {
 }
 
 /**
+ * `count` rounds of measurements, round r running the servers (or variants) in the order
+ * `orderOf(r)` gives; every one's measurements in round order. `nameOf` names them in the
+ * progress lines.
+ */
+export async function roundsOf<K extends string>(
+  ctx: Context,
+  label: string,
+  count: number,
+  orderOf: (round: number) => readonly K[],
+  measure: (kind: K, round: number) => Promise<Measurement>,
+  nameOf: (kind: K) => string = String,
+): Promise<Record<K, Measurement[]>> {
+  const runs = Object.fromEntries(
+    orderOf(0).map((kind) => [kind, [] as Measurement[]]),
+  ) as Record<K, Measurement[]>;
+  for (let round = 0; round < count; round++) {
+    for (const kind of orderOf(round)) {
+      ctx.log(
+        `${label}: ${nameOf(kind)}` +
+          (count > 1 ? `, round ${round + 1} of ${count}` : ''),
+      );
+      runs[kind].push(await measure(kind, round));
+    }
+  }
+  return runs;
+}
+
+/**
  * Measures both servers `rounds` times, alternating which goes first, and fills the case with
  * each server's medians; with more than one round, a note lists the gateway/plain ratio of
  * `key` round by round. On a shared VM one window's rate can swing by a third from the next: a
@@ -154,16 +182,13 @@ export async function alternatingRounds(
   key: string,
   measureOne: (kind: ServerKind, round: number) => Promise<Measurement>,
 ): Promise<Record<ServerKind, Measurement[]>> {
-  const runs: Record<ServerKind, Measurement[]> = { gateway: [], plain: [] };
-  for (let round = 0; round < rounds; round++) {
-    for (const kind of order(round)) {
-      ctx.log(
-        `${result.scenario} ${result.name}: ${kind}` +
-          (rounds > 1 ? `, round ${round + 1} of ${rounds}` : ''),
-      );
-      runs[kind].push(await measureOne(kind, round));
-    }
-  }
+  const runs = await roundsOf(
+    ctx,
+    `${result.scenario} ${result.name}`,
+    rounds,
+    order,
+    measureOne,
+  );
   result.gateway = medianOf(runs.gateway);
   result.plain = medianOf(runs.plain);
   if (rounds > 1) {

@@ -9,6 +9,7 @@ import {
   loadCpuOf,
   medianOf,
   requireOpened,
+  roundsOf,
   sampleWindow,
   windowOf,
   workersFor,
@@ -33,30 +34,6 @@ const LABEL: Record<Variant, string> = {
 /** The three in the order case (or round) `i` runs them: each goes first in turn. */
 const rotation = (i: number): Variant[] =>
   VARIANTS.map((_, k) => VARIANTS[(k + i) % VARIANTS.length]);
-
-/**
- * `count` rounds of the three variants, each going first in turn (round r runs
- * `rotation(first + r)`); every variant's measurements in round order.
- */
-async function rotatingRounds(
-  ctx: Context,
-  label: string,
-  count: number,
-  first: number,
-  measure: (variant: Variant, round: number) => Promise<Measurement>,
-): Promise<Record<Variant, Measurement[]>> {
-  const rounds: Record<Variant, Measurement[]> = { on: [], off: [], plain: [] };
-  for (let round = 0; round < count; round++) {
-    for (const variant of rotation(first + round)) {
-      ctx.log(
-        `${label}: ${LABEL[variant]}` +
-          (count > 1 ? `, round ${round + 1} of ${count}` : ''),
-      );
-      rounds[variant].push(await measure(variant, round));
-    }
-  }
-  return rounds;
-}
 
 /** Each variant's medians over its rounds. */
 const mediansOf = (
@@ -312,11 +289,11 @@ export async function roomsScenario(ctx: Context): Promise<CaseResult[]> {
 
     for (const [i, { receivers, rate }] of fanout.cases.entries()) {
       const name = `${receivers.toLocaleString('en-US')} receivers, ${rate} msg/s`;
-      const rounds = await rotatingRounds(
+      const rounds = await roundsOf(
         ctx,
         `room fan-out ${name}`,
         fanout.rounds,
-        i,
+        (round) => rotation(i + round),
         (variant, round) =>
           fanoutOnOne(ctx, load, servers[variant], {
             receivers,
@@ -326,6 +303,7 @@ export async function roomsScenario(ctx: Context): Promise<CaseResult[]> {
             label: `room fan-out ${name} on ${servers[variant].label}`,
             room: `bench/fanout-${run}-${i}-${round}`,
           }),
+        (variant) => LABEL[variant],
       );
       const notes = [
         `offered: ${(rate * receivers).toLocaleString('en-US')} deliveries/s to one room; the publisher is not a member`,
@@ -346,11 +324,11 @@ export async function roomsScenario(ctx: Context): Promise<CaseResult[]> {
     }
 
     const name = publishName;
-    const rounds = await rotatingRounds(
+    const rounds = await roundsOf(
       ctx,
       `publish throughput ${name}`,
       publish.rounds,
-      0,
+      rotation,
       (variant, round) =>
         measurePublish(
           ctx,
@@ -358,6 +336,7 @@ export async function roomsScenario(ctx: Context): Promise<CaseResult[]> {
           servers[variant],
           `bench/publish-${run}-${round}`,
         ),
+      (variant) => LABEL[variant],
     );
     const notes: string[] = [];
     if (publish.rounds > 1)
