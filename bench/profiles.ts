@@ -252,6 +252,9 @@ export const FULL: Profile = {
 
 export const SMOKE: Profile = {
   name: 'smoke',
+  // Windows of 0.8 s after 0.25 s: the smoke run shares the machine with the rest of the test
+  // suite, and a server just started can stall for a few hundred milliseconds beside it (a
+  // window of 0.3 s once saw no publish acknowledged).
   echo: {
     cases: [
       // Two rounds, so that the smoke run exercises the medians and the per-round note.
@@ -259,29 +262,29 @@ export const SMOKE: Profile = {
       // 32 in flight: the batched case's rows (p99 in the worst round).
       { connections: 4, inFlight: 32, rounds: 2 },
     ],
-    warmupMs: 100,
-    measureMs: 400,
+    warmupMs: 250,
+    measureMs: 800,
     firstWindowMs: 200,
   },
   fanout: {
     cases: [{ receivers: 20, rate: 20 }],
-    warmupMs: 100,
-    measureMs: 500,
+    warmupMs: 250,
+    measureMs: 800,
   },
-  cluster: { receivers: 20, rate: 20, warmupMs: 200, measureMs: 500 },
+  cluster: { receivers: 20, rate: 20, warmupMs: 250, measureMs: 800 },
   rooms: {
     fanout: {
       cases: [{ receivers: 20, rate: 20 }],
-      warmupMs: 100,
-      measureMs: 400,
+      warmupMs: 250,
+      measureMs: 800,
       // Two, so that the smoke run exercises the medians and the per-round note.
       rounds: 2,
     },
     publish: {
       receivers: 2,
       inFlight: 4,
-      warmupMs: 100,
-      measureMs: 300,
+      warmupMs: 250,
+      measureMs: 800,
       rounds: 1,
       firstWindowMs: 0,
     },
@@ -289,12 +292,12 @@ export const SMOKE: Profile = {
   reconnect: { missed: 50, rounds: 2, warmupRounds: 1 },
   presence: {
     cyclers: 4,
-    warmupMs: 100,
-    measureMs: 300,
+    warmupMs: 250,
+    measureMs: 800,
     rounds: 1,
     members: 20,
-    requestWarmupMs: 100,
-    requestMeasureMs: 300,
+    requestWarmupMs: 250,
+    requestMeasureMs: 800,
   },
   console: {
     clients: 4,
@@ -303,8 +306,8 @@ export const SMOKE: Profile = {
     rounds: 1,
     echo: {
       connections: 4,
-      warmupMs: 100,
-      measureMs: 300,
+      warmupMs: 250,
+      measureMs: 800,
       rounds: 1,
       firstWindowMs: 0,
     },
@@ -320,8 +323,8 @@ export const SMOKE: Profile = {
   memory: { connections: [200], settleMs: 100, freshServers: false },
   handshake: {
     concurrency: 4,
-    warmupMs: 100,
-    measureMs: 400,
+    warmupMs: 250,
+    measureMs: 800,
     rounds: 1,
     quietRounds: 1,
   },
